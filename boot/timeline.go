@@ -56,8 +56,8 @@ type TimelinePolicy struct {
 	Apply func(n *Node, ev Event)
 	// KeepBoots is how many boots are kept per node, the newest.
 	KeepBoots int
-	// KeepEvents is how many events are kept per boot, the first ones;
-	// later events of a boot past that are dropped.
+	// KeepEvents is how many events are kept per boot: the first
+	// KeepEvents-1 and the newest, which replaces the last slot.
 	KeepEvents int
 }
 

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/bootd/bootd/boot"
+	bolt "go.etcd.io/bbolt"
+)
+
+func nodeKey(mac boot.MAC) []byte { return []byte(mac.String()) }
+
+func getNode(tx *bolt.Tx, mac boot.MAC) (*boot.Node, error) {
+	v := tx.Bucket(bucketNodes).Get(nodeKey(mac))
+	if v == nil {
+		return nil, nil
+	}
+	n := new(boot.Node)
+	if err := json.Unmarshal(v, n); err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", mac, err)
+	}
+	return n, nil
+}
+
+func putNode(tx *bolt.Tx, n *boot.Node) error {
+	v, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encode node %s: %w", n.MAC, err)
+	}
+	return tx.Bucket(bucketNodes).Put(nodeKey(n.MAC), v)
+}
+
+// Node implements boot.Store.
+func (s *DB) Node(ctx context.Context, mac boot.MAC) (*boot.Node, error) {
+	var n *boot.Node
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		var err error
+		n, err = getNode(tx, mac)
+		return err
+	})
+	if err == nil && n == nil {
+		err = fmt.Errorf("%w: %s", boot.ErrUnknown, mac)
+	}
+	return n, err
+}
+
+// Nodes implements boot.Store.
+func (s *DB) Nodes(ctx context.Context) ([]*boot.Node, error) {
+	var out []*boot.Node
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+			n := new(boot.Node)
+			if err := json.Unmarshal(v, n); err != nil {
+				return fmt.Errorf("decode node %s: %w", k, err)
+			}
+			out = append(out, n)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Update implements boot.Store.
+func (s *DB) Update(ctx context.Context, mac boot.MAC, fn func(cur *boot.Node) (*boot.Node, error)) (*boot.Node, error) {
+	var out *boot.Node
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		cur, err := getNode(tx, mac)
+		if err != nil {
+			return err
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			out = nil
+			if err := tx.Bucket(bucketNodes).Delete(nodeKey(mac)); err != nil {
+				return err
+			}
+			return deleteTimeline(tx, mac)
+		}
+		if next.MAC.String() != mac.String() {
+			return fmt.Errorf("update %s: node's MAC changed to %s", mac, next.MAC)
+		}
+		out = next
+		return putNode(tx, next)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,139 @@
+// Package store keeps bootd's nodes and timelines in one bbolt file in the
+// data folder. It implements boot.Store.
+//
+// Every change is one bbolt transaction, written and synced before the call
+// returns; concurrent writers are batched into shared transactions, so many
+// changes share one fsync without any of them being less durable. The file
+// records a schema version, checked at open, and is locked: a second bootd
+// opening the same file gets a clear error instead of waiting forever.
+//
+// Layout:
+//
+//	meta/schema            the schema version, decimal
+//	nodes/<mac>            a boot.Node as JSON, keyed by the canonical MAC
+//	timeline/<mac>/<key>   a boot.Event as JSON; key = boot number (4 bytes)
+//	                       and event number (4 bytes), big-endian
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout version this package reads and writes.
+const SchemaVersion = 1
+
+// FileName is the store's file name inside the data folder.
+const FileName = "bootd.db"
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketNodes    = []byte("nodes")
+	bucketTimeline = []byte("timeline")
+	keySchema      = []byte("schema")
+)
+
+// ErrLocked reports that another process holds the data file.
+var ErrLocked = errors.New("data file is in use by another bootd")
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the
+	// file; zero means one second.
+	LockTimeout time.Duration
+}
+
+// DB is a bbolt-backed boot.Store.
+type DB struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ boot.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the store file at path with mode 0600.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w (stop the other bootd or use another --data-dir)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &DB{db: db, path: path}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates the buckets of a new file and checks the schema of an old one.
+func (s *DB) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if tx.Bucket(bucketNodes) != nil {
+				return fmt.Errorf("open store %s: not a bootd data file (no schema version)", s.path)
+			}
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return err
+			}
+			if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+		}
+		v, err := strconv.Atoi(string(meta.Get(keySchema)))
+		if err != nil {
+			return fmt.Errorf("open store %s: unreadable schema version %q", s.path, meta.Get(keySchema))
+		}
+		if v != SchemaVersion {
+			return fmt.Errorf("open store %s: schema version %d, but this bootd reads version %d", s.path, v, SchemaVersion)
+		}
+		for _, b := range [][]byte{bucketNodes, bucketTimeline} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Path returns the file's path.
+func (s *DB) Path() string { return s.path }
+
+// Close closes the file and releases its lock.
+func (s *DB) Close() error { return s.db.Close() }
+
+// write runs fn in a read-write transaction shared with concurrent writers
+// (bolt's Batch): fn may run more than once and must not keep side effects
+// outside the transaction.
+func (s *DB) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(fn)
+}
+
+func (s *DB) read(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+)
+
+func TestTimelineGroupsAndTrims(t *testing.T) {
+	t.Parallel()
+	db, _ := openTemp(t)
+	ctx := context.Background()
+	mac := macN(3)
+	if _, err := newService(t, db).Enroll(ctx, boot.EnrollRequest{MAC: mac, Image: "debian"}); err != nil {
+		t.Fatal(err)
+	}
+	p := boot.DefaultTimelinePolicy()
+	p.KeepBoots, p.KeepEvents = 3, 4
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stages := []boot.Stage{boot.StageDHCP, boot.StageTFTP, boot.StageDHCP, boot.StageScript,
+		boot.StageKernel, boot.StageInitrd, boot.StageRoot}
+	for b := range 5 {
+		for i, st := range stages {
+			ev := boot.Event{Stage: st, Time: t0.Add(time.Duration(b*100+i) * time.Second), Source: "198.18.0.10"}
+			got, err := db.AppendEvent(ctx, mac, ev, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Boot != b+1 {
+				t.Fatalf("boot %d event %d (%s) got boot number %d", b+1, i, st, got.Boot)
+			}
+		}
+	}
+	boots, err := db.Timeline(ctx, mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(boots) != 3 || boots[0].Seq != 3 || boots[2].Seq != 5 {
+		t.Fatalf("Timeline kept boots %v, want 3, 4, 5", seqs(boots))
+	}
+	for _, b := range boots {
+		if len(b.Events) != 4 || b.Events[0].Stage != boot.StageDHCP || b.Events[3].Stage != boot.StageRoot {
+			t.Errorf("boot %d has %d events %v, want the first 3 and the newest (root)", b.Seq, len(b.Events), b.Events)
+		}
+	}
+	n, err := db.Node(ctx, mac)
+	if err != nil || n.LastStage != boot.StageRoot || n.State != boot.StateUp || n.Addr != "198.18.0.10" {
+		t.Errorf("node after boots = %+v, %v; want last stage root, state up, addr 198.18.0.10", n, err)
+	}
+}
+
+func TestTimelineDeletedWithNode(t *testing.T) {
+	t.Parallel()
+	db, _ := openTemp(t)
+	ctx := context.Background()
+	mac := macN(4)
+	svc := newService(t, db)
+	if _, err := svc.Discover(ctx, boot.Sighting{MAC: mac, Arch: "x86-bios"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Record(ctx, mac, boot.Event{Stage: boot.StageDHCP}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Forget(ctx, mac); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := db.Timeline(ctx, mac)
+	if err != nil || len(boots) != 0 {
+		t.Errorf("Timeline after Forget = %v, %v; want empty", boots, err)
+	}
+}
+
+func seqs(bs []boot.Boot) []int {
+	var out []int
+	for _, b := range bs {
+		out = append(out, b.Seq)
+	}
+	return out
+}
