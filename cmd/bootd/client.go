@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// client talks to a running bootd over its JSON API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// clientOptions are the flags every client subcommand takes.
+type clientOptions struct {
+	server, tokenFile, dataDir, output string
+}
+
+func (o clientOptions) resolve(getenv func(string) string) clientOptions {
+	pick := func(vals ...string) string {
+		for _, v := range vals {
+			if v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	o.server = pick(o.server, getenv("BOOTD_SERVER"), "http://127.0.0.1:8080")
+	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), "/var/lib/bootd")
+	o.tokenFile = pick(o.tokenFile, getenv("BOOTD_TOKEN_FILE"), filepath.Join(o.dataDir, tokenFileName))
+	o.output = pick(o.output, "table")
+	return o
+}
+
+func newClient(o clientOptions) (*client, error) {
+	u, err := url.Parse(o.server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad --server %q: want a URL like http://127.0.0.1:8080", o.server)
+	}
+	b, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("no API token: %v (set --token-file or BOOTD_TOKEN_FILE)", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return nil, fmt.Errorf("no API token: %s is empty", o.tokenFile)
+	}
+	return &client{base: strings.TrimSuffix(o.server, "/"), token: token,
+		http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// apiError is an error answer from the daemon.
+type apiError struct {
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// do sends a request with a JSON body (when body is not nil) and decodes a
+// JSON answer into out (when out is not nil). It returns the raw answer too,
+// for -o json.
+func (c *client) do(ctx context.Context, method, path string, body, out any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach bootd at %s: %v (is bootd serve running? set --server or BOOTD_SERVER)",
+			c.base, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading answer from %s: %w", c.base, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, &apiError{resp.StatusCode, fmt.Sprintf("bootd at %s refused the API token (check --token-file)", c.base)}
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+		}
+		return nil, &apiError{resp.StatusCode, e.Error}
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, fmt.Errorf("bad answer from %s: %w", c.base, err)
+		}
+	}
+	return raw, nil
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// serveConfig is bootd serve's configuration. It is read from a YAML file
+// (--config), then BOOTD_* environment variables, then flags, each over the
+// one before.
+type serveConfig struct {
+	// DataDir holds the store file and the API token.
+	DataDir string `yaml:"data_dir"`
+	// HTTPListen is the address of the HTTP server (API, boot files, metrics).
+	HTTPListen string `yaml:"http_listen"`
+	// ImagesDir is the image catalog folder; empty means the embedded example catalog.
+	ImagesDir string `yaml:"images_dir"`
+	// DHCPMode is off, proxy or full.
+	DHCPMode string `yaml:"dhcp_mode"`
+	// DHCPInterface is the network interface the DHCP server binds to.
+	DHCPInterface string `yaml:"dhcp_interface"`
+	// TFTPListen is the TFTP server's address; empty means no TFTP server.
+	TFTPListen string `yaml:"tftp_listen"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		DataDir:    "/var/lib/bootd",
+		HTTPListen: "127.0.0.1:8080",
+		DHCPMode:   "off",
+		LogLevel:   "info",
+	}
+}
+
+// configField ties a setting to its flag, its environment variable and its help.
+type configField struct {
+	flag, env, help string
+	ptr             *string
+}
+
+func (c *serveConfig) fields() []configField {
+	return []configField{
+		{"data-dir", "BOOTD_DATA_DIR", "folder for the store file and the API token", &c.DataDir},
+		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the HTTP server (API, boot files, /metrics)", &c.HTTPListen},
+		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
+		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
+		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
+		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
+		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
+	}
+}
+
+// loadServeConfig builds the configuration from defaults, the file named by
+// --config (or BOOTD_CONFIG), the environment and the flags in args.
+func loadServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+	cfg := defaultServeConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(new(bytes.Buffer))
+	configPath := fs.String("config", getenv("BOOTD_CONFIG"), "YAML configuration file (env BOOTD_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, f := range cfg.fields() {
+		flagVals[f.flag] = fs.String(f.flag, "", f.help+" (env "+f.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, usageError(fs, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if *configPath != "" {
+		if err := readConfigFile(*configPath, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, f := range cfg.fields() {
+		if v := getenv(f.env); v != "" {
+			*f.ptr = v
+		}
+		if set[f.flag] {
+			*f.ptr = *flagVals[f.flag]
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func readConfigFile(path string, cfg *serveConfig) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if cfg.ImagesDir != "" && !filepath.IsAbs(cfg.ImagesDir) {
+		cfg.ImagesDir = filepath.Join(filepath.Dir(path), cfg.ImagesDir)
+	}
+	return nil
+}
+
+func (c serveConfig) validate() error {
+	switch c.DHCPMode {
+	case "off":
+	case "proxy", "full":
+		return fmt.Errorf("--dhcp-mode %s: this build of bootd has no DHCP server yet; use --dhcp-mode off", c.DHCPMode)
+	default:
+		return fmt.Errorf("--dhcp-mode %q: want off, proxy or full", c.DHCPMode)
+	}
+	if c.TFTPListen != "" {
+		return fmt.Errorf("--tftp-listen %s: this build of bootd has no TFTP server yet", c.TFTPListen)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.HTTPListen == "" {
+		return errors.New("--http-listen must not be empty")
+	}
+	return nil
+}

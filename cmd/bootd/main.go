@@ -1,0 +1,92 @@
+// Command bootd is a network boot server for diskless machines whose disks
+// live in Ceph.
+//
+// "bootd serve" runs the daemon; the other subcommands talk to a running
+// daemon over its JSON API:
+//
+//	bootd serve [--config bootd.yaml] [--data-dir DIR] [--http-listen ADDR] ...
+//	bootd enroll <mac> --image NAME [--hostname H] [--size 20G]
+//	bootd list | show <mac> | assign <mac> <image> | reimage <mac> | forget <mac>
+//	bootd netboot <mac> on|off | images | timeline <mac>
+//
+// Client subcommands find the daemon with --server or BOOTD_SERVER and the
+// API token with --token-file, BOOTD_TOKEN_FILE or the data folder's
+// api-token file. They print tables, or JSON with -o json.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors in the command line; they exit with status 2.
+var errUsage = errors.New("usage")
+
+const usageText = `bootd: a network boot server for diskless machines with disks in Ceph.
+
+Usage:
+  bootd serve [flags]                        run the daemon (bootd serve -h for its flags)
+  bootd enroll <mac> --image NAME [--hostname H] [--size 20G]
+  bootd list                                 list machines (enrolled and discovered)
+  bootd show <mac>                           show one machine
+  bootd assign <mac> <image>                 change the image a machine boots
+  bootd reimage <mac>                        give a machine a fresh clone of its image
+  bootd forget <mac>                         remove a machine's record
+  bootd netboot <mac> on|off                 allow or stop network boot
+  bootd images                               list the image catalog
+  bootd timeline <mac>                       show a machine's recent boots
+  bootd version                              print the version
+
+Client flags (every subcommand but serve):
+  --server URL       the daemon (env BOOTD_SERVER, default http://127.0.0.1:8080)
+  --token-file FILE  the API token (env BOOTD_TOKEN_FILE, default <data-dir>/api-token)
+  --data-dir DIR     where to find api-token (env BOOTD_DATA_DIR, default /var/lib/bootd)
+  -o table|json      output format (default table)
+`
+
+// run runs one bootd command and returns its exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "bootd", version)
+	default:
+		c, ok := clientCommands[cmd]
+		if !ok {
+			fmt.Fprintf(stderr, "bootd: unknown command %q\n\n%s", cmd, usageText)
+			return 2
+		}
+		err = runClient(ctx, cmd, c, rest, stdout, getenv)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "bootd: %v\n", err)
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}

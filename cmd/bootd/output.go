@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+)
+
+func writeRaw(w io.Writer, raw []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func table(w io.Writer, header string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func writeNodes(w io.Writer, nodes []*boot.Node) error {
+	if len(nodes) == 0 {
+		_, err := fmt.Fprintln(w, "no machines yet: enroll one with bootd enroll <mac> --image NAME")
+		return err
+	}
+	var rows [][]string
+	for _, n := range nodes {
+		rows = append(rows, []string{n.MAC.String(), orDash(n.Hostname), orDash(n.Image), string(n.State),
+			onOff(n.Netboot), orDash(n.Volume), orDash(string(n.LastStage)), when(n.LastStageAt)})
+	}
+	return table(w, "MAC\tHOSTNAME\tIMAGE\tSTATE\tNETBOOT\tVOLUME\tLAST STAGE\tAT", rows)
+}
+
+func writeNode(w io.Writer, n *boot.Node) error {
+	size := "-"
+	if n.SizeBytes > 0 {
+		size = boot.FormatSize(n.SizeBytes)
+	}
+	volume := n.Volume
+	if volume == "" {
+		volume = "none"
+	}
+	rows := [][]string{
+		{"mac", n.MAC.String()}, {"hostname", orDash(n.Hostname)}, {"image", orDash(n.Image)},
+		{"state", string(n.State)}, {"netboot", onOff(n.Netboot)}, {"volume", volume}, {"size", size},
+		{"arch", orDash(n.Arch)}, {"vendor class", orDash(n.VendorClass)}, {"address", orDash(n.Addr)},
+		{"pi serial", orDash(n.PiSerial)}, {"last stage", orDash(string(n.LastStage)) + " " + when(n.LastStageAt)},
+		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func writeImages(w io.Writer, imgs []*boot.Image) error {
+	var rows [][]string
+	for _, img := range imgs {
+		rows = append(rows, []string{img.Name, string(img.Flavour), img.Arch, boot.FormatSize(img.SizeBytes), img.Golden.String()})
+	}
+	return table(w, "NAME\tFLAVOUR\tARCH\tSIZE\tGOLDEN", rows)
+}
+
+func writeTimeline(w io.Writer, boots []boot.Boot) error {
+	if len(boots) == 0 {
+		_, err := fmt.Fprintln(w, "no boots recorded yet")
+		return err
+	}
+	var rows [][]string
+	for _, b := range boots {
+		for _, ev := range b.Events {
+			rows = append(rows, []string{fmt.Sprint(b.Seq), when(ev.Time), string(ev.Stage), orDash(ev.Source), ev.Detail})
+		}
+	}
+	return table(w, "BOOT\tTIME\tSTAGE\tSOURCE\tDETAIL", rows)
+}

@@ -1,0 +1,300 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/go-chi/chi/v5"
+)
+
+// warnNoVolumes is the warning of an enrollment without a volume backend.
+const warnNoVolumes = "no volume backend: node enrolled without a volume"
+
+// routesAPI adds the JSON API; r is mounted at /api/v1.
+func (s *server) routesAPI(r chi.Router) {
+	r.Use(noStore, s.requireToken)
+	r.Get("/nodes", s.handle(s.listNodes))
+	r.Post("/nodes", s.handle(s.enroll))
+	r.Get("/nodes/{mac}", s.handle(s.getNode))
+	r.Delete("/nodes/{mac}", s.handle(s.forget))
+	r.Post("/nodes/{mac}/assign", s.handle(s.assign))
+	r.Post("/nodes/{mac}/reimage", s.handle(s.reimage))
+	r.Put("/nodes/{mac}/netboot", s.handle(s.netboot))
+	r.Get("/nodes/{mac}/timeline", s.handle(s.timeline))
+	r.Get("/discovered", s.handle(s.discovered))
+	r.Get("/images", s.handle(s.listImages))
+	r.Get("/images/{name}", s.handle(s.getImage))
+}
+
+// apiFunc is a handler that leaves its failures to fail.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts an apiFunc to http.HandlerFunc.
+func (s *server) handle(fn apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+// noStore keeps API answers out of caches: they change and need a token.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Bodies of the API's answers.
+type (
+	nodeBody struct {
+		Node *boot.Node `json:"node"`
+	}
+	enrolledBody struct {
+		Node     *boot.Node `json:"node"`
+		Warnings []string   `json:"warnings"`
+	}
+	nodesBody struct {
+		Nodes []*boot.Node `json:"nodes"`
+	}
+	timelineBody struct {
+		MAC   boot.MAC    `json:"mac"`
+		Boots []boot.Boot `json:"boots"`
+	}
+	imageBody struct {
+		Image *boot.Image `json:"image"`
+	}
+	imagesBody struct {
+		Images []*boot.Image `json:"images"`
+	}
+)
+
+// listNodes answers GET /nodes[?state=enrolled,up].
+func (s *server) listNodes(w http.ResponseWriter, r *http.Request) error {
+	states, err := parseStates(r.URL.Query()["state"])
+	if err != nil {
+		return err
+	}
+	return s.writeNodes(w, r, states...)
+}
+
+// discovered answers GET /discovered: the machines seen but not enrolled.
+func (s *server) discovered(w http.ResponseWriter, r *http.Request) error {
+	return s.writeNodes(w, r, boot.StateDiscovered)
+}
+
+func (s *server) writeNodes(w http.ResponseWriter, r *http.Request, states ...boot.State) error {
+	nodes, err := s.svc.Nodes(r.Context(), states...)
+	if err != nil {
+		return err
+	}
+	if nodes == nil {
+		nodes = []*boot.Node{}
+	}
+	s.writeJSON(w, r, http.StatusOK, nodesBody{Nodes: nodes})
+	return nil
+}
+
+// enrollRequest is the body of POST /nodes.
+type enrollRequest struct {
+	MAC      string `json:"mac"`
+	Image    string `json:"image"`
+	Hostname string `json:"hostname"`
+	// Size is a volume size like "20G" (boot.ParseSize); empty means the image's.
+	Size string `json:"size"`
+}
+
+// enroll answers POST /nodes.
+func (s *server) enroll(w http.ResponseWriter, r *http.Request) error {
+	var req enrollRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.MAC == "" || req.Image == "" {
+		return badRequest(`"mac" and "image" are required`)
+	}
+	mac, err := boot.ParseMAC(req.MAC)
+	if err != nil {
+		return err
+	}
+	er := boot.EnrollRequest{MAC: mac, Image: req.Image, Hostname: req.Hostname}
+	if req.Size != "" {
+		if er.SizeBytes, err = boot.ParseSize(req.Size); err != nil {
+			return err
+		}
+	}
+	n, err := s.svc.Enroll(r.Context(), er)
+	if err != nil {
+		return namingImage(req.Image, err)
+	}
+	body := enrolledBody{Node: n, Warnings: []string{}}
+	if !s.svc.HasVolumes() {
+		body.Warnings = append(body.Warnings, warnNoVolumes)
+	}
+	w.Header().Set("Location", "/api/v1/nodes/"+n.MAC.String())
+	s.writeJSON(w, r, http.StatusCreated, body)
+	return nil
+}
+
+// getNode answers GET /nodes/{mac}.
+func (s *server) getNode(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.svc.Node(r.Context(), mac)
+	return s.writeNode(w, r, n, err)
+}
+
+// forget answers DELETE /nodes/{mac}.
+func (s *server) forget(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Forget(r.Context(), mac); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// assign answers POST /nodes/{mac}/assign {"image":"..."}.
+func (s *server) assign(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Image string `json:"image"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Image == "" {
+		return badRequest(`"image" is required`)
+	}
+	n, err := s.svc.Assign(r.Context(), mac, req.Image)
+	return s.writeNode(w, r, n, namingImage(req.Image, err))
+}
+
+// reimage answers POST /nodes/{mac}/reimage. It reads no body.
+func (s *server) reimage(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.svc.Reimage(r.Context(), mac)
+	return s.writeNode(w, r, n, err)
+}
+
+// netboot answers PUT /nodes/{mac}/netboot {"enabled":true|false}.
+func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Enabled == nil {
+		return badRequest(`"enabled" is required: true or false`)
+	}
+	n, err := s.svc.SetNetboot(r.Context(), mac, *req.Enabled)
+	return s.writeNode(w, r, n, err)
+}
+
+// writeNode answers with the node a Service method returned, or returns its error.
+func (s *server) writeNode(w http.ResponseWriter, r *http.Request, n *boot.Node, err error) error {
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, nodeBody{Node: n})
+	return nil
+}
+
+// timeline answers GET /nodes/{mac}/timeline.
+func (s *server) timeline(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	boots, err := s.svc.Timeline(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	if boots == nil {
+		boots = []boot.Boot{}
+	}
+	s.writeJSON(w, r, http.StatusOK, timelineBody{MAC: mac, Boots: boots})
+	return nil
+}
+
+// listImages answers GET /images.
+func (s *server) listImages(w http.ResponseWriter, r *http.Request) error {
+	imgs, err := s.svc.Images(r.Context())
+	if err != nil {
+		return err
+	}
+	if imgs == nil {
+		imgs = []*boot.Image{}
+	}
+	s.writeJSON(w, r, http.StatusOK, imagesBody{Images: imgs})
+	return nil
+}
+
+// getImage answers GET /images/{name}; an unknown image is a 404 here.
+func (s *server) getImage(w http.ResponseWriter, r *http.Request) error {
+	name := pathParam(r, "name")
+	img, err := s.svc.Image(r.Context(), name)
+	if errors.Is(err, boot.ErrUnknownImage) {
+		return missingError{namingImage(name, err)}
+	}
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, imageBody{Image: img})
+	return nil
+}
+
+// pathParam returns a route parameter, percent-decoded (chi matches the
+// raw path when a client escapes characters, so it may come escaped).
+func pathParam(r *http.Request, key string) string {
+	raw := chi.URLParam(r, key)
+	if v, err := url.PathUnescape(raw); err == nil {
+		return v
+	}
+	return raw
+}
+
+// pathMAC reads the {mac} route parameter in any spelling boot.ParseMAC accepts.
+func pathMAC(r *http.Request) (boot.MAC, error) {
+	return boot.ParseMAC(pathParam(r, "mac"))
+}
+
+// parseStates reads the state filter of GET /nodes: states separated by
+// commas, in one or more state parameters.
+func parseStates(params []string) ([]boot.State, error) {
+	var states []boot.State
+	for _, p := range params {
+		for f := range strings.SplitSeq(p, ",") {
+			st := boot.State(strings.TrimSpace(f))
+			switch st {
+			case "":
+			case boot.StateDiscovered, boot.StateEnrolled, boot.StateBooting,
+				boot.StateUp, boot.StateFailed, boot.StateRetired:
+				states = append(states, st)
+			default:
+				return nil, badRequest("unknown state %q: want discovered, enrolled, booting, up, failed or retired, separated by commas", st)
+			}
+		}
+	}
+	return states, nil
+}

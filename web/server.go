@@ -1,0 +1,116 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures the HTTP handler built by New.
+type Config struct {
+	// Service is the domain service the API calls; required.
+	Service *boot.Service
+	// Token is the API token every /api/v1 request must present as
+	// "Authorization: Bearer <token>"; required. See LoadOrCreateToken.
+	Token string
+	// Registry receives the HTTP metrics and is served at /metrics; nil means
+	// a fresh private registry (never the global one).
+	Registry *prometheus.Registry
+	// Logger receives one Debug record per request and the causes of 500s;
+	// nil discards them.
+	Logger *slog.Logger
+	// Version is reported by /healthz.
+	Version string
+}
+
+// server holds what the handlers share. It has no mutable state of its own.
+type server struct {
+	svc     *boot.Service
+	auth    tokenChecker
+	log     *slog.Logger
+	metrics *metrics
+	version string
+}
+
+// New returns the handler for bootd's HTTP routes: /healthz, /metrics and the
+// JSON API under /api/v1. It fails when cfg lacks a Service or a Token, or
+// when the metrics cannot be registered on cfg.Registry (for example because
+// another handler already registered them there).
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("web: Config needs a Service")
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("web: Config needs an API token")
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
+		metrics: m, version: cfg.Version}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+
+	r := chi.NewRouter()
+	r.Use(s.observe, s.recoverer)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed(r))
+	r.Get("/healthz", s.handle(s.healthz))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.Route("/api/v1", s.routesAPI)
+	return r, nil
+}
+
+// health is the body of GET /healthz.
+type health struct {
+	Status  string `json:"status"`
+	Volumes string `json:"volumes"`
+	Version string `json:"version"`
+	// Warnings lists degraded modes bootd runs in; empty when there are none.
+	Warnings []string `json:"warnings"`
+}
+
+// healthz answers GET /healthz without authentication: the service is up,
+// and whether it runs with a volume backend.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
+	h := health{Status: "ok", Volumes: "configured", Version: s.version, Warnings: []string{}}
+	if !s.svc.HasVolumes() {
+		h.Volumes = "none"
+		h.Warnings = append(h.Warnings, "no volume backend: nodes are enrolled without a volume")
+	}
+	s.writeJSON(w, r, http.StatusOK, h)
+	return nil
+}
+
+// notFound answers requests for routes that do not exist.
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, errNoRoute)
+}
+
+// methodNotAllowed answers requests whose path exists for other methods,
+// listing those in the Allow header as RFC 9110 section 15.5.6 requires.
+func (s *server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.RawPath
+		if path == "" {
+			path = r.URL.Path
+		}
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if mux.Match(chi.NewRouteContext(), m, path) {
+				w.Header().Add("Allow", m)
+			}
+		}
+		s.fail(w, r, errMethod)
+	}
+}
