@@ -2,10 +2,11 @@
 # deps.sh: installs what bootd's build and tests need on Debian 12 or Ubuntu,
 # idempotently: a package already installed is left alone, and apt-get is
 # not called at all when nothing is missing.
-#   scripts/deps.sh          build and unit-test dependencies
+# The Debian packages are listed in scripts/deps.d/*.txt, one file per part of
+# bootd (one package per line, # starts a comment).
 set -euo pipefail
 GO_VERSION=1.26.8
-PKGS=(gcc libc6-dev make git curl ca-certificates unzip)
+mapfile -t PKGS < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$(dirname "$0")"/deps.d/*.txt | sort -u)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then

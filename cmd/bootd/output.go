@@ -79,7 +79,7 @@ func writeNode(w io.Writer, n *boot.Node) error {
 		{"mac", n.MAC.String()}, {"hostname", orDash(n.Hostname)}, {"image", orDash(n.Image)},
 		{"state", string(n.State)}, {"netboot", onOff(n.Netboot)}, {"volume", volume}, {"size", size},
 		{"arch", orDash(n.Arch)}, {"vendor class", orDash(n.VendorClass)}, {"address", orDash(n.Addr)},
-		{"pi serial", orDash(n.PiSerial)}, {"last stage", orDash(string(n.LastStage)) + " " + when(n.LastStageAt)},
+		{"pi serial", orDash(n.PiSerial)}, {"last stage", lastStage(n)},
 		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -109,4 +109,11 @@ func writeTimeline(w io.Writer, boots []boot.Boot) error {
 		}
 	}
 	return table(w, "BOOT\tTIME\tSTAGE\tSOURCE\tDETAIL", rows)
+}
+
+func lastStage(n *boot.Node) string {
+	if n.LastStage == "" {
+		return "-"
+	}
+	return string(n.LastStage) + " at " + when(n.LastStageAt)
 }
