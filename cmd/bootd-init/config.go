@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// settings are what map needs: bootd's node URL and token from the kernel
+// command line, the volume from node.conf.
+type settings struct {
+	url      string // bootd=: the node's base URL, e.g. http://198.18.0.1:8080/boot/52-54-00-12-34-56
+	token    string // bootd.token=: one-time, exchanged for the key
+	monitors string // comma-separated IP:port list
+	pool     string
+	ns       string // RBD namespace
+	image    string
+	user     string // Ceph user id, without "client."
+	options  string // extra map options, e.g. ms_mode=crc
+	hostname string // the node's name, from bootd
+}
+
+// cmdline reads key=value words of the kernel command line.
+func cmdline(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, w := range strings.Fields(string(b)) {
+		k, v, _ := strings.Cut(w, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func (e *env) readSettings() (*settings, error) {
+	raw, err := os.ReadFile(e.path("/proc/cmdline"))
+	if err != nil {
+		return nil, err
+	}
+	cl := cmdline(raw)
+	s := &settings{url: cl["bootd"], token: cl["bootd.token"]}
+	if s.url == "" {
+		return nil, fmt.Errorf("no bootd= on the kernel command line")
+	}
+	if u, err := url.Parse(s.url); err != nil || u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("bootd=%s is not an http URL", s.url)
+	}
+	conf, err := os.ReadFile(e.path("/etc/bootd/node.conf"))
+	if err != nil {
+		return nil, fmt.Errorf("node settings: %w", err)
+	}
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(conf))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("node.conf: bad line %q", line)
+		}
+		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	s.monitors, s.pool, s.ns, s.image, s.user, s.options, s.hostname =
+		kv["monitors"], kv["pool"], kv["namespace"], kv["image"], kv["user"], kv["options"], kv["hostname"]
+	for name, v := range map[string]string{"monitors": s.monitors, "pool": s.pool, "image": s.image, "user": s.user} {
+		if v == "" || strings.ContainsAny(v, " \t\n") {
+			return nil, fmt.Errorf("node.conf: %s is missing or has spaces", name)
+		}
+	}
+	return s, nil
+}
+
+// mapString is what the kernel's rbd driver takes on add_single_major
+// (Documentation/ABI/testing/sysfs-bus-rbd): monitors, options, pool,
+// image, snapshot ("-" for none). The key itself is named, not included:
+// key=client.<user> refers to the keyring entry map adds just before.
+func (s *settings) mapString() string {
+	opts := "name=" + s.user + ",key=client." + s.user
+	if s.ns != "" {
+		opts += ",_pool_ns=" + s.ns
+	}
+	if s.options != "" {
+		opts += "," + s.options
+	}
+	return strings.Join([]string{s.monitors, opts, s.pool, s.image, "-"}, " ")
+}

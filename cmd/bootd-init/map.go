@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// modulesDir holds the rbd modules the overlay adds, named NN-name.ko so
+// that their lexical order is their load order.
+const modulesDir = "/usr/lib/bootd/modules"
+
+// mapVolume maps the node's volume and prints its device. On failure it
+// reports the failure to bootd, best effort, and returns the error for the
+// console.
+func (e *env) mapVolume(ctx context.Context) error {
+	s, err := e.readSettings()
+	if err != nil {
+		return err
+	}
+	cl := &client{base: strings.TrimSuffix(s.url, "/"), http: newHTTPClient()}
+	dev, err := e.mapWith(ctx, s, cl)
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cl.report(rctx, "failed", err.Error())
+		return err
+	}
+	fmt.Fprintln(os.Stdout, dev)
+	return nil
+}
+
+func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, error) {
+	// cephx refuses a client whose clock is far off, and a Pi 4 has no RTC.
+	if now, err := cl.serverTime(ctx); err != nil {
+		return "", fmt.Errorf("cannot reach bootd at %s: %w", s.url, err)
+	} else if d := time.Since(now); d > time.Second || d < -time.Second {
+		if err := e.kernel.setClock(now); err != nil {
+			e.say("cannot set the clock: %v", err)
+		}
+	}
+	if s.hostname != "" {
+		if err := e.kernel.setHostname(s.hostname); err != nil {
+			e.say("cannot set the hostname: %v", err)
+		}
+	}
+	cl.report(ctx, "network", "")
+	if err := e.loadModules(); err != nil {
+		return "", err
+	}
+	if s.token == "" {
+		return "", fmt.Errorf("no bootd.token on the kernel command line: cannot fetch the key")
+	}
+	key, err := cl.key(ctx, s.token)
+	if err != nil {
+		return "", err
+	}
+	if err := e.kernel.addCephKey(s.user, key); err != nil {
+		return "", err
+	}
+	clear(key)
+	defer e.kernel.clearKeys()
+	if err := e.writeMap(s.mapString()); err != nil {
+		return "", err
+	}
+	dev, err := e.waitDevice(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	cl.report(ctx, "volume", dev)
+	return dev, nil
+}
+
+func (e *env) loadModules() error {
+	files, err := filepath.Glob(e.path(modulesDir) + "/*.ko*")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := e.kernel.loadModule(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMap writes the map string to add_single_major, or to add on kernels
+// without single-major support.
+func (e *env) writeMap(s string) error {
+	target := e.path("/sys/bus/rbd/add_single_major")
+	if _, err := os.Stat(target); err != nil {
+		target = e.path("/sys/bus/rbd/add")
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("rbd driver not loaded: %w", err)
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("map %q: %w", s, err)
+	}
+	return nil
+}
+
+// waitDevice finds the mapped device in /sys/bus/rbd/devices and waits for
+// its /dev node.
+func (e *env) waitDevice(ctx context.Context, s *settings) (string, error) {
+	deadline := time.Now().Add(e.deviceWait)
+	for {
+		if dev := e.findDevice(s); dev != "" {
+			if _, err := os.Stat(e.path(dev)); err == nil {
+				return dev, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("volume %s/%s/%s mapped, but no device appeared", s.pool, s.ns, s.image)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) findDevice(s *settings) string {
+	dirs, _ := filepath.Glob(e.path("/sys/bus/rbd/devices") + "/*")
+	for _, d := range dirs {
+		read := func(f string) string {
+			b, _ := os.ReadFile(filepath.Join(d, f))
+			return strings.TrimSpace(string(b))
+		}
+		if read("pool") == s.pool && read("name") == s.image && read("pool_ns") == s.ns {
+			return "/dev/rbd" + filepath.Base(d)
+		}
+	}
+	return ""
+}

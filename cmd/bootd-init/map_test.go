@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeBootd is the node side of bootd's boot endpoints, for tests.
+type fakeBootd struct {
+	mu      sync.Mutex
+	token   string
+	key     []byte
+	used    bool
+	reports []string
+	now     time.Time
+}
+
+func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case "/boot/node/time":
+		fmt.Fprint(w, strconv.FormatInt(f.now.UnixNano(), 10))
+	case "/boot/node/key":
+		if r.Method != http.MethodPost || r.FormValue("token") != f.token || f.used {
+			http.Error(w, "token refused", http.StatusForbidden)
+			return
+		}
+		f.used = true
+		fmt.Fprint(w, base64.StdEncoding.EncodeToString(f.key))
+	case "/boot/node/report":
+		f.reports = append(f.reports, r.FormValue("stage")+":"+r.FormValue("detail"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// recKernel records the kernel calls.
+type recKernel struct {
+	calls []string
+	key   []byte
+}
+
+func (k *recKernel) loadModule(p string) error {
+	k.calls = append(k.calls, "module "+filepath.Base(p))
+	return nil
+}
+func (k *recKernel) addCephKey(user string, secret []byte) error {
+	k.calls = append(k.calls, "key client."+user)
+	k.key = append([]byte(nil), secret...)
+	return nil
+}
+func (k *recKernel) clearKeys() error             { k.calls = append(k.calls, "clear"); return nil }
+func (k *recKernel) setClock(t time.Time) error    { k.calls = append(k.calls, "clock"); return nil }
+func (k *recKernel) setHostname(name string) error { k.calls = append(k.calls, "hostname "+name); return nil }
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fakeNode makes a root folder with /proc/cmdline, node.conf, a fake sysfs
+// (add_single_major as a plain file, device 0 already listed) and modules.
+func fakeNode(t *testing.T, url, token string) string {
+	t.Helper()
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"proc/cmdline": "console=ttyS0 root=/dev/rbd0 rw bootd=" + url + "/boot/node bootd.token=" + token + "\n",
+		"etc/bootd/node.conf": "# written by bootd\nmonitors=198.18.0.1:6789\npool=rbd\nnamespace=node-525400123456\n" +
+			"image=root\nuser=node-525400123456\nhostname=web1\n",
+		"sys/bus/rbd/add_single_major":      "",
+		"sys/bus/rbd/devices/0/pool":        "rbd\n",
+		"sys/bus/rbd/devices/0/pool_ns":     "node-525400123456\n",
+		"sys/bus/rbd/devices/0/name":        "root\n",
+		"dev/rbd0":                          "",
+		modulesDir[1:] + "/02-libcrc32c.ko": "x",
+		modulesDir[1:] + "/01-crc32c.ko":    "x",
+		modulesDir[1:] + "/03-libceph.ko":   "x",
+		modulesDir[1:] + "/04-rbd.ko":       "x",
+	})
+	return root
+}
+
+func TestMapWritesExactString(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{0xAB}, 28)
+	fb := &fakeBootd{token: "tok123", key: key, now: time.Now().Add(-time.Hour)}
+	srv := httptest.NewServer(fb)
+	defer srv.Close()
+	root := fakeNode(t, srv.URL, "tok123")
+	k := &recKernel{}
+	var out bytes.Buffer
+	e := &env{root: root, kernel: k, out: os.Stderr, deviceWait: time.Second}
+	s, err := e.readSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := e.mapWith(context.Background(), s, &client{base: s.url, http: newHTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev != "/dev/rbd0" {
+		t.Errorf("map found device %q, want /dev/rbd0", dev)
+	}
+	written, _ := os.ReadFile(filepath.Join(root, "sys/bus/rbd/add_single_major"))
+	want := "198.18.0.1:6789 name=node-525400123456,key=client.node-525400123456,_pool_ns=node-525400123456 rbd root -"
+	if string(written) != want {
+		t.Errorf("add_single_major got\n%q\nwant\n%q", written, want)
+	}
+	if bytes.Contains(written, []byte(base64.StdEncoding.EncodeToString(key))) || bytes.Contains(out.Bytes(), key) {
+		t.Errorf("the key leaked into sysfs or output")
+	}
+	wantCalls := "clock|hostname web1|module 01-crc32c.ko|module 02-libcrc32c.ko|module 03-libceph.ko|module 04-rbd.ko|key client.node-525400123456|clear"
+	if got := strings.Join(k.calls, "|"); got != wantCalls {
+		t.Errorf("kernel calls = %s\nwant %s", got, wantCalls)
+	}
+	if !bytes.Equal(k.key, key) {
+		t.Errorf("add_key got %x, want the decoded key", k.key)
+	}
+	if got := strings.Join(fb.reports, "|"); got != "network:|volume:/dev/rbd0" {
+		t.Errorf("reports = %s, want network then volume", got)
+	}
+}
+
+func TestMapFailuresAreReported(t *testing.T) {
+	t.Parallel()
+	fb := &fakeBootd{token: "right", key: make([]byte, 28), now: time.Now()}
+	srv := httptest.NewServer(fb)
+	defer srv.Close()
+	root := fakeNode(t, srv.URL, "wrong")
+	e := &env{root: root, kernel: &recKernel{}, out: os.Stderr, deviceWait: time.Second}
+	err := e.mapVolume(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "token refused") {
+		t.Fatalf("map with a wrong token = %v, want bootd's refusal", err)
+	}
+	if n := len(fb.reports); n == 0 || !strings.HasPrefix(fb.reports[n-1], "failed:") {
+		t.Errorf("reports = %v, want a failed report last", fb.reports)
+	}
+	written, _ := os.ReadFile(filepath.Join(root, "sys/bus/rbd/add_single_major"))
+	if len(written) != 0 {
+		t.Errorf("a refused key still mapped: %q", written)
+	}
+}
+
+func TestSettingsRefusals(t *testing.T) {
+	t.Parallel()
+	for name, files := range map[string]map[string]string{
+		"no bootd=":        {"proc/cmdline": "root=/dev/sda1", "etc/bootd/node.conf": ""},
+		"not http":         {"proc/cmdline": "bootd=ftp://x", "etc/bootd/node.conf": ""},
+		"no node.conf":     {"proc/cmdline": "bootd=http://198.18.0.1/boot/x"},
+		"missing monitors": {"proc/cmdline": "bootd=http://198.18.0.1/boot/x", "etc/bootd/node.conf": "pool=rbd\nimage=root\nuser=u\n"},
+		"bad line":         {"proc/cmdline": "bootd=http://198.18.0.1/boot/x", "etc/bootd/node.conf": "monitors 1.2.3.4\n"},
+	} {
+		root := t.TempDir()
+		writeFiles(t, root, files)
+		if _, err := (&env{root: root}).readSettings(); err == nil {
+			t.Errorf("%s: readSettings = nil error", name)
+		}
+	}
+}

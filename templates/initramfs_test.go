@@ -1,0 +1,63 @@
+package templates
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBootScriptUnderBusybox runs scripts/bootd's mountroot under busybox sh
+// with stand-ins for initramfs-tools' functions and for bootd-init, and
+// checks the order of the steps and the root it mounts.
+func TestBootScriptUnderBusybox(t *testing.T) {
+	t.Parallel()
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox is needed (scripts/deps.d): %v", err)
+	}
+	for _, tc := range []struct {
+		name, mapExit, root, want string
+	}{
+		{"maps then mounts", "0", "/dev/rbd0", "net|map|mount /dev/rbd0|report root /dev/rbd0 mounted on /root|"},
+		{"no root= uses the device", "0", "", "net|map|mount /dev/rbd0|report root /dev/rbd0 mounted on /root|"},
+		{"map failure panics", "1", "/dev/rbd0", "net|map|panic bootd: this node's volume could not be mapped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			script, err := Initramfs.ReadFile("initramfs/scripts/bootd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{
+				"scripts/bootd": string(script),
+				"scripts/local": "local_mount_root() { echo \"mount ${ROOT}\" >>\"$LOG\"; }\n" +
+					"configure_networking() { echo net >>\"$LOG\"; }\n" +
+					"panic() { echo \"panic $*\" >>\"$LOG\"; exit 1; }\n",
+				"bin/bootd-init": "#!" + busybox + " sh\ncase $1 in map) echo map >>\"$LOG\"; [ " + tc.mapExit +
+					" = 0 ] && echo /dev/rbd0; exit " + tc.mapExit + ";; report) shift; echo \"report $*\" >>\"$LOG\";; esac\n",
+			}
+			for name, body := range files {
+				p := filepath.Join(root, name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			log := filepath.Join(root, "log")
+			cmd := exec.Command(busybox, "sh", "-c", ". \"$BOOTD_INIT_ROOT/scripts/bootd\"; mountroot; echo >>\"$LOG\"")
+			cmd.Env = []string{"PATH=" + filepath.Join(root, "bin") + ":/usr/bin:/bin", "BOOTD_INIT_ROOT=" + root,
+				"LOG=" + log, "ROOT=" + tc.root, "rootmnt=/root"}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			cmd.Run()
+			got, _ := os.ReadFile(log)
+			if s := strings.ReplaceAll(string(got), "\n", "|"); !strings.HasPrefix(s, tc.want) {
+				t.Errorf("steps = %q, want %q (output %s)", s, tc.want, out.String())
+			}
+		})
+	}
+}
