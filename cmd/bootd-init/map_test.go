@@ -61,9 +61,12 @@ func (k *recKernel) addCephKey(user string, secret []byte) error {
 	k.key = append([]byte(nil), secret...)
 	return nil
 }
-func (k *recKernel) clearKeys() error             { k.calls = append(k.calls, "clear"); return nil }
-func (k *recKernel) setClock(t time.Time) error    { k.calls = append(k.calls, "clock"); return nil }
-func (k *recKernel) setHostname(name string) error { k.calls = append(k.calls, "hostname "+name); return nil }
+func (k *recKernel) clearKeys() error           { k.calls = append(k.calls, "clear"); return nil }
+func (k *recKernel) setClock(t time.Time) error { k.calls = append(k.calls, "clock"); return nil }
+func (k *recKernel) setHostname(name string) error {
+	k.calls = append(k.calls, "hostname "+name)
+	return nil
+}
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
 	t.Helper()
