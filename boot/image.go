@@ -29,6 +29,9 @@ type Image struct {
 	Repository string `json:"repository,omitempty"`
 	// Firmware is the Raspberry Pi firmware folder (start4.elf, fixup4.dat, device trees).
 	Firmware string `json:"firmware,omitempty"`
+	// Modules is the kernel's modules tree (lib/modules/<version>, with
+	// modules.dep), from which bootd takes the rbd modules it adds at boot.
+	Modules string `json:"modules,omitempty"`
 	// Golden names the RBD image and snapshot that node volumes are cloned from.
 	Golden GoldenRef `json:"golden"`
 	// SizeBytes is the default root volume size.

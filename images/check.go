@@ -49,6 +49,7 @@ func check(def *definition, file, base string) (*boot.Image, []error) {
 	}
 	img.Modloop = c.path("modloop", def.Modloop, false)
 	img.Firmware = c.path("firmware", def.Firmware, false)
+	img.Modules = c.path("modules", def.Modules, false)
 	img.Repository = def.Repository
 	c.cmdline(def.Name, def.Cmdline)
 	img.Golden = c.golden(def.Golden)

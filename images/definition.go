@@ -23,6 +23,7 @@ type definition struct {
 	Modloop    string   `yaml:"modloop"`
 	Repository string   `yaml:"repository"`
 	Firmware   string   `yaml:"firmware"`
+	Modules    string   `yaml:"modules"`
 	Golden     golden   `yaml:"golden"`
 	Size       string   `yaml:"size"`
 }

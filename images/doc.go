@@ -12,6 +12,7 @@
 //	kernel: /var/lib/bootd/images/debian-12/vmlinuz   # required
 //	initrds:
 //	  - /var/lib/bootd/images/debian-12/initrd.img
+//	modules: /var/lib/bootd/images/debian-12/modules   # the kernel's lib/modules/<version> tree
 //	cmdline: "console=ttyS0 root=/dev/rbd0 rw hostname={{.Hostname}}"
 //	golden:
 //	  pool: rbd                      # default rbd
@@ -31,7 +32,10 @@
 // fixup4.dat, device trees) with firmware:. Images of the initramfs-tools
 // flavour must not set modloop or repository.
 //
-// Relative kernel, initrd, modloop and firmware paths are resolved against
+// The modules tree (optional) is where bootd takes the rbd kernel modules it
+// adds to the initramfs at boot, with their dependencies from modules.dep.
+//
+// Relative kernel, initrd, modloop, firmware and modules paths are resolved against
 // the folder of the file that names them; all paths are cleaned. Loading
 // does not check that the files exist (bootd explain does).
 //

@@ -1,0 +1,96 @@
+package images
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/templates"
+)
+
+func TestInitramfsOverlayContents(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{
+		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
+			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n",
+		"kernel/drivers/block/rbd.ko":     "RBD",
+		"kernel/net/ceph/libceph.ko":      "LIBCEPH",
+		"kernel/lib/libcrc32c.ko":         "LIBCRC",
+		"kernel/crypto/crc32c_generic.ko": "CRC",
+	})
+	img := &boot.Image{Name: "deb", Flavour: boot.FlavourInitramfsTools, Arch: "amd64", Modules: dir}
+	b, err := InitramfsOverlay(img, []byte("ELF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadCPIO(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, _ := templates.Initramfs.ReadFile("initramfs/scripts/bootd")
+	want := map[string]struct {
+		mode uint32
+		data string
+	}{
+		"usr/bin/bootd-init":                         {0o755, "ELF"},
+		"usr/lib/bootd/modules/01-crc32c_generic.ko": {0o644, "CRC"},
+		"usr/lib/bootd/modules/02-libcrc32c.ko":      {0o644, "LIBCRC"},
+		"usr/lib/bootd/modules/03-libceph.ko":        {0o644, "LIBCEPH"},
+		"usr/lib/bootd/modules/04-rbd.ko":            {0o644, "RBD"},
+		"scripts/bootd":                              {0o755, string(script)},
+	}
+	got := map[string]struct {
+		mode uint32
+		data string
+	}{}
+	for _, e := range entries {
+		if !e.Dir {
+			got[e.Name] = struct {
+				mode uint32
+				data string
+			}{uint32(e.Mode), string(e.Data)}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("overlay files =\n%v\nwant\n%v", got, want)
+	}
+	if _, err := InitramfsOverlay(&boot.Image{Name: "x", Flavour: boot.FlavourInitramfsTools}, []byte("ELF")); err == nil {
+		t.Errorf("overlay of an image without a modules tree = nil error")
+	}
+}
+
+func TestNodeOverlay(t *testing.T) {
+	t.Parallel()
+	b, err := NodeOverlay(NodeConf{Monitors: []string{"198.18.0.1:6789", "198.18.0.2:6789"}, Pool: "rbd",
+		Namespace: "node-a", Image: "root", User: "node-a", Hostname: "web1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadCPIO(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.Dir {
+			files = append(files, e.Name)
+			want := "# Written by bootd for this node; no secrets here.\nmonitors=198.18.0.1:6789,198.18.0.2:6789\n" +
+				"pool=rbd\nnamespace=node-a\nimage=root\nuser=node-a\nhostname=web1\n"
+			if string(e.Data) != want || e.Mode != 0o644 {
+				t.Errorf("node.conf = %q (%v), want %q (0644)", e.Data, e.Mode, want)
+			}
+		}
+	}
+	if strings.Join(files, ",") != "etc/bootd/node.conf" {
+		t.Errorf("node overlay files = %v, want only etc/bootd/node.conf", files)
+	}
+	for _, bad := range []NodeConf{
+		{Monitors: []string{"1.2.3.4:6789"}, Pool: "rbd", Image: "root"},
+		{Monitors: []string{"1.2.3.4:6789"}, Pool: "rbd", Image: "root", User: "u", Hostname: "a\nkey=x"},
+	} {
+		if _, err := NodeOverlay(bad); err == nil {
+			t.Errorf("NodeOverlay(%+v) = nil error", bad)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# image-debian.sh OUT [NAME]: builds an amd64 initramfs-tools image for bootd
+# from Debian's packages: the kernel of linux-image-amd64, the stock initrd
+# made by Debian's own mkinitramfs, and the kernel's modules tree (bootd takes
+# the rbd modules from it at boot). Writes OUT/NAME.yaml (the catalog entry)
+# and OUT/NAME/{vmlinuz,initrd.img,modules/}. Idempotent: a finished image is
+# left alone; delete OUT/NAME to rebuild. Needs root (apt, mount namespace).
+set -euo pipefail
+OUT=${1:?usage: image-debian.sh OUT [NAME]}
+NAME=${2:-debian-12}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+DIR=$OUT/$NAME
+if [ -f "$OUT/$NAME.yaml" ] && [ -f "$DIR/initrd.img" ]; then
+  echo "image $NAME: already built in $DIR"
+  exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "image-debian.sh: run as root (it uses apt and a private mount namespace)" >&2; exit 1; }
+for tool in mkinitramfs depmod unshare dpkg-deb; do
+  command -v "$tool" >/dev/null || { echo "image-debian.sh: $tool is missing: run make deps" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
+if [ -z "$pkg" ]; then apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1); fi
+[ -n "$pkg" ] || { echo "image-debian.sh: cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
+echo "image $NAME: kernel package $pkg"
+(cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+dpkg-deb -x "$work"/"$pkg"_*.deb "$work/root"
+ver=$(ls "$work/root/lib/modules")
+depmod -b "$work/root" "$ver"
+
+# The stock initrd, as Debian's mkinitramfs makes it, with a short module list
+# (the NICs QEMU and common servers use, ext4) to keep it small.
+conf=$work/conf
+mkdir -p "$conf/conf.d" "$conf/hooks" "$conf/scripts"
+cat > "$conf/initramfs.conf" <<CONF
+MODULES=list
+BUSYBOX=y
+COMPRESS=gzip
+RUNSIZE=10%
+FSTYPE=ext4
+CONF
+printf '%s\n' e1000 e1000e igb ixgbe bnx2 tg3 virtio_net virtio_pci ext4 crc32c_generic > "$conf/modules"
+mkdir -p /lib/modules
+unshare -m sh -c "mount --bind '$work/root/lib/modules' /lib/modules && mount --bind '$work/root/boot' /boot && \
+  mkinitramfs -d '$conf' -o '$work/initrd.img' '$ver'"
+
+rm -rf "$DIR"
+mkdir -p "$DIR"
+cp "$work/root/boot/vmlinuz-$ver" "$DIR/vmlinuz"
+cp "$work/initrd.img" "$DIR/initrd.img"
+mv "$work/root/lib/modules/$ver" "$DIR/modules"
+cat > "$OUT/$NAME.yaml" <<YAML
+# Built by scripts/image-debian.sh from $pkg ($ver).
+name: $NAME
+flavour: initramfs-tools
+arch: amd64
+kernel: $NAME/vmlinuz
+initrds:
+  - $NAME/initrd.img
+modules: $NAME/modules
+# bootd adds bootd=, bootd.token= and BOOTIF= itself.
+cmdline: "console=ttyS0 boot=bootd root=/dev/rbd0 rw ip=dhcp"
+golden:
+  pool: rbd
+  namespace: golden
+  image: $NAME
+  snapshot: v1
+size: 1G
+YAML
+echo "image $NAME: built in $DIR ($(du -sh "$DIR" | cut -f1)), catalog entry $OUT/$NAME.yaml"
