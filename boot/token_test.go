@@ -1,0 +1,56 @@
+package boot
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestBootTokens(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tk := NewBootTokens(5*time.Minute, func() time.Time { return now })
+	mac := MAC{0x52, 0x54, 0, 0x12, 0x34, 0x56}
+	other := MAC{0x52, 0x54, 0, 0, 0, 1}
+	addr := netip.MustParseAddr("198.18.0.10")
+
+	tok, err := tk.Issue(mac, addr)
+	if err != nil || len(tok) != 48 {
+		t.Fatalf("Issue = %q, %v", tok, err)
+	}
+	if err := tk.Redeem(tok, mac, addr); err != nil {
+		t.Errorf("first Redeem = %v, want nil", err)
+	}
+	if err := tk.Redeem(tok, mac, addr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("second Redeem = %v, want ErrTokenRefused (tokens work once)", err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		mac  MAC
+		addr netip.Addr
+		wait time.Duration
+	}{
+		{"other MAC", other, addr, 0},
+		{"other address", mac, netip.MustParseAddr("198.18.0.11"), 0},
+		{"expired", mac, addr, 6 * time.Minute},
+	} {
+		tok, _ := tk.Issue(mac, addr)
+		now = now.Add(tc.wait)
+		if err := tk.Redeem(tok, tc.mac, tc.addr); !errors.Is(err, ErrTokenRefused) {
+			t.Errorf("%s: Redeem = %v, want ErrTokenRefused", tc.name, err)
+		}
+		if err := tk.Redeem(tok, mac, addr); !errors.Is(err, ErrTokenRefused) {
+			t.Errorf("%s: the right node's Redeem after a refused one = %v, want the token burnt", tc.name, err)
+		}
+	}
+	if err := tk.Redeem("nonsense", mac, addr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("Redeem(unknown) = %v", err)
+	}
+	v4in6 := netip.MustParseAddr("::ffff:198.18.0.10")
+	tok, _ = tk.Issue(mac, v4in6)
+	if err := tk.Redeem(tok, mac, addr); err != nil {
+		t.Errorf("Redeem with the IPv4 form of an IPv4-mapped address = %v", err)
+	}
+}
