@@ -71,22 +71,9 @@ type NodeConf struct {
 // NodeOverlay returns the per-node part: etc/bootd/node.conf. It is small
 // and built per request, from memory.
 func NodeOverlay(c NodeConf) ([]byte, error) {
-	for field, v := range map[string]string{"pool": c.Pool, "image": c.Image, "user": c.User,
-		"monitors": strings.Join(c.Monitors, ","), "namespace": c.Namespace, "options": c.Options, "hostname": c.Hostname} {
-		if strings.ContainsAny(v, " \t\r\n=") {
-			return nil, fmt.Errorf("node settings: %s %q has a space, newline or '='", field, v)
-		}
+	conf, err := nodeConf(c)
+	if err != nil {
+		return nil, err
 	}
-	if len(c.Monitors) == 0 || c.Pool == "" || c.Image == "" || c.User == "" {
-		return nil, fmt.Errorf("node settings: monitors, pool, image and user are required")
-	}
-	var b strings.Builder
-	b.WriteString("# Written by bootd for this node; no secrets here.\n")
-	for _, kv := range [][2]string{{"monitors", strings.Join(c.Monitors, ",")}, {"pool", c.Pool},
-		{"namespace", c.Namespace}, {"image", c.Image}, {"user", c.User}, {"options", c.Options}, {"hostname", c.Hostname}} {
-		if kv[1] != "" {
-			fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
-		}
-	}
-	return WriteCPIO([]CPIOFile{{Name: overlayNodeConf, Mode: 0o644, Data: []byte(b.String())}})
+	return WriteCPIO([]CPIOFile{{Name: overlayNodeConf, Mode: 0o644, Data: conf}})
 }

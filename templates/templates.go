@@ -8,3 +8,9 @@ import "embed"
 //
 //go:embed initramfs
 var Initramfs embed.FS
+
+// Alpine holds the files bootd puts in an Alpine node's apkovl: the OpenRC
+// service that maps and mounts the node's volume.
+//
+//go:embed alpine
+var Alpine embed.FS

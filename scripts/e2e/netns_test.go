@@ -1,0 +1,139 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test network: a bridge with bootd's and Ceph's address, tap devices
+// for the machines, and IPv6 router advertisements so that iPXE does not
+// wait ~13 s for them (REFERENCE.md, QEMU network boot).
+const (
+	bridgeAddr = "198.18.0.1"
+	bridgeCIDR = "198.18.0.1/15"
+	ipv6Prefix = "fd00:b007::/64"
+)
+
+// netns is a network namespace the test made and removes.
+type netns struct {
+	name  string
+	dir   string
+	procs []*exec.Cmd
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// newNetns makes the namespace with br0 and taps tap0..tap<n-1>, and
+// removes it (and every process started in it) when the test ends.
+func newNetns(t *testing.T, taps int) *netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the end-to-end harness needs root (network namespaces, tap devices)")
+	}
+	ns := &netns{name: fmt.Sprintf("bootd-e2e-%d", os.Getpid()), dir: t.TempDir()}
+	run(t, "ip", "netns", "add", ns.name)
+	t.Cleanup(ns.teardown)
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"link", "add", "br0", "type", "bridge"},
+		{"addr", "add", bridgeCIDR, "dev", "br0"},
+		{"addr", "add", "fd00:b007::1/64", "dev", "br0", "nodad"},
+		{"link", "set", "br0", "up"},
+	} {
+		run(t, "ip", append([]string{"-n", ns.name}, args...)...)
+	}
+	for i := range taps {
+		tap := fmt.Sprintf("tap%d", i)
+		run(t, "ip", "-n", ns.name, "tuntap", "add", "dev", tap, "mode", "tap")
+		run(t, "ip", "-n", ns.name, "link", "set", tap, "master", "br0")
+		run(t, "ip", "-n", ns.name, "link", "set", tap, "up")
+	}
+	ns.startRadvd(t)
+	return ns
+}
+
+func (ns *netns) startRadvd(t *testing.T) {
+	t.Helper()
+	conf := filepath.Join(ns.dir, "radvd.conf")
+	os.WriteFile(conf, []byte("interface br0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n"+
+		" prefix "+ipv6Prefix+" { AdvOnLink on; AdvAutonomous on; };\n};\n"), 0o644)
+	ns.start(t, "radvd", "radvd", "--nodaemon", "-C", conf, "-p", filepath.Join(ns.dir, "radvd.pid"), "-m", "stderrlog")
+}
+
+// start runs a command inside the namespace in its own process group, with
+// its output in <dir>/<name>.log, and stops it by PID at teardown.
+func (ns *netns) start(t *testing.T, name string, argv ...string) *exec.Cmd {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(ns.dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name}, argv...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	ns.procs = append(ns.procs, cmd)
+	return cmd
+}
+
+// exec runs a command inside the namespace to completion.
+func (ns *netns) exec(t *testing.T, env []string, argv ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name}, argv...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// stop ends one process this harness started: SIGTERM to its group, then SIGKILL.
+func stop(cmd *exec.Cmd) {
+	if cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func (ns *netns) teardown() {
+	for i := len(ns.procs) - 1; i >= 0; i-- {
+		stop(ns.procs[i])
+	}
+	exec.Command("ip", "netns", "delete", ns.name).Run()
+}
+
+// logTail returns the end of a log file the harness keeps, for failure messages.
+func (ns *netns) logTail(name string, lines int) string {
+	b, _ := os.ReadFile(filepath.Join(ns.dir, name+".log"))
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
