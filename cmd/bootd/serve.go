@@ -56,7 +56,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version})
+	password, err := readPasswordFile(cfg.DashboardPasswordFile)
+	if err != nil {
+		return err
+	}
+	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
+		Password: password, Closing: ctx.Done()})
 	if err != nil {
 		return err
 	}
