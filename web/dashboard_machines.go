@@ -174,11 +174,12 @@ func (m *machinesData) sortAndPage(q listQuery) {
 		h := heading{Label: c.label, URL: q.url(func(u *listQuery) { u.Sort, u.Desc, u.Page = c.key, false, 1 }), Sort: "none"}
 		if c.key == q.Sort {
 			by := c.cmp
-			slices.SortStableFunc(m.Rows, func(a, b *boot.Node) int {
+			slices.SortFunc(m.Rows, func(a, b *boot.Node) int {
+				c := by(a, b)
 				if q.Desc {
-					a, b = b, a
+					c = -c
 				}
-				return cmp.Or(by(a, b), compareMAC(a, b))
+				return cmp.Or(c, compareMAC(a, b)) // ties in MAC order either way
 			})
 			h.Sort = map[bool]string{false: "ascending", true: "descending"}[q.Desc]
 			h.URL = q.url(func(u *listQuery) { u.Desc, u.Page = !q.Desc, 1 })
