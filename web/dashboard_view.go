@@ -22,6 +22,7 @@ func (d *dashboard) funcs() template.FuncMap {
 		"short":      d.shortTime,
 		"ago":        d.ago,
 		"elapsed":    elapsed,
+		"took":       took,
 		"size":       formatSize,
 		"dash":       dash,
 		"dict":       dict,
@@ -108,14 +109,17 @@ func (d *dashboard) ago(t time.Time) string {
 }
 
 // elapsed is the time since a boot's first event: +0.4 s, +12 s, +3 min 5 s.
-func elapsed(d time.Duration) string {
+func elapsed(d time.Duration) string { return "+" + took(d) }
+
+// took says how long something took: 0.4 s, 12 s, 3 min 5 s.
+func took(d time.Duration) string {
 	switch {
 	case d < 10*time.Second:
-		return fmt.Sprintf("+%.1f s", d.Seconds())
+		return fmt.Sprintf("%.1f s", d.Seconds())
 	case d < time.Minute:
-		return fmt.Sprintf("+%d s", int(d.Seconds()))
+		return fmt.Sprintf("%d s", int(d.Seconds()))
 	default:
-		return fmt.Sprintf("+%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
 	}
 }
 
