@@ -79,7 +79,12 @@
     say("● live", "open");
   };
   es.onerror = function () {
-    say("○ reconnecting…", "closed");
+    if (es.readyState === EventSource.CLOSED) {
+      // Refused (the session ended, the machine was forgotten): no retry.
+      say("○ live updates stopped: reload the page", "closed");
+    } else {
+      say("○ reconnecting…", "closed");
+    }
   };
   es.addEventListener("change", function (e) {
     change(JSON.parse(e.data));
