@@ -24,18 +24,6 @@ type nodeIndex struct {
 	list   []*boot.Node // every node, sorted by MAC (byte order = canonical text order)
 }
 
-// errRefusal wraps the refusals of the dashboard's own checks.
-type refusal struct {
-	msg  string
-	kind error
-}
-
-func (e *refusal) Error() string { return e.msg }
-func (e *refusal) Unwrap() error { return e.kind }
-
-func forbidden(msg string) error    { return &refusal{msg, errForbidden} }
-func unauthorized(msg string) error { return &refusal{msg, errToken} }
-
 // snapshot returns every node, sorted by MAC. The slice and the nodes are
 // shared with other callers: they must not be changed.
 func (x *nodeIndex) snapshot(ctx context.Context) ([]*boot.Node, error) {

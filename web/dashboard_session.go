@@ -136,6 +136,19 @@ func formToken(w http.ResponseWriter, r *http.Request, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
+// refusal is a refusal of the dashboard's own checks (session, CSRF),
+// with a message for the operator; it wraps the error status() maps.
+type refusal struct {
+	msg  string
+	kind error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }
+
+func forbidden(msg string) error    { return &refusal{msg, errForbidden} }
+func unauthorized(msg string) error { return &refusal{msg, errToken} }
+
 // errCSRF and errSession are the refusals of forms and pages.
 var (
 	errCSRF    = forbidden("This form has expired or was not sent from this dashboard. Go back, reload the page and try again.")
