@@ -157,9 +157,14 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	ctx := browserContext(t)
 	row := `tr[data-mac="` + mac + `"]`
+	if err := chromedp.Do(ctx); err != nil { // start the browser on the long-lived context
+		t.Fatalf("start chromium: %v", err)
+	}
 	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a step that waits in vain fails
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
 	}
