@@ -34,6 +34,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	timeline TimelinePolicy
+	hub      hub // subscriptions and change log (watch.go)
 }
 
 // NewService returns a Service for cfg.
@@ -52,6 +53,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.timeline.NewBoot == nil {
 		s.timeline = DefaultTimelinePolicy()
 	}
+	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
 	return s, nil
 }
 

@@ -1,7 +1,15 @@
-// Package templates holds bootd's embedded templates and boot-time files.
+// Package templates holds bootd's embedded templates, assets and boot-time
+// files, so that the binary serves them with no files beside it and no
+// network.
 package templates
 
 import "embed"
+
+// HTML holds the dashboard: html/template files in html/ and the static
+// assets they link (CSS, JavaScript) in static/.
+//
+//go:embed html static
+var HTML embed.FS
 
 // Initramfs holds the files bootd adds to an initramfs-tools image's
 // initramfs: scripts/bootd, sourced by init for boot=bootd.

@@ -1,6 +1,9 @@
 // Package web is bootd's HTTP side: the JSON API under /api/v1, the health
-// check at /healthz and the Prometheus metrics at /metrics. The boot
-// endpoints (iPXE scripts, kernels, initrds) and the dashboard join it later.
+// check at /healthz, the Prometheus metrics at /metrics, and the dashboard
+// (/machines, /images, /login): server-rendered pages from the templates
+// package that call the same boot.Service as the API, with live updates
+// over server-sent events (dashboard*.go). The boot endpoints (iPXE
+// scripts, kernels, initrds) join it later.
 //
 // New builds the handler; cmd/bootd puts it in an http.Server:
 //

@@ -16,6 +16,7 @@ var (
 	errMethod     = errors.New("method not allowed on this route")
 	errToken      = errors.New("missing or wrong API token")
 	errBadRequest = errors.New("bad request")
+	errForbidden  = errors.New("forbidden") // a dashboard form without its CSRF token
 )
 
 // internalMessage is all a client learns of a 500.
@@ -64,6 +65,8 @@ func status(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, err.Error()
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, err.Error()
 	default:

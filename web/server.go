@@ -26,6 +26,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /healthz.
 	Version string
+	// Password, when not empty, logs in to the dashboard as well as Token does.
+	Password string
+	// Closing, when closed, ends the dashboard's live-update streams, so that
+	// http.Server.Shutdown need not wait for them; nil means never.
+	Closing <-chan struct{}
 }
 
 // server holds what the handlers share. It has no mutable state of its own.
@@ -37,8 +42,8 @@ type server struct {
 	version string
 }
 
-// New returns the handler for bootd's HTTP routes: /healthz, /metrics and the
-// JSON API under /api/v1. It fails when cfg lacks a Service or a Token, or
+// New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
+// JSON API under /api/v1 and the dashboard (/machines, /images, /login). It fails when cfg lacks a Service or a Token, or
 // when the metrics cannot be registered on cfg.Registry (for example because
 // another handler already registered them there).
 func New(cfg Config) (http.Handler, error) {
@@ -69,6 +74,11 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	r.Route("/api/v1", s.routesAPI)
+	dash, err := newDashboard(cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	dash.routes(r)
 	return r, nil
 }
 

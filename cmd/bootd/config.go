@@ -31,6 +31,9 @@ type serveConfig struct {
 	TFTPListen string `yaml:"tftp_listen"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// DashboardPasswordFile names a file (mode 0600) holding a password that
+	// logs in to the dashboard besides the API token; empty means none.
+	DashboardPasswordFile string `yaml:"dashboard_password_file"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -57,6 +60,7 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
+		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
 	}
 }
 

@@ -56,7 +56,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version})
+	password, err := readPasswordFile(cfg.DashboardPasswordFile)
+	if err != nil {
+		return err
+	}
+	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
+		Password: password, Closing: ctx.Done()})
 	if err != nil {
 		return err
 	}
@@ -73,6 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("bootd serving", "http", url, "data_dir", cfg.DataDir)
 	fmt.Fprintf(stdout, "bootd is serving on %s (data in %s)\nPoint the CLI at it:\n  export BOOTD_SERVER=%s BOOTD_TOKEN_FILE=%s\n",
 		url, cfg.DataDir, url, tokenPath)
+	fmt.Fprintf(stdout, "Dashboard: %s/ (log in with the token in %s)\n", url, tokenPath)
 
 	select {
 	case err := <-serveErr:

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/images"
+	"github.com/bootd/bootd/web"
+)
+
+// inProcess is a bootd running inside the test: the real store (bbolt in a
+// temporary folder), the example catalog, the real HTTP handler on a
+// loopback port, and whatever volume backend the test gives it. Tests use
+// it where they need the Service itself: to report what DHCP and TFTP would
+// (Discover, Record), or to give bootd a fake volume backend.
+type inProcess struct {
+	url, token string
+	svc        *boot.Service
+}
+
+func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
+	tb.Helper()
+	dir := tb.TempDir()
+	db, err := store.Open(filepath.Join(dir, store.FileName), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := images.Example()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := boot.Config{Store: db, Catalog: cat}
+	if vols != nil {
+		cfg.Volumes = vols
+	}
+	svc, err := boot.NewService(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	token, err := web.LoadOrCreateToken(filepath.Join(dir, tokenFileName))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	closing := make(chan struct{})
+	h, err := web.New(web.Config{Service: svc, Token: token, Closing: closing, Version: "test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		close(closing)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			tb.Errorf("serve: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			tb.Errorf("close store: %v", err)
+		}
+	})
+	return &inProcess{url: "http://" + ln.Addr().String(), token: token, svc: svc}
+}

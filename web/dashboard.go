@@ -1,0 +1,206 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/templates"
+	"github.com/go-chi/chi/v5"
+)
+
+// The dashboard: server-rendered pages for operators, on the same
+// boot.Service as the JSON API. Every action is a plain HTML form (POST,
+// CSRF token, redirect after success), so the pages work without
+// JavaScript; dashboard.js adds live updates over server-sent events.
+
+// pageNames are the page templates in templates/html; each defines "content"
+// (and may define "title"), rendered inside layout.html.
+var pageNames = []string{"login", "machines", "machine", "confirm", "images", "error"}
+
+// dashboard serves the pages. Its only mutable state is the node index, a
+// cache of the node list kept fresh through the Service's change log.
+type dashboard struct {
+	svc       *boot.Service
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	frags     *template.Template // the fragments live updates send
+	static    fs.FS
+	assets    map[string]string // static file name -> URL with a content version
+	sess      sessions
+	index     *nodeIndex
+	closing   <-chan struct{}
+	heartbeat time.Duration
+	now       func() time.Time
+}
+
+func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
+	static, err := fs.Sub(templates.HTML, "static")
+	if err != nil {
+		return nil, err
+	}
+	d := &dashboard{svc: cfg.Service, log: log, static: static, assets: map[string]string{},
+		sess: newSessions(cfg.Token, cfg.Password), index: &nodeIndex{svc: cfg.Service},
+		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
+	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, p)
+		sum := sha256.Sum256(b)
+		d.assets[p] = "/static/" + p + "?v=" + hex.EncodeToString(sum[:6])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: dashboard assets: %w", err)
+	}
+	base, err := template.New("layout.html").Funcs(d.funcs()).ParseFS(templates.HTML, "html/layout.html", "html/parts.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: dashboard templates: %w", err)
+	}
+	d.frags = base
+	d.pages = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.Must(base.Clone()).ParseFS(templates.HTML, "html/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: dashboard template %s: %w", name, err)
+		}
+		d.pages[name] = t
+	}
+	return d, nil
+}
+
+// routes adds the dashboard's routes to r (the root router).
+func (d *dashboard) routes(r chi.Router) {
+	r.Group(func(r chi.Router) {
+		r.Use(pageHeaders, http.NewCrossOriginProtection().Handler)
+		r.Get("/static/{file}", d.serveStatic)
+		r.Get("/login", d.page(d.loginPage))
+		r.Post("/login", d.page(d.login))
+		r.Group(func(r chi.Router) {
+			r.Use(d.requireSession)
+			r.Get("/", http.RedirectHandler("/machines", http.StatusSeeOther).ServeHTTP)
+			r.Post("/logout", d.page(d.logout))
+			r.Get("/machines", d.page(d.machines))
+			r.Post("/machines", d.page(d.enroll))
+			r.Get("/machines/{mac}", d.page(d.machine))
+			r.Post("/machines/{mac}/assign", d.page(d.assign))
+			r.Post("/machines/{mac}/netboot", d.page(d.netboot))
+			r.Get("/machines/{mac}/reimage", d.page(d.confirm(confirmReimage)))
+			r.Post("/machines/{mac}/reimage", d.page(d.reimage))
+			r.Get("/machines/{mac}/forget", d.page(d.confirm(confirmForget)))
+			r.Post("/machines/{mac}/forget", d.page(d.forget))
+			r.Get("/machines/{mac}/events", d.machineEvents)
+			r.Get("/events", d.allEvents)
+			r.Get("/images", d.page(d.images))
+		})
+	})
+}
+
+// pageHeaders keeps pages out of caches and frames, and allows only the
+// dashboard's own scripts, styles and connections (no inline script, no CDN).
+func pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "+
+			"img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if h.Get("Cache-Control") == "" {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveStatic answers GET /static/{file} from the embedded assets. URLs
+// carry a content version, so browsers may keep them a long time.
+func (d *dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := path.Clean(chi.URLParam(r, "file"))
+	if _, ok := d.assets[name]; !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.ServeFileFS(w, r, d.static, name)
+}
+
+// A page is the data every page template gets.
+type page struct {
+	Title   string
+	Nav     string // the menu entry to mark: machines or images
+	CSRF    string // the token every form carries
+	Session bool   // the operator is logged in
+	Done    string // what the last action did
+	Error   string // why the last action failed, when no field says it
+	Live    string // the server-sent events URL for live updates; "" for none
+	Data    any    // the page's own data
+}
+
+// pageFunc is a page handler. It renders its answer, or returns an error
+// for page() to show on an error page.
+type pageFunc func(w http.ResponseWriter, r *http.Request) error
+
+// page adapts a pageFunc, rendering its error with the status the API gives it.
+func (d *dashboard) page(fn pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			d.fail(w, r, err)
+		}
+	}
+}
+
+// fail renders err on the error page, with the status and message status()
+// maps it to; the causes of 500s go to the log.
+func (d *dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := status(err)
+	if code == http.StatusInternalServerError {
+		d.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	d.render(w, r, code, "error", page{Title: http.StatusText(code), Data: errorData{code, msg}})
+}
+
+// errorData is the error page's data.
+type errorData struct {
+	Code    int
+	Message string
+}
+
+// render executes a page into a buffer, then sends it with code.
+func (d *dashboard) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
+	a := authOf(r)
+	p.CSRF, p.Session = a.csrf, a.session
+	var buf bytes.Buffer
+	if err := d.pages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		d.log.Error("dashboard template failed", "page", name, "err", err)
+		http.Error(w, internalMessage, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if _, err := buf.WriteTo(w); err != nil {
+		d.log.Debug("writing page failed", "path", r.URL.Path, "err", err)
+	}
+}
+
+// fragment renders one of the fragments live updates send.
+func (d *dashboard) fragment(name string, data any) (string, error) {
+	var buf bytes.Buffer
+	err := d.frags.ExecuteTemplate(&buf, name, data)
+	return buf.String(), err
+}
+
+// seeOther redirects after a successful form (POST/redirect/GET).
+func seeOther(w http.ResponseWriter, r *http.Request, url string) error {
+	http.Redirect(w, r, url, http.StatusSeeOther)
+	return nil
+}

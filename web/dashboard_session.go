@@ -1,0 +1,258 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Dashboard sessions. An operator logs in with the API token, or with the
+// dashboard password when one is configured, and gets a session cookie:
+// a random session id and an expiry, signed with a key derived from the
+// token and the password. Sessions are stateless (they survive a restart of
+// bootd and cost no memory); changing the token or the password ends them
+// all. Every form carries a CSRF token derived from the session id, and the
+// login form one derived from a pre-session cookie, so no form can be
+// submitted from another site (on top of the Sec-Fetch-Site check of
+// http.CrossOriginProtection).
+
+const (
+	sessionCookie = "bootd_session"
+	loginCookie   = "bootd_login"
+	// sessionTTL is how long a login lasts.
+	sessionTTL = 12 * time.Hour
+	idSize     = 16
+	// csrfField is the form field of the CSRF token.
+	csrfField = "csrf"
+	// maxForm is the largest form body the dashboard reads.
+	maxForm = 64 << 10
+)
+
+// sessions issues and checks session cookies and CSRF tokens.
+type sessions struct {
+	key     [sha256.Size]byte
+	secrets [][sha256.Size]byte // digests of the credentials a login accepts
+	now     func() time.Time
+}
+
+func newSessions(token, password string) sessions {
+	mac := hmac.New(sha256.New, []byte("bootd dashboard session key v1"))
+	mac.Write([]byte(token))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	s := sessions{now: time.Now, secrets: [][sha256.Size]byte{sha256.Sum256([]byte(token))}}
+	copy(s.key[:], mac.Sum(nil))
+	if password != "" {
+		s.secrets = append(s.secrets, sha256.Sum256([]byte(password)))
+	}
+	return s
+}
+
+// credential reports whether given is the token or the password, comparing
+// digests in constant time and always comparing against both.
+func (s sessions) credential(given string) bool {
+	got := sha256.Sum256([]byte(strings.TrimSpace(given)))
+	ok := 0
+	for _, want := range s.secrets {
+		ok |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return ok == 1
+}
+
+func (s sessions) sign(purpose string, msg []byte) []byte {
+	m := hmac.New(sha256.New, s.key[:])
+	m.Write([]byte(purpose))
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+var b64 = base64.RawURLEncoding
+
+// issue returns a new session cookie value: id, expiry, signature.
+func (s sessions) issue() string {
+	msg := make([]byte, idSize+8)
+	rand.Read(msg[:idSize]) // never fails (crypto/rand)
+	binary.BigEndian.PutUint64(msg[idSize:], uint64(s.now().Add(sessionTTL).Unix()))
+	return b64.EncodeToString(msg) + "." + b64.EncodeToString(s.sign("session", msg))
+}
+
+// check returns the session id of a cookie value that is well signed and
+// not expired.
+func (s sessions) check(value string) ([]byte, bool) {
+	m, sig, ok := strings.Cut(value, ".")
+	if !ok {
+		return nil, false
+	}
+	msg, err1 := b64.DecodeString(m)
+	got, err2 := b64.DecodeString(sig)
+	if err1 != nil || err2 != nil || len(msg) != idSize+8 || !hmac.Equal(got, s.sign("session", msg)) {
+		return nil, false
+	}
+	if exp := int64(binary.BigEndian.Uint64(msg[idSize:])); s.now().Unix() >= exp {
+		return nil, false
+	}
+	return msg[:idSize], true
+}
+
+type ctxKey int
+
+const authKey ctxKey = 0
+
+// reqAuth is what requireSession (or the login page) learnt of a request.
+type reqAuth struct {
+	csrf    string // the token r's forms carry
+	session bool   // r has a valid session
+}
+
+func withAuth(r *http.Request, a reqAuth) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), authKey, a))
+}
+
+func authOf(r *http.Request) reqAuth {
+	a, _ := r.Context().Value(authKey).(reqAuth)
+	return a
+}
+
+func (s sessions) tokenFor(purpose string, id []byte) string {
+	return b64.EncodeToString(s.sign(purpose, id))
+}
+
+// formToken reads the POSTed form (at most maxForm bytes) and reports
+// whether its CSRF token is want.
+func formToken(w http.ResponseWriter, r *http.Request, want string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	got := r.PostForm.Get(csrfField)
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// refusal is a refusal of the dashboard's own checks (session, CSRF),
+// with a message for the operator; it wraps the error status() maps.
+type refusal struct {
+	msg  string
+	kind error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }
+
+func forbidden(msg string) error    { return &refusal{msg, errForbidden} }
+func unauthorized(msg string) error { return &refusal{msg, errToken} }
+
+// errCSRF and errSession are the refusals of forms and pages.
+var (
+	errCSRF    = forbidden("This form has expired or was not sent from this dashboard. Go back, reload the page and try again.")
+	errSession = unauthorized("Your session has ended: log in again.")
+)
+
+// requireSession lets requests with a valid session through, with their
+// CSRF token in the context; it checks the token of every POST. A page
+// request without a session is sent to the login page; anything else is
+// refused with a 401.
+func (d *dashboard) requireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var id []byte
+		ok := false
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			id, ok = d.sess.check(c.Value)
+		}
+		switch {
+		case !ok && r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream":
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		case !ok:
+			d.fail(w, r, errSession)
+			return
+		}
+		tok := d.sess.tokenFor("csrf", id)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !formToken(w, r, tok) {
+			d.fail(w, r, errCSRF)
+			return
+		}
+		next.ServeHTTP(w, withAuth(r, reqAuth{csrf: tok, session: true}))
+	})
+}
+
+// loginData is the login page's data.
+type loginData struct {
+	Next, Error string
+}
+
+// loginPage answers GET /login, setting the pre-session cookie its form's
+// CSRF token is bound to.
+func (d *dashboard) loginPage(w http.ResponseWriter, r *http.Request) error {
+	var id []byte
+	if c, err := r.Cookie(loginCookie); err == nil {
+		id, _ = b64.DecodeString(c.Value)
+	}
+	if len(id) != idSize {
+		id = make([]byte, idSize)
+		rand.Read(id)
+		http.SetCookie(w, d.cookie(r, loginCookie, b64.EncodeToString(id), time.Hour))
+	}
+	r = withAuth(r, reqAuth{csrf: d.sess.tokenFor("login", id)})
+	d.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+	return nil
+}
+
+// login answers POST /login: the token or password buys a session cookie.
+func (d *dashboard) login(w http.ResponseWriter, r *http.Request) error {
+	var want string
+	if c, err := r.Cookie(loginCookie); err == nil {
+		if id, err := b64.DecodeString(c.Value); err == nil && len(id) == idSize {
+			want = d.sess.tokenFor("login", id)
+		}
+	}
+	if !formToken(w, r, want) {
+		return forbidden("The login form has expired, or your browser does not keep cookies for this site. Reload the page and try again.")
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	if !d.sess.credential(r.PostForm.Get("secret")) {
+		d.log.Info("dashboard login refused", "remote", r.RemoteAddr)
+		r = withAuth(r, reqAuth{csrf: want})
+		d.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in",
+			Data: loginData{Next: next, Error: "Wrong token or password."}})
+		return nil
+	}
+	http.SetCookie(w, d.cookie(r, sessionCookie, d.sess.issue(), sessionTTL))
+	http.SetCookie(w, d.cookie(r, loginCookie, "", -1))
+	d.log.Info("dashboard login", "remote", r.RemoteAddr)
+	return seeOther(w, r, next)
+}
+
+// logout answers POST /logout.
+func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, d.cookie(r, sessionCookie, "", -1))
+	return seeOther(w, r, "/login")
+}
+
+// cookie returns a dashboard cookie: HttpOnly, SameSite=Strict, Secure
+// over TLS, for the whole site; a negative ttl deletes it.
+func (d *dashboard) cookie(r *http.Request, name, value string, ttl time.Duration) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(ttl.Seconds())}
+	if ttl < 0 {
+		c.MaxAge = -1
+	}
+	return c
+}
+
+// safeNext returns where to go after login: a path on this site, never
+// another site ("//host", "/\host"), defaulting to the machines page.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/machines"
+	}
+	return next
+}
