@@ -183,7 +183,6 @@ func ParseVolumeName(name string) (MAC, bool) {
 	return mac, err == nil
 }
 
-
 // ParseSize reads a volume size: a whole number of bytes, or a number with a
 // binary unit K, M, G or T (optionally followed by "i", "iB" or "B"), e.g. 20G.
 func ParseSize(s string) (int64, error) {

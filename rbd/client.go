@@ -187,7 +187,6 @@ func hasErrno(err error, e syscall.Errno) bool {
 	return false
 }
 
-
 // spec writes pool/namespace/image the way the rbd CLI does.
 func spec(pool, ns, image string) string {
 	if ns == "" {

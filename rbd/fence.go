@@ -89,4 +89,3 @@ func (c *Client) Release(ctx context.Context, name string, holders []boot.Holder
 	}
 	return nil
 }
-
