@@ -117,6 +117,12 @@ func (c *Client) configure() error {
 	return nil
 }
 
+// Pool returns the pool of the nodes' volumes.
+func (c *Client) Pool() string { return c.cfg.Pool }
+
+// User returns bootd's Ceph entity, client.<id>.
+func (c *Client) User() string { return "client." + c.cfg.User }
+
 // Close closes the connection. The Client must not be used after.
 func (c *Client) Close() error {
 	c.conn.Shutdown()

@@ -47,9 +47,8 @@ func defaultServeConfig() serveConfig {
 		HTTPListen: "127.0.0.1:8080",
 		DHCPMode:   "off",
 		LogLevel:   "info",
-		CephUser:   "bootd",
-		CephPool:   "rbd",
-		// CephGoldenNamespace: "golden" (rbd.Config's default)
+		// Ceph settings left empty take rbd.Config's defaults: user bootd,
+		// pool rbd, golden namespace golden.
 	}
 }
 
@@ -70,9 +69,9 @@ func (c *serveConfig) fields() []configField {
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
 		{"ceph-monitors", "BOOTD_CEPH_MONITORS", "Ceph monitor addresses (mon_host); turns the volume backend on", &c.CephMonitors},
-		{"ceph-user", "BOOTD_CEPH_USER", "bootd's Ceph user, without client.", &c.CephUser},
+		{"ceph-user", "BOOTD_CEPH_USER", "bootd's Ceph user, without client. (default bootd)", &c.CephUser},
 		{"ceph-keyring", "BOOTD_CEPH_KEYRING", "keyring file with the Ceph user's key", &c.CephKeyring},
-		{"ceph-pool", "BOOTD_CEPH_POOL", "RBD pool of the nodes' volumes", &c.CephPool},
+		{"ceph-pool", "BOOTD_CEPH_POOL", "RBD pool of the nodes' volumes (default rbd)", &c.CephPool},
 		{"ceph-golden-namespace", "BOOTD_CEPH_GOLDEN_NAMESPACE", "RBD namespace of golden images (default golden)", &c.CephGoldenNamespace},
 	}
 }
