@@ -29,7 +29,7 @@ var (
 type VolumeRequest struct {
 	// Name is the volume's name (also its RBD namespace and Ceph identity).
 	Name      string    `json:"name"`
-	Node      MAC       `json:"node"`
+	Node      MAC       `json:"node,omitempty"`
 	Golden    GoldenRef `json:"golden"`
 	SizeBytes int64     `json:"size_bytes"`
 }

@@ -244,7 +244,7 @@ func TestKillDuringEnroll(t *testing.T) {
 			// The machine can be enrolled (again) and retired cleanly afterwards.
 			if !wantNode {
 				if out, err := d.cli("enroll", mac.String(), "--image", "base"); err != nil {
-					t.Fatalf("enroll after recovery: %v: %s", err, out)
+					t.Fatalf("enroll after recovery: %v: %s\nbootd's log:\n%s", err, out, d.stderr)
 				}
 			}
 			if out, err := d.cli("retire", mac.String()); err != nil {
