@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,10 +48,11 @@ type Config struct {
 // Client is a connection to a Ceph cluster that keeps nodes' volumes. It is
 // safe for concurrent use.
 type Client struct {
-	conn   *rados.Conn
-	cfg    Config
-	log    *slog.Logger
-	golden string
+	conn    *rados.Conn
+	cfg     Config
+	log     *slog.Logger
+	golden  string
+	goldens goldenCache
 }
 
 var _ boot.Volumes = (*Client)(nil)
@@ -199,4 +201,46 @@ func spec(pool, ns, image string) string {
 		return pool + "/" + image
 	}
 	return strings.Join([]string{pool, ns, image}, "/")
+}
+
+// goldenCacheTTL is how long a golden snapshot found protected (and its
+// size) is trusted without asking the cluster again. Enrolling a rack
+// checks the same golden hundreds of times a minute; a snapshot unprotected
+// meanwhile is noticed within this time, and the clone itself still fails
+// if the snapshot is gone.
+const goldenCacheTTL = 10 * time.Second
+
+type goldenInfo struct {
+	protected bool
+	size      uint64
+	at        time.Time
+}
+
+// goldenCache remembers recent golden checks.
+type goldenCache struct {
+	mu sync.Mutex
+	m  map[boot.GoldenRef]goldenInfo
+}
+
+func (gc *goldenCache) get(g boot.GoldenRef) (goldenInfo, bool) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	e, ok := gc.m[g]
+	return e, ok && time.Since(e.at) < goldenCacheTTL
+}
+
+// put merges what was learnt about g into the cache.
+func (gc *goldenCache) put(g boot.GoldenRef, info goldenInfo) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.m == nil {
+		gc.m = map[boot.GoldenRef]goldenInfo{}
+	}
+	old, ok := gc.m[g]
+	if ok && time.Since(old.at) < goldenCacheTTL {
+		info.protected = info.protected || old.protected
+		info.size = max(info.size, old.size)
+	}
+	info.at = time.Now()
+	gc.m[g] = info
 }

@@ -17,6 +17,9 @@ func (c *Client) Golden(ctx context.Context, ref boot.GoldenRef, protect bool) e
 		return err
 	}
 	g := c.goldenRef(ref)
+	if e, ok := c.goldens.get(g); ok && e.protected {
+		return nil
+	}
 	io, err := c.ioctx(g.Pool, g.Namespace)
 	if err != nil {
 		return err
@@ -42,6 +45,7 @@ func (c *Client) Golden(ctx context.Context, ref boot.GoldenRef, protect bool) e
 		return fmt.Errorf("is %s protected: %w", g, err)
 	}
 	if ok {
+		c.goldens.put(g, goldenInfo{protected: true})
 		return nil
 	}
 	if !protect {

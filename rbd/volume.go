@@ -57,13 +57,6 @@ func (c *Client) ensureNamespace(ctx context.Context, name string) error {
 		return err
 	}
 	defer io.Destroy()
-	ok, err := rbd.NamespaceExists(io, name)
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", name, err)
-	}
-	if ok {
-		return nil
-	}
 	if err := rbd.NamespaceCreate(io, name); err != nil && !hasErrno(err, syscall.EEXIST) {
 		return fmt.Errorf("create namespace %s/%s: %w", c.cfg.Pool, name, err)
 	}
@@ -303,6 +296,9 @@ func (c *Client) goldenRef(g boot.GoldenRef) boot.GoldenRef {
 // goldenSize returns the size of golden snapshot g, or an error wrapping
 // boot.ErrNotFound when it does not exist.
 func (c *Client) goldenSize(g boot.GoldenRef) (uint64, error) {
+	if e, ok := c.goldens.get(g); ok && e.size > 0 {
+		return e.size, nil
+	}
 	io, err := c.ioctx(g.Pool, g.Namespace)
 	if err != nil {
 		return 0, err
@@ -316,5 +312,9 @@ func (c *Client) goldenSize(g boot.GoldenRef) (uint64, error) {
 		return 0, fmt.Errorf("open golden snapshot %s: %w", g, err)
 	}
 	defer img.Close()
-	return img.GetSize()
+	size, err := img.GetSize()
+	if err == nil {
+		c.goldens.put(g, goldenInfo{size: size})
+	}
+	return size, err
 }
