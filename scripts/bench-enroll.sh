@@ -72,7 +72,7 @@ mac() { printf '52:54:%02x:%02x:%02x:%02x' $(( $2 )) $(( $1 >> 16 & 255 )) $(( $
 } >"$WORK/curl.conf"
 chmod 600 "$WORK/curl.conf"
 t0=$(date +%s.%N)
-curl -sS --parallel --parallel-max "$PARALLEL" -K "$WORK/curl.conf" >"$WORK/codes"
+curl -sS --no-progress-meter --parallel --parallel-max "$PARALLEL" -K "$WORK/curl.conf" >"$WORK/codes"
 t1=$(date +%s.%N)
 ok=$(grep -c '^201$' "$WORK/codes" || true)
 [ "$ok" = "$N" ] || { echo "bootd: only $ok of $N enrolls answered 201:"; sort "$WORK/codes" | uniq -c; tail "$WORK/bootd.log"; exit 1; }
