@@ -150,3 +150,26 @@ func TestBusyVolumeRefused(t *testing.T) {
 	f.svc.Unfence(ctx, mac)
 	waitReleased(t, f, mac)
 }
+
+// TestReadOnlyOpensAreNotHolders: bootd's own read-only opens (Volume,
+// Holders, Snapshots from other goroutines or another bootd) never count as
+// holders, or bootd would fence nodes against itself.
+func TestReadOnlyOpensAreNotHolders(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	other := newFixture(t)
+	io, err := other.client.ioctx("", boot.VolumeName(mac))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Destroy()
+	img, err := other.client.openRoot(io, boot.VolumeName(mac), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if hs, err := f.client.Holders(t.Context(), boot.VolumeName(mac)); err != nil || len(hs) != 0 {
+		t.Errorf("Holders while another bootd has the root open read-only = %+v, %v; want none", hs, err)
+	}
+}
