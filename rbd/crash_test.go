@@ -248,7 +248,7 @@ func TestKillDuringEnroll(t *testing.T) {
 				}
 			}
 			if out, err := d.cli("retire", mac.String()); err != nil {
-				t.Fatalf("retire after recovery: %v: %s", err, out)
+				t.Fatalf("retire after recovery: %v: %s\nbootd's log:\n%s", err, out, d.stderr)
 			}
 			checkWhole(t, mac, false)
 		})
@@ -265,7 +265,7 @@ func TestKillDuringRetire(t *testing.T) {
 			for _, args := range [][]string{{"enroll", mac.String(), "--image", "base"},
 				{"snapshot", mac.String(), "s1"}, {"reimage", mac.String(), "--keep", "--name", "old"}} {
 				if out, err := d.cli(args...); err != nil {
-					t.Fatalf("bootd %v: %v: %s", args, err, out)
+					t.Fatalf("bootd %v: %v: %s\nbootd's log:\n%s", args, err, out, d.stderr)
 				}
 			}
 			d.stop()
