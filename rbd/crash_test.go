@@ -60,7 +60,26 @@ func bootdBinary(t *testing.T) string {
 type daemon struct {
 	bin, dataDir, imagesDir, url string
 	cmd                          *exec.Cmd
-	stderr                       *bytes.Buffer
+	stderr                       *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer that the daemon's stderr copier and the
+// test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
@@ -68,7 +87,7 @@ var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
 // start runs bootd serve, crashing at step when it is not empty.
 func (d *daemon) start(t *testing.T, step string) {
 	t.Helper()
-	d.stderr = new(bytes.Buffer)
+	d.stderr = new(lockedBuffer)
 	d.cmd = exec.Command(d.bin, "serve", "--data-dir", d.dataDir, "--http-listen", "127.0.0.1:0",
 		"--images-dir", d.imagesDir, "--ceph-conf", testCluster.conf, "--ceph-user", "bootd-test",
 		"--ceph-keyring", testCluster.keyring, "--ceph-golden-namespace", testCluster.golden, "--log-level", "debug")
