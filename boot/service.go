@@ -22,6 +22,10 @@ type Config struct {
 	Now func() time.Time
 	// Timeline groups events into boots; the zero value means DefaultTimelinePolicy.
 	Timeline TimelinePolicy
+	// Checkpoint, when set, is called with the name of each step of the
+	// operations that record intents (see checkpoint names in volumes_ops.go).
+	// It exists for crash tests; nil in production.
+	Checkpoint func(step string)
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
@@ -35,6 +39,9 @@ type Service struct {
 	now      func() time.Time
 	timeline TimelinePolicy
 	hub      hub // subscriptions and change log (watch.go)
+	// checkpoint and inflight: see volumes_ops.go.
+	checkpoint func(step string)
+	inflight   inflight
 }
 
 // NewService returns a Service for cfg.
@@ -43,7 +50,7 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("boot: Config needs a Store and a Catalog")
 	}
 	s := &Service{store: cfg.Store, catalog: cfg.Catalog, volumes: cfg.Volumes,
-		log: cfg.Logger, now: cfg.Now, timeline: cfg.Timeline}
+		log: cfg.Logger, now: cfg.Now, timeline: cfg.Timeline, checkpoint: cfg.Checkpoint}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -102,11 +109,13 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*Node, error) 
 
 	var vol *Volume
 	if s.volumes != nil {
-		vol, err = s.volumes.Create(ctx, VolumeRequest{
+		// Records an enroll intent first; every return below must finish it.
+		vol, err = s.makeVolume(ctx, VolumeRequest{
 			Name: VolumeName(req.MAC), Node: req.MAC, Golden: img.Golden, SizeBytes: req.SizeBytes})
 		if err != nil {
-			return nil, fmt.Errorf("create volume for %s: %w", req.MAC, err)
+			return nil, err
 		}
+		defer s.inflight.end(req.MAC)
 	}
 	now := s.now()
 	n, err := s.store.Update(ctx, req.MAC, func(cur *Node) (*Node, error) {
@@ -126,11 +135,13 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*Node, error) 
 	})
 	if err != nil {
 		if vol != nil {
-			if rerr := s.volumes.Remove(ctx, vol.Name); rerr != nil {
-				err = fmt.Errorf("%w (and removing volume %s failed: %v)", err, vol.Name, rerr)
-			}
+			err = s.undoEnroll(ctx, req.MAC, vol.Name, err)
 		}
 		return nil, err
+	}
+	if vol != nil {
+		s.step("enroll:node")
+		s.endIntent(ctx, req.MAC)
 	}
 	s.log.Info("node enrolled", "mac", n.MAC.String(), "image", n.Image, "hostname", n.Hostname, "volume", n.Volume)
 	return n, nil
@@ -166,36 +177,11 @@ func (s *Service) SetNetboot(ctx context.Context, mac MAC, on bool) (*Node, erro
 	return n, err
 }
 
-// Reimage gives an enrolled node a fresh clone of its image: the old volume
-// is removed and a new one created. It needs a volume backend.
+// Reimage gives an enrolled node a fresh clone of its image, deleting the
+// old volume and its snapshots (ReimageKeep keeps it). It needs a volume
+// backend, and the node must be off its volume.
 func (s *Service) Reimage(ctx context.Context, mac MAC) (*Node, error) {
-	n, err := s.enrolled(ctx, mac)
-	if err != nil {
-		return nil, err
-	}
-	if s.volumes == nil {
-		return nil, fmt.Errorf("reimage %s: %w: the node has no volume to reimage", mac, ErrNoVolumes)
-	}
-	img, err := s.catalog.Image(ctx, n.Image)
-	if err != nil {
-		return nil, err
-	}
-	name := VolumeName(mac)
-	if err := s.volumes.Remove(ctx, name); err != nil {
-		return nil, fmt.Errorf("reimage %s: remove old volume: %w", mac, err)
-	}
-	vol, err := s.volumes.Create(ctx, VolumeRequest{Name: name, Node: mac, Golden: img.Golden, SizeBytes: n.SizeBytes})
-	if err != nil {
-		return nil, fmt.Errorf("reimage %s: %w", mac, err)
-	}
-	n, err = s.updateEnrolled(ctx, mac, func(n *Node) error {
-		n.Volume, n.State = vol.Name, StateEnrolled
-		return nil
-	})
-	if err == nil {
-		s.log.Info("node reimaged", "mac", n.MAC.String(), "image", n.Image, "volume", n.Volume)
-	}
-	return n, err
+	return s.reimage(ctx, mac, "")
 }
 
 // Forget removes a node's record and timeline. A node that still has a
@@ -208,6 +194,9 @@ func (s *Service) Forget(ctx context.Context, mac MAC) error {
 		}
 		if cur.Volume != "" {
 			return nil, invalid("forget %s: it still has volume %s; retire it first", mac, cur.Volume)
+		}
+		if s.inflight.has(mac) {
+			return nil, fmt.Errorf("forget %s: %w: an operation on it is under way", mac, ErrBusy)
 		}
 		return nil, nil
 	})

@@ -12,9 +12,10 @@ import (
 
 // memStore is an in-memory Store for the domain's unit tests.
 type memStore struct {
-	mu     sync.Mutex
-	nodes  map[string]*Node
-	events map[string][]Event
+	mu      sync.Mutex
+	nodes   map[string]*Node
+	events  map[string][]Event
+	intents map[string]Intent // see volumes_fake_test.go
 }
 
 func newMemStore() *memStore {
@@ -109,35 +110,6 @@ func (c catalog) Images(context.Context) ([]*Image, error) {
 		out = append(out, img)
 	}
 	return out, nil
-}
-
-// fakeVolumes records volumes in memory and can be told to fail.
-type fakeVolumes struct {
-	mu      sync.Mutex
-	vols    map[string]VolumeRequest
-	created int
-	fail    error
-}
-
-func (f *fakeVolumes) Create(_ context.Context, req VolumeRequest) (*Volume, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	if _, ok := f.vols[req.Name]; ok {
-		return nil, fmt.Errorf("volume %s exists", req.Name)
-	}
-	f.vols[req.Name] = req
-	f.created++
-	return &Volume{Name: req.Name, SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
-}
-
-func (f *fakeVolumes) Remove(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.vols, name)
-	return nil
 }
 
 var (

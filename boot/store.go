@@ -20,4 +20,6 @@ type Store interface {
 	AppendEvent(ctx context.Context, mac MAC, ev Event, p TimelinePolicy) (Event, error)
 	// Timeline returns mac's kept boots, oldest first (empty when it has none).
 	Timeline(ctx context.Context, mac MAC) ([]Boot, error)
+	// IntentStore keeps the operations under way (see Intent).
+	IntentStore
 }

@@ -27,6 +27,7 @@ func (s *server) routesAPI(r chi.Router) {
 	r.Get("/discovered", s.handle(s.discovered))
 	r.Get("/images", s.handle(s.listImages))
 	r.Get("/images/{name}", s.handle(s.getImage))
+	s.routesVolumes(r)
 }
 
 // apiFunc is a handler that leaves its failures to fail.
@@ -182,14 +183,13 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request) error {
 	return s.writeNode(w, r, n, namingImage(req.Image, err))
 }
 
-// reimage answers POST /nodes/{mac}/reimage. It reads no body.
+// reimage answers POST /nodes/{mac}/reimage (body: see reimageRequest).
 func (s *server) reimage(w http.ResponseWriter, r *http.Request) error {
 	mac, err := pathMAC(r)
 	if err != nil {
 		return err
 	}
-	n, err := s.svc.Reimage(r.Context(), mac)
-	return s.writeNode(w, r, n, err)
+	return s.reimageWith(w, r, mac)
 }
 
 // netboot answers PUT /nodes/{mac}/netboot {"enabled":true|false}.

@@ -13,7 +13,7 @@ type route struct{ method, path, body string }
 // 52:54:00:12:34:56 is enrolled.
 func apiRoutes() []route {
 	const mac = "52:54:00:12:34:56"
-	return []route{
+	return append(volumeRoutes(mac), []route{
 		{http.MethodGet, "/api/v1/nodes", ""},
 		{http.MethodPost, "/api/v1/nodes", `{"mac":"52:54:00:aa:bb:cc","image":"alpine"}`},
 		{http.MethodGet, "/api/v1/nodes/" + mac, ""},
@@ -25,7 +25,7 @@ func apiRoutes() []route {
 		{http.MethodGet, "/api/v1/discovered", ""},
 		{http.MethodGet, "/api/v1/images", ""},
 		{http.MethodGet, "/api/v1/images/alpine", ""},
-	}
+	}...)
 }
 
 func TestAPIRefusesWithoutToken(t *testing.T) {

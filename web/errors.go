@@ -57,11 +57,13 @@ func namingImage(name string, err error) error {
 func status(err error) (int, string) {
 	var missing missingError
 	switch {
-	case errors.As(err, &missing), errors.Is(err, errNoRoute), errors.Is(err, boot.ErrUnknown):
+	case errors.As(err, &missing), errors.Is(err, errNoRoute), errors.Is(err, boot.ErrUnknown),
+		errors.Is(err, boot.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, errBadRequest), errors.Is(err, boot.ErrInvalid), errors.Is(err, boot.ErrUnknownImage):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, boot.ErrExists), errors.Is(err, boot.ErrNoVolumes):
+	case errors.Is(err, boot.ErrExists), errors.Is(err, boot.ErrNoVolumes), errors.Is(err, boot.ErrBusy),
+		errors.Is(err, boot.ErrFenced), errors.Is(err, boot.ErrUnprotected):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()

@@ -21,10 +21,11 @@ import (
 
 // memStore is an in-memory boot.Store. When err is set every method fails with it.
 type memStore struct {
-	mu    sync.Mutex
-	nodes map[string]*boot.Node
-	boots map[string][]boot.Boot
-	err   error
+	mu      sync.Mutex
+	nodes   map[string]*boot.Node
+	boots   map[string][]boot.Boot
+	intents map[string]boot.Intent // see fake_volumes_test.go
+	err     error
 }
 
 func newMemStore() *memStore {
@@ -157,6 +158,7 @@ func (c *catalog) Images(context.Context) ([]*boot.Image, error) {
 type volumes struct {
 	mu    sync.Mutex
 	names map[string]bool
+	snaps map[string][]boot.Snapshot // see fake_volumes_test.go
 }
 
 func (v *volumes) Create(_ context.Context, req boot.VolumeRequest) (*boot.Volume, error) {

@@ -16,8 +16,10 @@ import (
 type clientCommand struct {
 	// args names the positional arguments, for usage messages.
 	args string
-	// nargs is how many positional arguments it takes.
-	nargs int
+	// nargs is how many positional arguments it takes; optional more may follow.
+	nargs, optional int
+	// notMAC: its first argument is not a MAC (e.g. an image name).
+	notMAC bool
 	// flags adds the subcommand's own flags.
 	flags func(fs *flag.FlagSet) any
 	run   func(ctx context.Context, c *client, inv invocation) error
@@ -37,11 +39,20 @@ var clientCommands = map[string]clientCommand{
 	"list":     {nargs: 0, run: runList},
 	"show":     {args: "<mac>", nargs: 1, run: runShow},
 	"assign":   {args: "<mac> <image>", nargs: 2, run: runAssign},
-	"reimage":  {args: "<mac>", nargs: 1, run: runReimage},
+	"reimage":  {args: "<mac> [--keep [--name NAME]]", nargs: 1, flags: reimageFlags, run: runReimage},
 	"forget":   {args: "<mac>", nargs: 1, run: runForget},
 	"netboot":  {args: "<mac> on|off", nargs: 2, run: runNetboot},
 	"images":   {nargs: 0, run: runImages},
 	"timeline": {args: "<mac>", nargs: 1, run: runTimeline},
+	// cloud disks: commands_volumes.go
+	"snapshot":  {args: "<mac> [name]", nargs: 1, optional: 1, run: runSnapshot},
+	"snapshots": {args: "<mac>", nargs: 1, run: runSnapshots},
+	"rollback":  {args: "<mac> <snapshot>", nargs: 2, run: runRollback},
+	"retire":    {args: "<mac>", nargs: 1, run: runRetire},
+	"unfence":   {args: "<mac>", nargs: 1, run: runUnfence},
+	"volume":    {args: "<mac>", nargs: 1, run: runVolume},
+	"reconcile": {args: "[--repair]", flags: reconcileFlags, run: runReconcile},
+	"golden":    {args: "<image> [--protect]", nargs: 1, notMAC: true, flags: goldenFlags, run: runGolden},
 }
 
 // runClient parses a client subcommand's flags and arguments (flags may
@@ -62,14 +73,14 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	if err != nil {
 		return usageError(fs, err)
 	}
-	if len(pos) != cmd.nargs {
+	if len(pos) < cmd.nargs || len(pos) > cmd.nargs+cmd.optional {
 		return fmt.Errorf("%w: bootd %s %s", errUsage, name, cmd.args)
 	}
 	o = o.resolve(getenv)
 	if o.output != "table" && o.output != "json" {
 		return fmt.Errorf("%w: -o %q: want table or json", errUsage, o.output)
 	}
-	if cmd.nargs > 0 { // every subcommand with arguments takes a MAC first
+	if cmd.nargs > 0 && !cmd.notMAC { // every other subcommand with arguments takes a MAC first
 		if _, err := boot.ParseMAC(pos[0]); err != nil {
 			return err
 		}
@@ -172,10 +183,6 @@ func runShow(ctx context.Context, c *client, inv invocation) error {
 
 func runAssign(ctx context.Context, c *client, inv invocation) error {
 	return nodeAction(ctx, c, inv, http.MethodPost, "/assign", map[string]string{"image": inv.args[1]})
-}
-
-func runReimage(ctx context.Context, c *client, inv invocation) error {
-	return nodeAction(ctx, c, inv, http.MethodPost, "/reimage", nil)
 }
 
 func runNetboot(ctx context.Context, c *client, inv invocation) error {

@@ -34,6 +34,14 @@ type serveConfig struct {
 	// DashboardPasswordFile names a file (mode 0600) holding a password that
 	// logs in to the dashboard besides the API token; empty means none.
 	DashboardPasswordFile string `yaml:"dashboard_password_file"`
+	// Ceph settings (see volumes.go): the volume backend is on when
+	// CephConf or CephMonitors is set.
+	CephConf            string `yaml:"ceph_conf"`
+	CephMonitors        string `yaml:"ceph_monitors"`
+	CephUser            string `yaml:"ceph_user"`
+	CephKeyring         string `yaml:"ceph_keyring"`
+	CephPool            string `yaml:"ceph_pool"`
+	CephGoldenNamespace string `yaml:"ceph_golden_namespace"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -42,6 +50,8 @@ func defaultServeConfig() serveConfig {
 		HTTPListen: "127.0.0.1:8080",
 		DHCPMode:   "off",
 		LogLevel:   "info",
+		// Ceph settings left empty take rbd.Config's defaults: user bootd,
+		// pool rbd, golden namespace golden.
 	}
 }
 
@@ -61,6 +71,12 @@ func (c *serveConfig) fields() []configField {
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
+		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
+		{"ceph-monitors", "BOOTD_CEPH_MONITORS", "Ceph monitor addresses (mon_host); turns the volume backend on", &c.CephMonitors},
+		{"ceph-user", "BOOTD_CEPH_USER", "bootd's Ceph user, without client. (default bootd)", &c.CephUser},
+		{"ceph-keyring", "BOOTD_CEPH_KEYRING", "keyring file with the Ceph user's key", &c.CephKeyring},
+		{"ceph-pool", "BOOTD_CEPH_POOL", "RBD pool of the nodes' volumes (default rbd)", &c.CephPool},
+		{"ceph-golden-namespace", "BOOTD_CEPH_GOLDEN_NAMESPACE", "RBD namespace of golden images (default golden)", &c.CephGoldenNamespace},
 	}
 }
 
@@ -109,8 +125,10 @@ func readConfigFile(path string, cfg *serveConfig) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	if cfg.ImagesDir != "" && !filepath.IsAbs(cfg.ImagesDir) {
-		cfg.ImagesDir = filepath.Join(filepath.Dir(path), cfg.ImagesDir)
+	for _, p := range []*string{&cfg.ImagesDir, &cfg.CephConf, &cfg.CephKeyring} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/boottest"
 	"github.com/chromedp/chromedp"
 )
 
@@ -145,7 +146,7 @@ func seedRack(t *testing.T, svc *boot.Service) {
 
 func TestDashboardInChromium(t *testing.T) {
 	t.Parallel()
-	vols := newFakeVolumes()
+	vols := boottest.NewVolumes()
 	d := startInProcess(t, vols)
 	seedRack(t, d.svc)
 	shots := screenshotDir(t)
@@ -234,7 +235,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	// Reimage, through its confirmation page.
-	before := vols.creates()
+	before := vols.Creates()
 	var done string
 	run("reimage",
 		chromedp.Click(chromedp.CSS(`#reimage`)),
@@ -245,8 +246,8 @@ func TestDashboardInChromium(t *testing.T) {
 		into(&done, chromedp.Text(chromedp.CSS(`.flash.ok`))),
 		into(&state, chromedp.Text(chromedp.CSS(`#node-state`))),
 	)
-	if !strings.Contains(done, "Reimaged "+mac) || vols.creates() != before+1 || !strings.Contains(state, "enrolled") {
-		t.Errorf("after reimage: message %q, %d volumes created (want %d), state %q", done, vols.creates(), before+1, state)
+	if !strings.Contains(done, "Reimaged "+mac) || vols.Creates() != before+1 || !strings.Contains(state, "enrolled") {
+		t.Errorf("after reimage: message %q, %d volumes created (want %d), state %q", done, vols.Creates(), before+1, state)
 	}
 
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.url+"/machines"),

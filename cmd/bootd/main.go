@@ -6,8 +6,10 @@
 //
 //	bootd serve [--config bootd.yaml] [--data-dir DIR] [--http-listen ADDR] ...
 //	bootd enroll <mac> --image NAME [--hostname H] [--size 20G]
-//	bootd list | show <mac> | assign <mac> <image> | reimage <mac> | forget <mac>
+//	bootd list | show <mac> | assign <mac> <image> | reimage <mac> [--keep] | forget <mac>
 //	bootd netboot <mac> on|off | images | timeline <mac>
+//	bootd snapshot <mac> [name] | snapshots <mac> | rollback <mac> <snap> | retire <mac>
+//	bootd volume <mac> | unfence <mac> | reconcile [--repair] | golden <image> [--protect]
 //
 // Client subcommands find the daemon with --server or BOOTD_SERVER and the
 // API token with --token-file, BOOTD_TOKEN_FILE or the data folder's
@@ -45,11 +47,20 @@ Usage:
   bootd list                                 list machines (enrolled and discovered)
   bootd show <mac>                           show one machine
   bootd assign <mac> <image>                 change the image a machine boots
-  bootd reimage <mac>                        give a machine a fresh clone of its image
+  bootd reimage <mac> [--keep [--name N]]    give a machine a fresh clone of its image
+                                             (--keep: keep the old volume as a snapshot)
   bootd forget <mac>                         remove a machine's record
   bootd netboot <mac> on|off                 allow or stop network boot
   bootd images                               list the image catalog
   bootd timeline <mac>                       show a machine's recent boots
+  bootd snapshot <mac> [name]                snapshot a machine's volume
+  bootd snapshots <mac>                      list its snapshots and kept volumes
+  bootd rollback <mac> <snapshot>            return its volume to a snapshot (machine off)
+  bootd retire <mac>                         remove its volume, snapshots and Ceph user
+  bootd volume <mac>                         show its volume and who holds it
+  bootd unfence <mac>                        blocklist whoever holds its volume
+  bootd reconcile [--repair]                 compare nodes and volumes (and repair)
+  bootd golden <image> [--protect]           check (or protect) an image's golden snapshot
   bootd version                              print the version
 
 Client flags (every subcommand but serve):

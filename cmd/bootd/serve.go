@@ -43,11 +43,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log})
+	checkpoint := crashPoint(getenv, log)
+	vols, closeVols, err := openVolumes(cfg, log, checkpoint)
 	if err != nil {
 		return err
 	}
-	log.Warn("no volume backend: nodes are enrolled without a volume")
+	defer closeVols()
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint})
+	if err != nil {
+		return err
+	}
+	if err := startupChecks(ctx, svc, log); err != nil {
+		return err
+	}
 
 	tokenPath := filepath.Join(cfg.DataDir, tokenFileName)
 	token, err := web.LoadOrCreateToken(tokenPath)

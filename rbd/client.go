@@ -1,0 +1,246 @@
+package rbd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/ceph/go-ceph/rados"
+	"github.com/ceph/go-ceph/rbd"
+)
+
+// Config configures a Client. Monitors and KeyringFile, when set, win over
+// what ConfFile says; one of ConfFile and Monitors is required.
+type Config struct {
+	// ConfFile is a ceph.conf to read first (monitors, keyring, options).
+	ConfFile string
+	// Monitors is a mon_host value: "198.18.0.1", "198.18.0.1:6789,198.18.0.2:6789"
+	// or "[v2:198.18.0.1:3300,v1:198.18.0.1:6789]".
+	Monitors string
+	// User is bootd's own Ceph user, without "client."; empty means "bootd".
+	User string
+	// KeyringFile holds User's key.
+	KeyringFile string
+	// Pool holds the nodes' volumes; empty means "rbd".
+	Pool string
+	// GoldenNamespace is where golden images live when an image's definition
+	// names no namespace; empty means "golden".
+	GoldenNamespace string
+	// Timeout bounds each monitor and OSD operation; zero means 30 s.
+	Timeout time.Duration
+	// Logger receives state changes; nil discards them.
+	Logger *slog.Logger
+	// Checkpoint, when set, is called after each step of Create and Remove
+	// (volume:namespace, volume:clone, volume:resize, volume:user;
+	// volume:images, volume:user-removed, volume:namespace-removed). For
+	// crash tests only.
+	Checkpoint func(step string)
+}
+
+// Client is a connection to a Ceph cluster that keeps nodes' volumes. It is
+// safe for concurrent use.
+type Client struct {
+	conn    *rados.Conn
+	cfg     Config
+	log     *slog.Logger
+	golden  string
+	goldens goldenCache
+}
+
+var _ boot.Volumes = (*Client)(nil)
+
+// Open connects to the cluster and checks that the pool exists.
+func Open(cfg Config) (*Client, error) {
+	if cfg.ConfFile == "" && cfg.Monitors == "" {
+		return nil, errors.New("rbd: Config needs ConfFile or Monitors")
+	}
+	if cfg.User == "" {
+		cfg.User = "bootd"
+	}
+	if cfg.Pool == "" {
+		cfg.Pool = "rbd"
+	}
+	if cfg.GoldenNamespace == "" {
+		cfg.GoldenNamespace = "golden"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	conn, err := rados.NewConnWithUser(cfg.User)
+	if err != nil {
+		return nil, fmt.Errorf("ceph: %w", err)
+	}
+	c := &Client{conn: conn, cfg: cfg, log: cfg.Logger, golden: cfg.GoldenNamespace}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.configure(); err != nil {
+		conn.Shutdown()
+		return nil, err
+	}
+	if err := conn.Connect(); err != nil {
+		conn.Shutdown()
+		return nil, fmt.Errorf("ceph: connect to monitors as client.%s: %w", cfg.User, err)
+	}
+	if _, err := conn.GetPoolByName(cfg.Pool); err != nil {
+		conn.Shutdown()
+		return nil, fmt.Errorf("ceph: pool %s: %w", cfg.Pool, err)
+	}
+	return c, nil
+}
+
+func (c *Client) configure() error {
+	if c.cfg.ConfFile != "" {
+		if err := c.conn.ReadConfigFile(c.cfg.ConfFile); err != nil {
+			return fmt.Errorf("ceph: read %s: %w", c.cfg.ConfFile, err)
+		}
+	}
+	secs := strconv.Itoa(max(1, int(c.cfg.Timeout.Seconds())))
+	opts := [][2]string{{"rados_mon_op_timeout", secs}, {"rados_osd_op_timeout", secs}, {"client_mount_timeout", secs}}
+	if c.cfg.Monitors != "" {
+		opts = append(opts, [2]string{"mon_host", c.cfg.Monitors})
+	}
+	if c.cfg.KeyringFile != "" {
+		opts = append(opts, [2]string{"keyring", c.cfg.KeyringFile})
+	}
+	for _, o := range opts {
+		if err := c.conn.SetConfigOption(o[0], o[1]); err != nil {
+			return fmt.Errorf("ceph: set %s: %w", o[0], err)
+		}
+	}
+	return nil
+}
+
+// Pool returns the pool of the nodes' volumes.
+func (c *Client) Pool() string { return c.cfg.Pool }
+
+// User returns bootd's Ceph entity, client.<id>.
+func (c *Client) User() string { return "client." + c.cfg.User }
+
+// Close closes the connection. The Client must not be used after.
+func (c *Client) Close() error {
+	c.conn.Shutdown()
+	return nil
+}
+
+// step calls the checkpoint hook.
+func (c *Client) step(name string) {
+	if c.cfg.Checkpoint != nil {
+		c.cfg.Checkpoint(name)
+	}
+}
+
+// ioctx opens an I/O context on pool (the volume pool when empty) set to
+// namespace ns. The caller destroys it.
+func (c *Client) ioctx(pool, ns string) (*rados.IOContext, error) {
+	if pool == "" {
+		pool = c.cfg.Pool
+	}
+	io, err := c.conn.OpenIOContext(pool)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", pool, err)
+	}
+	io.SetNamespace(ns)
+	return io, nil
+}
+
+// user is the Ceph entity of volume name's node.
+func user(name string) string { return "client." + name }
+
+// monCommand runs a monitor command and decodes its JSON answer into out
+// (when not nil). Errors carry the monitor's message.
+func (c *Client) monCommand(ctx context.Context, cmd map[string]any, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cmd["format"] = "json"
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	buf, status, err := c.conn.MonCommand(b)
+	if err != nil {
+		if status != "" {
+			return fmt.Errorf("%s: %s: %w", cmd["prefix"], status, err)
+		}
+		return fmt.Errorf("%s: %w", cmd["prefix"], err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(buf, out); err != nil {
+			return fmt.Errorf("%s: bad answer: %w", cmd["prefix"], err)
+		}
+	}
+	return nil
+}
+
+// isNotFound reports whether err is Ceph's ENOENT.
+func isNotFound(err error) bool {
+	return errors.Is(err, rbd.ErrNotFound) || errors.Is(err, rados.ErrNotFound) || hasErrno(err, syscall.ENOENT)
+}
+
+// hasErrno reports whether err is a go-ceph error with errno e.
+func hasErrno(err error, e syscall.Errno) bool {
+	var ce interface{ ErrorCode() int }
+	if errors.As(err, &ce) {
+		return ce.ErrorCode() == -int(e) || ce.ErrorCode() == int(e)
+	}
+	return false
+}
+
+// spec writes pool/namespace/image the way the rbd CLI does.
+func spec(pool, ns, image string) string {
+	if ns == "" {
+		return pool + "/" + image
+	}
+	return strings.Join([]string{pool, ns, image}, "/")
+}
+
+// goldenCacheTTL is how long a golden snapshot found protected (and its
+// size) is trusted without asking the cluster again. Enrolling a rack
+// checks the same golden hundreds of times a minute; a snapshot unprotected
+// meanwhile is noticed within this time, and the clone itself still fails
+// if the snapshot is gone.
+const goldenCacheTTL = 10 * time.Second
+
+type goldenInfo struct {
+	protected bool
+	size      uint64
+	at        time.Time
+}
+
+// goldenCache remembers recent golden checks.
+type goldenCache struct {
+	mu sync.Mutex
+	m  map[boot.GoldenRef]goldenInfo
+}
+
+func (gc *goldenCache) get(g boot.GoldenRef) (goldenInfo, bool) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	e, ok := gc.m[g]
+	return e, ok && time.Since(e.at) < goldenCacheTTL
+}
+
+// put merges what was learnt about g into the cache.
+func (gc *goldenCache) put(g boot.GoldenRef, info goldenInfo) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.m == nil {
+		gc.m = map[boot.GoldenRef]goldenInfo{}
+	}
+	old, ok := gc.m[g]
+	if ok && time.Since(old.at) < goldenCacheTTL {
+		info.protected = info.protected || old.protected
+		info.size = max(info.size, old.size)
+	}
+	info.at = time.Now()
+	gc.m[g] = info
+}

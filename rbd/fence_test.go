@@ -1,0 +1,175 @@
+//go:build integration
+
+package rbd
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/ceph/go-ceph/rbd"
+)
+
+// holdVolume opens mac's root as the node itself, takes its exclusive lock
+// and writes, as a running machine would; it returns the open image.
+func holdVolume(t *testing.T, f *fixture, mac boot.MAC) *rbd.Image {
+	t.Helper()
+	key, err := f.svc.NodeKey(t.Context(), mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := nodeConn(t, mac, key)
+	io, err := conn.OpenIOContext("rbd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(io.Destroy)
+	io.SetNamespace(boot.VolumeName(mac))
+	img, err := rbd.OpenImage(io, "root", rbd.NoSnapshot)
+	if err != nil {
+		t.Fatalf("second client opening %s: %v", mac, err)
+	}
+	t.Cleanup(func() { img.Close() })
+	if err := img.LockAcquire(rbd.LockModeExclusive); err != nil {
+		t.Fatalf("second client taking the lock: %v", err)
+	}
+	if _, err := img.WriteAt([]byte("held"), 0); err != nil {
+		t.Fatalf("second client writing: %v", err)
+	}
+	return img
+}
+
+// waitReleased polls until nothing holds mac's volume.
+func waitReleased(t *testing.T, f *fixture, mac boot.MAC) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		hs, err := f.client.Holders(t.Context(), boot.VolumeName(mac))
+		if err == nil && len(hs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume still held after release: %+v, %v", hs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestFenceAnotherClient: a second client holds the node's volume and its
+// lock; the boot is refused with a console message and a timeline event,
+// until the operator unfences, which blocklists that client.
+func TestFenceAnotherClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	ctx := t.Context()
+	if err := f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7")); err != nil {
+		t.Fatalf("CheckFence on a free volume = %v, want nil", err)
+	}
+	img := holdVolume(t, f, mac)
+	hs, err := f.client.Holders(ctx, boot.VolumeName(mac))
+	if err != nil || len(hs) != 1 || !hs[0].Lock || hs[0].IP() == nil {
+		t.Fatalf("Holders = %+v, %v; want one client owning the lock", hs, err)
+	}
+	err = f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7"))
+	if !errors.Is(err, boot.ErrFenced) || !strings.Contains(err.Error(), "bootd unfence "+mac.String()) ||
+		!strings.Contains(err.Error(), hs[0].Addr) {
+		t.Fatalf("CheckFence with another holder = %v, want ErrFenced naming the holder and the way out", err)
+	}
+	boots, _ := f.svc.Timeline(ctx, mac)
+	if len(boots) == 0 {
+		t.Fatalf("no timeline event for the fenced boot")
+	}
+	evs := boots[len(boots)-1].Events
+	if last := evs[len(evs)-1]; last.Stage != boot.StageFailed || !strings.Contains(last.Detail, "in use by another client") ||
+		last.Source != "198.18.0.7" {
+		t.Errorf("timeline's last event = %+v, want a failed stage saying the volume is in use", last)
+	}
+	released, err := f.svc.Unfence(ctx, mac)
+	if err != nil || len(released) != 1 || released[0].Addr != hs[0].Addr {
+		t.Fatalf("Unfence = %+v, %v; want the holder released", released, err)
+	}
+	waitReleased(t, f, mac)
+	if _, err := img.WriteAt([]byte("late"), 0); err == nil {
+		t.Errorf("the fenced client could still write after Unfence")
+	}
+	if got := readAt(t, boot.VolumeName(mac), "root", 0, 4); got != "held" {
+		t.Errorf("root reads %q after the fenced client's late write, want held", got)
+	}
+	if err := f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7")); err != nil {
+		t.Errorf("CheckFence after Unfence = %v, want nil", err)
+	}
+}
+
+// TestFenceOwnPreviousBoot: a holder at the booting node's own address is
+// its previous boot, which is over: it is released and the boot goes on.
+func TestFenceOwnPreviousBoot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	ctx := t.Context()
+	img := holdVolume(t, f, mac)
+	hs, err := f.client.Holders(ctx, boot.VolumeName(mac))
+	if err != nil || len(hs) == 0 {
+		t.Fatalf("Holders = %+v, %v", hs, err)
+	}
+	if err := f.svc.CheckFence(ctx, mac, hs[0].IP()); err != nil {
+		t.Fatalf("CheckFence from the holder's own address = %v, want nil", err)
+	}
+	waitReleased(t, f, mac)
+	if _, err := img.WriteAt([]byte("late"), 0); err == nil {
+		t.Errorf("the previous boot's client could still write")
+	}
+}
+
+// TestBusyVolumeRefused: reimage, rollback and retire refuse a volume in use.
+func TestBusyVolumeRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	ctx := t.Context()
+	if _, err := f.svc.Snapshot(ctx, mac, "s"); err != nil {
+		t.Fatal(err)
+	}
+	holdVolume(t, f, mac)
+	for name, op := range map[string]func() error{
+		"reimage":  func() error { _, err := f.svc.Reimage(ctx, mac); return err },
+		"rollback": func() error { _, err := f.svc.Rollback(ctx, mac, "s"); return err },
+		"retire":   func() error { _, err := f.svc.Retire(ctx, mac); return err },
+	} {
+		if err := op(); !errors.Is(err, boot.ErrBusy) {
+			t.Errorf("%s of a volume in use = %v, want ErrBusy", name, err)
+		}
+	}
+	if got := readAt(t, boot.VolumeName(mac), "root", 0, 4); got != "held" {
+		t.Errorf("root reads %q, want the holder's data untouched", got)
+	}
+	f.svc.Unfence(ctx, mac)
+	waitReleased(t, f, mac)
+}
+
+// TestReadOnlyOpensAreNotHolders: bootd's own read-only opens (Volume,
+// Holders, Snapshots from other goroutines or another bootd) never count as
+// holders, or bootd would fence nodes against itself.
+func TestReadOnlyOpensAreNotHolders(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	other := newFixture(t)
+	io, err := other.client.ioctx("", boot.VolumeName(mac))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Destroy()
+	img, err := other.client.openRoot(io, boot.VolumeName(mac), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if hs, err := f.client.Holders(t.Context(), boot.VolumeName(mac)); err != nil || len(hs) != 0 {
+		t.Errorf("Holders while another bootd has the root open read-only = %+v, %v; want none", hs, err)
+	}
+}

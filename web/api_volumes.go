@@ -1,0 +1,228 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/go-chi/chi/v5"
+)
+
+// routesVolumes adds the cloud-disk routes to the API router (token
+// required, like every /api/v1 route).
+func (s *server) routesVolumes(r chi.Router) {
+	r.Get("/nodes/{mac}/volume", s.handle(s.volume))
+	r.Get("/nodes/{mac}/snapshots", s.handle(s.snapshots))
+	r.Post("/nodes/{mac}/snapshots", s.handle(s.snapshot))
+	r.Post("/nodes/{mac}/rollback", s.handle(s.rollback))
+	r.Post("/nodes/{mac}/retire", s.handle(s.retire))
+	r.Post("/nodes/{mac}/unfence", s.handle(s.unfence))
+	r.Post("/reconcile", s.handle(s.reconcile))
+	r.Get("/images/{name}/golden", s.handle(s.golden))
+	r.Post("/images/{name}/golden/protect", s.handle(s.protectGolden))
+}
+
+// Bodies of the cloud-disk answers.
+type (
+	volumeBody struct {
+		Volume  *boot.Volume  `json:"volume"`
+		Holders []boot.Holder `json:"holders"`
+	}
+	snapshotBody struct {
+		Snapshot *boot.Snapshot `json:"snapshot"`
+	}
+	snapshotsBody struct {
+		MAC       boot.MAC        `json:"mac"`
+		Snapshots []boot.Snapshot `json:"snapshots"`
+	}
+	releasedBody struct {
+		Released []boot.Holder `json:"released"`
+	}
+	goldenBody struct {
+		Image  string `json:"image"`
+		Golden string `json:"golden"`
+		OK     bool   `json:"ok"`
+		// Problem says what is wrong with the golden snapshot when not OK.
+		Problem string `json:"problem,omitempty"`
+	}
+)
+
+// reimageRequest is the optional body of POST /nodes/{mac}/reimage: with
+// keep, the old volume is kept, whole, as snapshot name (a name from the
+// clock when empty); without a body or keep, it is deleted.
+type reimageRequest struct {
+	Keep bool   `json:"keep"`
+	Name string `json:"name"`
+}
+
+// reimageWith answers POST /nodes/{mac}/reimage for mac.
+func (s *server) reimageWith(w http.ResponseWriter, r *http.Request, mac boot.MAC) error {
+	var req reimageRequest
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	if req.Name != "" && !req.Keep {
+		return badRequest(`"name" names the kept volume: it needs "keep": true`)
+	}
+	var (
+		n   *boot.Node
+		err error
+	)
+	if req.Keep {
+		n, err = s.svc.ReimageKeep(r.Context(), mac, req.Name)
+	} else {
+		n, err = s.svc.Reimage(r.Context(), mac)
+	}
+	return s.writeNode(w, r, n, err)
+}
+
+// volume answers GET /nodes/{mac}/volume: the volume as the backend sees it and who holds it.
+func (s *server) volume(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	v, hs, err := s.svc.Volume(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	if hs == nil {
+		hs = []boot.Holder{}
+	}
+	s.writeJSON(w, r, http.StatusOK, volumeBody{Volume: v, Holders: hs})
+	return nil
+}
+
+// snapshots answers GET /nodes/{mac}/snapshots.
+func (s *server) snapshots(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	snaps, err := s.svc.Snapshots(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	if snaps == nil {
+		snaps = []boot.Snapshot{}
+	}
+	s.writeJSON(w, r, http.StatusOK, snapshotsBody{MAC: mac, Snapshots: snaps})
+	return nil
+}
+
+// snapshot answers POST /nodes/{mac}/snapshots {"name":"..."} (name optional).
+func (s *server) snapshot(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	snap, err := s.svc.Snapshot(r.Context(), mac, req.Name)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusCreated, snapshotBody{Snapshot: snap})
+	return nil
+}
+
+// rollback answers POST /nodes/{mac}/rollback {"snapshot":"..."}.
+func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Snapshot string `json:"snapshot"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Snapshot == "" {
+		return badRequest(`"snapshot" is required`)
+	}
+	n, err := s.svc.Rollback(r.Context(), mac, req.Snapshot)
+	return s.writeNode(w, r, n, err)
+}
+
+// retire answers POST /nodes/{mac}/retire. It reads no body.
+func (s *server) retire(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.svc.Retire(r.Context(), mac)
+	return s.writeNode(w, r, n, err)
+}
+
+// unfence answers POST /nodes/{mac}/unfence. It reads no body.
+func (s *server) unfence(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	hs, err := s.svc.Unfence(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, releasedBody{Released: hs})
+	return nil
+}
+
+// reconcile answers POST /reconcile {"repair":true|false} (body optional: report only).
+func (s *server) reconcile(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Repair bool `json:"repair"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	rec, err := s.svc.Reconcile(r.Context(), req.Repair)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, rec)
+	return nil
+}
+
+// golden answers GET /images/{name}/golden: whether the image's golden
+// snapshot exists and is protected. A problem with it is an answer, not an error.
+func (s *server) golden(w http.ResponseWriter, r *http.Request) error {
+	return s.checkGolden(w, r, false)
+}
+
+// protectGolden answers POST /images/{name}/golden/protect. It reads no body.
+func (s *server) protectGolden(w http.ResponseWriter, r *http.Request) error {
+	return s.checkGolden(w, r, true)
+}
+
+func (s *server) checkGolden(w http.ResponseWriter, r *http.Request, protect bool) error {
+	name := pathParam(r, "name")
+	img, err := s.svc.CheckGolden(r.Context(), name, protect)
+	if errors.Is(err, boot.ErrUnknownImage) {
+		return missingError{namingImage(name, err)}
+	}
+	body := goldenBody{Image: name, OK: err == nil}
+	if img != nil {
+		body.Golden = img.Golden.String()
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, boot.ErrNotFound), errors.Is(err, boot.ErrUnprotected):
+		body.Problem = err.Error()
+	default:
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, body)
+	return nil
+}
