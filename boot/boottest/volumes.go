@@ -21,6 +21,7 @@ const TestKey = "AQBkZXYAAAAAABAAc2VjcmV0LWtleS1mb3ItdGVzdA=="
 type Volumes struct {
 	mu      sync.Mutex
 	vols    map[string]boot.VolumeRequest
+	ids     map[string]string // a fresh ID per created root, as RBD gives
 	snaps   map[string][]boot.Snapshot
 	holders map[string][]boot.Holder
 	created int
@@ -30,7 +31,7 @@ var _ boot.Volumes = (*Volumes)(nil)
 
 // NewVolumes returns an empty backend.
 func NewVolumes() *Volumes {
-	return &Volumes{vols: map[string]boot.VolumeRequest{}, snaps: map[string][]boot.Snapshot{},
+	return &Volumes{vols: map[string]boot.VolumeRequest{}, ids: map[string]string{}, snaps: map[string][]boot.Snapshot{},
 		holders: map[string][]boot.Holder{}}
 }
 
@@ -57,7 +58,8 @@ func (v *Volumes) Create(_ context.Context, req boot.VolumeRequest) (*boot.Volum
 	}
 	v.vols[req.Name] = req
 	v.created++
-	return &boot.Volume{Name: req.Name, SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
+	v.ids[req.Name] = fmt.Sprintf("%s.%d", req.Name, v.created)
+	return &boot.Volume{Name: req.Name, ID: v.ids[req.Name], SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
 }
 
 // Remove implements boot.Volumes.
@@ -77,7 +79,7 @@ func (v *Volumes) Volume(_ context.Context, name string) (*boot.Volume, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: volume %s", boot.ErrNotFound, name)
 	}
-	return &boot.Volume{Name: name, SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
+	return &boot.Volume{Name: name, ID: v.ids[name], SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
 }
 
 // List implements boot.Volumes.
