@@ -94,13 +94,16 @@ func (d *dashboard) routes(r chi.Router) {
 			r.Get("/machines/{mac}", d.page(d.machine))
 			r.Post("/machines/{mac}/assign", d.page(d.assign))
 			r.Post("/machines/{mac}/netboot", d.page(d.netboot))
-			r.Get("/machines/{mac}/reimage", d.page(d.confirm(confirmReimage)))
-			r.Post("/machines/{mac}/reimage", d.page(d.reimage))
-			r.Get("/machines/{mac}/forget", d.page(d.confirm(confirmForget)))
-			r.Post("/machines/{mac}/forget", d.page(d.forget))
+			r.Post("/machines/{mac}/snapshots", d.page(d.snapshot))
+			for action, post := range map[string]pageFunc{"reimage": d.reimage, "rollback": d.rollback,
+				"retire": d.retire, "unfence": d.unfence, "forget": d.forget} {
+				r.Get("/machines/{mac}/"+action, d.page(d.confirm(action)))
+				r.Post("/machines/{mac}/"+action, d.page(post))
+			}
 			r.Get("/machines/{mac}/events", d.machineEvents)
 			r.Get("/events", d.allEvents)
 			r.Get("/images", d.page(d.images))
+			r.Post("/images/{name}/protect", d.page(d.protect))
 		})
 	})
 }

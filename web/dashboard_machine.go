@@ -3,20 +3,16 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/bootd/bootd/boot"
 )
 
-// A machine's page: its settings, its volume, its boot timeline (live), and
-// the actions on it. Actions that destroy data (reimage, forget) go through
-// a confirmation page first.
-//
-// TODO(volumes): the volume's real size, parent and snapshots, and the
-// snapshot, roll back and retire actions, once boot.Service has the volume
-// operations; until then the page shows the volume's name and requested size
-// from the node record only.
+// A machine's page: its settings, its volume (dashboard_volume.go), its
+// boot timeline (live), and the actions on it. Actions that destroy data go
+// through a confirmation page first (dashboard_confirm.go).
 
 // machineData is a machine page's data.
 type machineData struct {
@@ -24,8 +20,10 @@ type machineData struct {
 	Boots      []bootView // newest first
 	Images     []*boot.Image
 	HasVolumes bool
+	Volume     *volumeView       // when the machine has a volume and bootd a backend
 	Enroll     enrollForm        // for a discovered machine
-	Errors     map[string]string // messages by action: image, netboot
+	Errors     map[string]string // messages by action: image, netboot, snapshot
+	Form       url.Values        // the values of a refused form, shown again
 }
 
 // bootView is one boot of a timeline as the page shows it.
@@ -57,20 +55,39 @@ func newBootView(mac boot.MAC, b boot.Boot) bootView {
 	return v
 }
 
-// doneMessage is the line a page shows after a successful action.
-func doneMessage(code string, mac boot.MAC) string {
+// doneMessage is the line a page shows after a successful action; name is
+// the snapshot or kept volume the action made or used, if any.
+func doneMessage(code string, mac boot.MAC, name string) string {
+	if boot.ValidSnapshotName(name) != nil {
+		name = "" // only a name bootd could have made is shown back
+	}
 	msg := map[string]string{
-		"enrolled":    "Enrolled %s. It boots its image at its next network boot.",
-		"forgotten":   "Forgot %s: its record and timeline are gone.",
-		"assigned":    "Image assigned to %s. It takes effect at the next reimage.",
-		"reimaged":    "Reimaged %s: its volume is a fresh clone of its image.",
-		"netboot-on":  "Netboot is on for %s: bootd answers its boot requests.",
-		"netboot-off": "Netboot is off for %s: its firmware boots its next device.",
+		"enrolled":      "Enrolled %s. It boots its image at its next network boot.",
+		"forgotten":     "Forgot %s: its record and timeline are gone.",
+		"assigned":      "Image assigned to %s. It takes effect at the next reimage.",
+		"reimaged":      "Reimaged %s: its volume is a fresh clone of its image.",
+		"reimaged-kept": "Reimaged %s: its volume is a fresh clone of its image; the old one is kept, listed with the snapshots.",
+		"netboot-on":    "Netboot is on for %s: bootd answers its boot requests.",
+		"netboot-off":   "Netboot is off for %s: its firmware boots its next device.",
+		"snapshot":      "Took a snapshot of %s's volume.",
+		"rolled-back":   "Rolled %s's volume back: what was written since is gone.",
+		"retired":       "Retired %s: its volume, snapshots and Ceph user are gone, and netboot is off. Forget removes its record.",
+		"unfenced":      "Unfenced %s: the clients that held its volume are cut off, and it can boot.",
+		"unfenced-none": "Nothing held %s's volume: there was nobody to cut off.",
 	}[code]
 	if msg == "" {
 		return ""
 	}
-	return fmt.Sprintf(msg, mac)
+	msg = fmt.Sprintf(msg, mac)
+	if name != "" {
+		switch code {
+		case "snapshot", "reimaged-kept":
+			msg += " Its name: " + name + "."
+		case "rolled-back":
+			msg += " It is back at " + name + "."
+		}
+	}
+	return msg
 }
 
 // machine answers GET /machines/{mac}.
@@ -99,13 +116,13 @@ func (d *dashboard) machineWith(w http.ResponseWriter, r *http.Request, mac boot
 		return err
 	}
 	m := &machineData{Node: n, Images: imgs, HasVolumes: d.svc.HasVolumes(),
-		Enroll: enrollForm{MAC: n.MAC.String(), From: "detail"}}
+		Volume: d.volumeOf(r, n), Enroll: enrollForm{MAC: n.MAC.String(), From: "detail"}}
 	for _, b := range slices.Backward(boots) {
 		m.Boots = append(m.Boots, newBootView(mac, b))
 	}
 	p := page{Title: title(n), Nav: "machines", Live: "/machines/" + mac.String() + "/events", Data: m}
 	if code == http.StatusOK {
-		p.Done = doneMessage(r.URL.Query().Get("done"), n.MAC)
+		p.Done = doneMessage(r.URL.Query().Get("done"), n.MAC, r.URL.Query().Get("name"))
 	}
 	if change != nil {
 		change(m)
@@ -122,15 +139,16 @@ func title(n *boot.Node) string {
 	return n.MAC.String()
 }
 
-// refuse renders mac's page with err next to the action it is about, or
-// returns err for the error page when the machine itself is the problem.
+// refuse renders mac's page with err next to the action it is about and
+// the form's values, or returns err for the error page when it is a
+// server failure or the machine is gone (machineWith fails then).
 func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string, err error) error {
 	code, msg := status(err)
-	if code == http.StatusNotFound || code == http.StatusInternalServerError {
+	if code == http.StatusInternalServerError {
 		return err
 	}
 	return d.machineWith(w, r, mac, code, func(m *machineData) {
-		m.Errors = map[string]string{action: msg}
+		m.Errors, m.Form = map[string]string{action: msg}, r.PostForm
 	})
 }
 
@@ -169,71 +187,4 @@ func (d *dashboard) netboot(w http.ResponseWriter, r *http.Request) error {
 	}
 	_, err = d.svc.SetNetboot(r.Context(), mac, v == "on")
 	return d.afterAction(w, r, mac, "netboot", "netboot-"+v, err)
-}
-
-// A confirmation is an action that destroys data, and what its page says.
-type confirmation struct {
-	Action, Title, Button, Warning string
-}
-
-var (
-	confirmReimage = confirmation{"reimage", "Reimage", "Reimage: erase and clone again",
-		"Reimaging deletes this machine's volume, with everything written to it, and clones a fresh one from its image. The machine should be powered off."}
-	confirmForget = confirmation{"forget", "Forget", "Forget this machine",
-		"Forgetting deletes this machine's record and its boot timeline. If it boots again it shows up as discovered."}
-)
-
-// confirmData is a confirmation page's data.
-type confirmData struct {
-	confirmation
-	Node *boot.Node
-}
-
-// confirm answers GET /machines/{mac}/{action}: the page that asks first.
-func (d *dashboard) confirm(c confirmation) pageFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		mac, err := pathMAC(r)
-		if err != nil {
-			return err
-		}
-		n, err := d.svc.Node(r.Context(), mac)
-		if err != nil {
-			return err
-		}
-		d.render(w, r, http.StatusOK, "confirm", page{Title: c.Title + " " + title(n), Nav: "machines",
-			Data: confirmData{confirmation: c, Node: n}})
-		return nil
-	}
-}
-
-// confirmed reports whether a destructive POST carries its confirmation;
-// when not, it sends the browser to the confirmation page.
-func confirmed(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string) bool {
-	if r.PostForm.Get("confirm") == "yes" {
-		return true
-	}
-	http.Redirect(w, r, "/machines/"+mac.String()+"/"+action, http.StatusSeeOther)
-	return false
-}
-
-// reimage answers POST /machines/{mac}/reimage with confirm=yes.
-func (d *dashboard) reimage(w http.ResponseWriter, r *http.Request) error {
-	mac, err := pathMAC(r)
-	if err != nil || !confirmed(w, r, mac, "reimage") {
-		return err
-	}
-	_, err = d.svc.Reimage(r.Context(), mac)
-	return d.afterAction(w, r, mac, "reimage", "reimaged", err)
-}
-
-// forget answers POST /machines/{mac}/forget with confirm=yes.
-func (d *dashboard) forget(w http.ResponseWriter, r *http.Request) error {
-	mac, err := pathMAC(r)
-	if err != nil || !confirmed(w, r, mac, "forget") {
-		return err
-	}
-	if err := d.svc.Forget(r.Context(), mac); err != nil {
-		return d.refuse(w, r, mac, "forget", err)
-	}
-	return seeOther(w, r, "/machines?done=forgotten&mac="+mac.String())
 }

@@ -226,7 +226,7 @@ func (d *dashboard) machines(w http.ResponseWriter, r *http.Request) error {
 	p := page{Title: "Machines", Nav: "machines", Live: "/events", Data: m}
 	if mac, err := boot.ParseMAC(r.URL.Query().Get("mac")); err == nil {
 		m.Fresh = mac.String()
-		p.Done = doneMessage(r.URL.Query().Get("done"), mac)
+		p.Done = doneMessage(r.URL.Query().Get("done"), mac, "")
 	}
 	d.render(w, r, http.StatusOK, "machines", p)
 	return nil

@@ -137,7 +137,7 @@ func TestDashboardMachinePage(t *testing.T) {
 		{"/machines/52-54-00-00-00-03", 200, []string{"db1", "✕ failed", "Boot 1", "→ DHCP", "✕ failed", "no <root> found",
 			"node-525400000003", "Reimage…", "Turn netboot off", "Assign image"}},
 		{"/machines/52:54:00:00:00:0a", 200, []string{"? discovered", "Enroll this machine", "No boot recorded yet"}},
-		{"/machines/52:54:00:00:00:03/reimage", 200, []string{"Reimage db1", "deletes this machine's volume", "Cancel"}},
+		{"/machines/52:54:00:00:00:03/reimage", 200, []string{"Reimage db1", "replaces this machine's volume", "Delete it", "Keep it whole", "Cancel"}},
 		{"/machines/52:54:00:00:00:0a/forget", 200, []string{"Forget", "deletes this machine's record"}},
 		{"/machines/52:54:00:00:00:99", 404, []string{"unknown machine"}},
 		{"/machines/52:54:00:00:00:99/reimage", 404, []string{"unknown machine"}},

@@ -12,19 +12,22 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/boottest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 const testPassword = "correct horse battery staple"
 
-// newDashFixture is newFixture with a dashboard password and a Closing channel.
+// newDashFixture is newFixture with a dashboard password, a Closing channel
+// and, with volumes, boottest's in-memory backend in f.vols.
 func newDashFixture(t *testing.T, withVolumes bool, closing <-chan struct{}) *fixture {
 	t.Helper()
 	f := &fixture{store: newMemStore(), catalog: newCatalog(), log: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger}
 	if withVolumes {
-		cfg.Volumes = &volumes{names: map[string]bool{}}
+		f.vols = boottest.NewVolumes()
+		cfg.Volumes = f.vols
 	}
 	svc, err := boot.NewService(cfg)
 	if err != nil {

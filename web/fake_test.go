@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/boottest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -186,6 +187,7 @@ type fixture struct {
 	svc     *boot.Service
 	store   *memStore
 	catalog *catalog
+	vols    *boottest.Volumes // the dashboard's fixture's backend, when it has one
 	log     *syncBuffer
 }
 

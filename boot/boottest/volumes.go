@@ -5,6 +5,7 @@ package boottest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -17,13 +18,15 @@ import (
 const TestKey = "AQBkZXYAAAAAABAAc2VjcmV0LWtleS1mb3ItdGVzdA=="
 
 // Volumes is an in-memory boot.Volumes. Holders, when set for a name,
-// pretends another client holds that volume.
+// pretends another client holds that volume; golden problems, when set for
+// a snapshot, make its check fail.
 type Volumes struct {
 	mu      sync.Mutex
 	vols    map[string]boot.VolumeRequest
 	ids     map[string]string // a fresh ID per created root, as RBD gives
 	snaps   map[string][]boot.Snapshot
 	holders map[string][]boot.Holder
+	golden  map[string]error // by GoldenRef.String()
 	created int
 }
 
@@ -32,7 +35,7 @@ var _ boot.Volumes = (*Volumes)(nil)
 // NewVolumes returns an empty backend.
 func NewVolumes() *Volumes {
 	return &Volumes{vols: map[string]boot.VolumeRequest{}, ids: map[string]string{}, snaps: map[string][]boot.Snapshot{},
-		holders: map[string][]boot.Holder{}}
+		holders: map[string][]boot.Holder{}, golden: map[string]error{}}
 }
 
 // Creates returns how many volumes were created.
@@ -111,7 +114,7 @@ func (v *Volumes) Discard(_ context.Context, name, keep string) error {
 func (v *Volumes) Snapshot(_ context.Context, name, snap string) (*boot.Snapshot, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	s := boot.Snapshot{Name: snap}
+	s := boot.Snapshot{Name: snap, SizeBytes: v.vols[name].SizeBytes}
 	v.snaps[name] = append(v.snaps[name], s)
 	return &s, nil
 }
@@ -151,8 +154,32 @@ func (v *Volumes) Release(_ context.Context, name string, _ []boot.Holder) error
 	return nil
 }
 
-// Golden implements boot.Volumes: every golden snapshot exists and is protected.
-func (v *Volumes) Golden(context.Context, boot.GoldenRef, bool) error { return nil }
+// SetGolden makes Golden fail for ref with err: wrapping boot.ErrNotFound
+// for a missing snapshot, boot.ErrUnprotected for an unprotected one (which
+// a check with protect then protects), or any other error for a cluster
+// that does not answer. A nil err makes ref fine again.
+func (v *Volumes) SetGolden(ref boot.GoldenRef, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err == nil {
+		delete(v.golden, ref.String())
+	} else {
+		v.golden[ref.String()] = err
+	}
+}
+
+// Golden implements boot.Volumes: every golden snapshot exists and is
+// protected, but those SetGolden says otherwise of.
+func (v *Volumes) Golden(_ context.Context, ref boot.GoldenRef, protect bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	err := v.golden[ref.String()]
+	if protect && errors.Is(err, boot.ErrUnprotected) {
+		delete(v.golden, ref.String())
+		return nil
+	}
+	return err
+}
 
 // Key implements boot.Volumes.
 func (v *Volumes) Key(context.Context, string) (string, error) { return TestKey, nil }

@@ -1,0 +1,227 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/bootd/bootd/boot"
+)
+
+// Actions that destroy data, or cut a machine off, ask first: GET
+// /machines/{mac}/{action} is a page that says what will be lost and holds
+// the form; the form POSTs to the same URL with confirm=yes. A refused POST
+// shows the same page again, with the message next to its field.
+
+// A confirmation is an action that asks first, and what its page says.
+type confirmation struct {
+	Action, Title, Button, Warning string
+}
+
+var confirmations = map[string]confirmation{
+	"reimage": {"reimage", "Reimage", "Reimage: clone the image again",
+		"Reimaging replaces this machine's volume with a fresh clone of its image: what was written to it is gone, " +
+			"unless you keep the old volume below. The machine must be powered off."},
+	"rollback": {"rollback", "Roll back", "Roll back: discard what was written since",
+		"Rolling back returns this machine's volume to the snapshot you choose: everything written to it since is destroyed. " +
+			"Rolling back to a kept volume swaps it in and keeps the current volume in its turn. The machine must be powered off."},
+	"retire": {"retire", "Retire", "Retire: delete the volume",
+		"Retiring deletes this machine's volume with its snapshots and kept volumes, and its Ceph user, and turns its netboot off. " +
+			"Its record and timeline stay until you forget it. The machine must be powered off."},
+	"unfence": {"unfence", "Unfence", "Unfence: cut the holders off",
+		"Unfencing cuts every client that holds this machine's volume off the cluster (a blocklist entry) and breaks its lock, " +
+			"so the machine can boot again. Do it only when the holder is dead or must be stopped: a live one can no longer write."},
+	"forget": {"forget", "Forget", "Forget this machine",
+		"Forgetting deletes this machine's record and its boot timeline. If it boots again it shows up as discovered."},
+}
+
+// confirmData is a confirmation page's data.
+type confirmData struct {
+	confirmation
+	Node       *boot.Node
+	HasVolumes bool
+	Snapshots  []boot.Snapshot // rollback: the choices; retire: what goes too
+	Holders    []boot.Holder   // unfence: who is cut off
+	Form       url.Values      // the values sent (or asked for in the query)
+	Errors     map[string]string
+}
+
+// confirm answers GET /machines/{mac}/{action}: the page that asks first.
+func (d *dashboard) confirm(action string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		mac, err := pathMAC(r)
+		if err != nil {
+			return err
+		}
+		return d.confirmWith(w, r, mac, action, http.StatusOK, r.URL.Query(), nil)
+	}
+}
+
+// confirmWith renders action's confirmation page for mac with code, the
+// form's values and messages by field.
+func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string, code int,
+	form url.Values, errs map[string]string) error {
+	c := confirmations[action]
+	n, err := d.svc.Node(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	data := &confirmData{confirmation: c, Node: n, HasVolumes: d.svc.HasVolumes(), Form: form, Errors: errs}
+	if err := d.loadConfirm(r.Context(), data); err != nil && data.Errors[action] == "" {
+		data.Errors = map[string]string{action: d.problem(r, err)}
+	}
+	d.render(w, r, code, "confirm", page{Title: c.Title + " " + title(n), Nav: "machines", Data: data})
+	return nil
+}
+
+// loadConfirm reads what a confirmation page shows of the volume.
+func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
+	if !c.HasVolumes || c.Node.Volume == "" {
+		return nil
+	}
+	var err error
+	switch c.Action {
+	case "rollback", "retire":
+		c.Snapshots, err = d.svc.Snapshots(ctx, c.Node.MAC)
+	case "unfence":
+		_, c.Holders, err = d.svc.Volume(ctx, c.Node.MAC)
+	}
+	return err
+}
+
+// problem is what a page says of an error it shows in place: its message,
+// or for a server failure the generic one (the cause goes to the log).
+func (d *dashboard) problem(r *http.Request, err error) string {
+	code, msg := status(err)
+	if code == http.StatusInternalServerError {
+		d.log.Error("dashboard could not read the volume", "path", r.URL.Path, "err", err)
+	}
+	return msg
+}
+
+// refuseConfirm shows action's confirmation page again with err next to
+// field, or returns err for the error page when it is a server failure.
+func (d *dashboard) refuseConfirm(w http.ResponseWriter, r *http.Request, mac boot.MAC, action, field string, err error) error {
+	code, msg := status(err)
+	if code == http.StatusInternalServerError {
+		return err
+	}
+	return d.confirmWith(w, r, mac, action, code, r.PostForm, map[string]string{field: msg})
+}
+
+// confirmed reports whether a destructive POST carries its confirmation;
+// when not, it sends the browser to the confirmation page, with query.
+func confirmed(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string, query url.Values) bool {
+	if r.PostForm.Get("confirm") == "yes" {
+		return true
+	}
+	to := "/machines/" + mac.String() + "/" + action
+	if len(query) > 0 {
+		to += "?" + query.Encode()
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return false
+}
+
+// done redirects to mac's page with a done message about name.
+func done(w http.ResponseWriter, r *http.Request, mac boot.MAC, code, name string) error {
+	q := url.Values{"done": {code}}
+	if name != "" {
+		q.Set("name", name)
+	}
+	return seeOther(w, r, "/machines/"+mac.String()+"?"+q.Encode())
+}
+
+// reimage answers POST /machines/{mac}/reimage with confirm=yes and, for a
+// machine with a volume, old=delete, or old=keep and an optional name keep.
+func (d *dashboard) reimage(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil || !confirmed(w, r, mac, "reimage", nil) {
+		return err
+	}
+	n, err := d.svc.Node(r.Context(), mac)
+	if err != nil {
+		return err
+	}
+	old, keep := r.PostForm.Get("old"), strings.TrimSpace(r.PostForm.Get("keep"))
+	switch {
+	case old == "keep" && n.Volume != "":
+		_, err = d.svc.ReimageKeep(r.Context(), mac, keep)
+		if errors.Is(err, boot.ErrInvalid) || errors.Is(err, boot.ErrExists) {
+			return d.refuseConfirm(w, r, mac, "reimage", "keep", err)
+		}
+		if err == nil {
+			return done(w, r, mac, "reimaged-kept", keep)
+		}
+	case old == "delete" || n.Volume == "":
+		_, err = d.svc.Reimage(r.Context(), mac)
+	default:
+		return d.refuseConfirm(w, r, mac, "reimage", "old", badRequest("choose whether to keep the old volume or delete it"))
+	}
+	if err != nil {
+		return d.refuseConfirm(w, r, mac, "reimage", "reimage", err)
+	}
+	return done(w, r, mac, "reimaged", "")
+}
+
+// rollback answers POST /machines/{mac}/rollback with confirm=yes and snapshot.
+func (d *dashboard) rollback(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	snap := strings.TrimSpace(r.PostForm.Get("snapshot"))
+	if err != nil || !confirmed(w, r, mac, "rollback", url.Values{"snapshot": {snap}}) {
+		return err
+	}
+	if snap == "" {
+		return d.refuseConfirm(w, r, mac, "rollback", "snapshot", badRequest("choose a snapshot"))
+	}
+	_, err = d.svc.Rollback(r.Context(), mac, snap)
+	switch {
+	case errors.Is(err, boot.ErrInvalid), errors.Is(err, boot.ErrNotFound):
+		return d.refuseConfirm(w, r, mac, "rollback", "snapshot", err)
+	case err != nil:
+		return d.refuseConfirm(w, r, mac, "rollback", "rollback", err)
+	}
+	return done(w, r, mac, "rolled-back", snap)
+}
+
+// retire answers POST /machines/{mac}/retire with confirm=yes.
+func (d *dashboard) retire(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil || !confirmed(w, r, mac, "retire", nil) {
+		return err
+	}
+	if _, err := d.svc.Retire(r.Context(), mac); err != nil {
+		return d.refuseConfirm(w, r, mac, "retire", "retire", err)
+	}
+	return done(w, r, mac, "retired", "")
+}
+
+// unfence answers POST /machines/{mac}/unfence with confirm=yes.
+func (d *dashboard) unfence(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil || !confirmed(w, r, mac, "unfence", nil) {
+		return err
+	}
+	hs, err := d.svc.Unfence(r.Context(), mac)
+	if err != nil {
+		return d.refuseConfirm(w, r, mac, "unfence", "unfence", err)
+	}
+	if len(hs) == 0 {
+		return done(w, r, mac, "unfenced-none", "")
+	}
+	return done(w, r, mac, "unfenced", "")
+}
+
+// forget answers POST /machines/{mac}/forget with confirm=yes.
+func (d *dashboard) forget(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil || !confirmed(w, r, mac, "forget", nil) {
+		return err
+	}
+	if err := d.svc.Forget(r.Context(), mac); err != nil {
+		return d.refuseConfirm(w, r, mac, "forget", "forget", err)
+	}
+	return seeOther(w, r, "/machines?done=forgotten&mac="+mac.String())
+}
