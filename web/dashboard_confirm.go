@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,7 +71,10 @@ func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot
 	}
 	data := &confirmData{confirmation: c, Node: n, HasVolumes: d.svc.HasVolumes(), Form: form, Errors: errs}
 	if err := d.loadConfirm(r.Context(), data); err != nil && data.Errors[action] == "" {
-		data.Errors = map[string]string{action: d.problem(r, err)}
+		if data.Errors == nil {
+			data.Errors = map[string]string{}
+		}
+		data.Errors[action] = d.problem(r, err)
 	}
 	d.render(w, r, code, "confirm", page{Title: c.Title + " " + title(n), Nav: "machines", Data: data})
 	return nil
@@ -78,6 +82,9 @@ func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot
 
 // loadConfirm reads what a confirmation page shows of the volume.
 func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
+	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" {
+		return fmt.Errorf("%s needs one, and this bootd has %w", c.Title, boot.ErrNoVolumes)
+	}
 	if !c.HasVolumes || c.Node.Volume == "" {
 		return nil
 	}

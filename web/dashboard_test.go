@@ -224,8 +224,11 @@ func TestDashboardNoSession(t *testing.T) {
 	}{
 		{"GET", "/", 303}, {"GET", "/machines", 303}, {"GET", m, 303}, {"GET", "/images", 303},
 		{"GET", m + "/reimage", 303}, {"GET", m + "/forget", 303},
+		{"GET", m + "/rollback?snapshot=s1", 303}, {"GET", m + "/retire", 303}, {"GET", m + "/unfence", 303},
 		{"POST", "/machines", 401}, {"POST", m + "/assign", 401}, {"POST", m + "/netboot", 401},
 		{"POST", m + "/reimage", 401}, {"POST", m + "/forget", 401}, {"POST", "/logout", 401},
+		{"POST", m + "/snapshots", 401}, {"POST", m + "/rollback", 401}, {"POST", m + "/retire", 401},
+		{"POST", m + "/unfence", 401}, {"POST", "/images/alpine/protect", 401},
 		{"GET", m + "/events", 401}, {"GET", "/events", 401},
 	}
 	sess := newSessions(testToken, testPassword)
@@ -236,7 +239,8 @@ func TestDashboardNoSession(t *testing.T) {
 		{"garbage", "x.y"}, {"tampered", tamper(newSessions(testToken, testPassword).issue())},
 	} {
 		for _, tt := range tests {
-			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("csrf=x&confirm=yes&image=debian&netboot=off&mac=52:54:00:00:00:09"))
+			req := httptest.NewRequest(tt.method, tt.path,
+				strings.NewReader("csrf=x&confirm=yes&image=debian&netboot=off&mac=52:54:00:00:00:09&old=delete&snapshot=s1&name=s2"))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if strings.HasSuffix(tt.path, "/events") {
 				req.Header.Set("Accept", "text/event-stream")
@@ -255,8 +259,11 @@ func TestDashboardNoSession(t *testing.T) {
 		}
 	}
 	n, err := f.svc.Node(t.Context(), mustMAC(t, "52:54:00:12:34:56"))
-	if err != nil || n.Image != "alpine" || !n.Netboot {
+	if err != nil || n.Image != "alpine" || !n.Netboot || n.State != boot.StateEnrolled {
 		t.Errorf("refused requests changed the node: %+v, %v", n, err)
+	}
+	if snaps, _ := f.vols.Snapshots(t.Context(), n.Volume); len(snaps) != 0 || f.vols.Creates() != 1 {
+		t.Errorf("refused requests changed the volume: snapshots %v, %d created", snaps, f.vols.Creates())
 	}
 }
 
@@ -277,12 +284,18 @@ func TestDashboardCSRF(t *testing.T) {
 	t.Parallel()
 	f := newDashFixture(t, true, nil)
 	f.enroll(t, "52:54:00:12:34:56", "alpine")
+	if _, err := f.svc.Snapshot(t.Context(), mustMAC(t, "52:54:00:12:34:56"), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	f.vols.Hold("node-525400123456", holder)
 	b := login(t, f)
 	const m = "/machines/52:54:00:12:34:56"
 	actions := [][]string{
 		{"/machines", "mac", "52:54:00:00:00:09", "image", "debian"},
 		{m + "/assign", "image", "debian"}, {m + "/netboot", "netboot", "off"},
-		{m + "/reimage", "confirm", "yes"}, {m + "/forget", "confirm", "yes"}, {"/logout"},
+		{m + "/reimage", "confirm", "yes", "old", "delete"}, {m + "/forget", "confirm", "yes"}, {"/logout"},
+		{m + "/snapshots", "name", "s2"}, {m + "/rollback", "confirm", "yes", "snapshot", "s1"},
+		{m + "/retire", "confirm", "yes"}, {m + "/unfence", "confirm", "yes"}, {"/images/debian/protect"},
 	}
 	good := b.csrf
 	for _, token := range []string{"", "forged", good[:len(good)-1]} {
@@ -305,8 +318,13 @@ func TestDashboardCSRF(t *testing.T) {
 		t.Errorf("cross-site POST = %d, want 403", rec.Code)
 	}
 	n, err := f.svc.Node(t.Context(), mustMAC(t, "52:54:00:12:34:56"))
-	if err != nil || n.Image != "alpine" || !n.Netboot || n.Volume == "" {
+	if err != nil || n.Image != "alpine" || !n.Netboot || n.Volume == "" || n.State != boot.StateEnrolled {
 		t.Errorf("refused forms changed the node: %+v, %v", n, err)
+	}
+	snaps, _ := f.vols.Snapshots(t.Context(), n.Volume)
+	hs, _ := f.vols.Holders(t.Context(), n.Volume)
+	if len(snaps) != 1 || f.vols.Creates() != 1 || len(hs) != 1 {
+		t.Errorf("refused forms changed the volume: snapshots %v, %d created, holders %v", snaps, f.vols.Creates(), hs)
 	}
 	if _, err := f.svc.Node(t.Context(), mustMAC(t, "52:54:00:00:00:09")); err == nil {
 		t.Errorf("a refused enroll form enrolled a machine")
