@@ -234,20 +234,53 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("after root: state %q, page kept (not reloaded) %v; want up, true", state, notReloaded)
 	}
 
-	// Reimage, through its confirmation page.
-	before := vols.Creates()
+	// A snapshot with a name, listed once taken.
 	var done string
+	run("snapshot",
+		chromedp.SendKeys(chromedp.CSS(`#snapshot-name`), "before-upgrade"),
+		chromedp.Click(chromedp.CSS(`#take-snapshot`)),
+		chromedp.WaitVisible(chromedp.CSS(`#snapshots tr[data-snapshot="before-upgrade"]`)),
+		into(&done, chromedp.Text(chromedp.CSS(`.flash.ok`))),
+	)
+	if !strings.Contains(done, "Its name: before-upgrade") {
+		t.Errorf("after the snapshot: message %q", done)
+	}
+
+	// Reimage, through its confirmation page, keeping the old volume.
+	before := vols.Creates()
 	run("reimage",
 		chromedp.Click(chromedp.CSS(`#reimage`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`#old-keep`)),
+		chromedp.SendKeys(chromedp.CSS(`#keep-name`), "old-root"),
 		screenshot(shots, "confirm"),
 		chromedp.Click(chromedp.CSS(`#confirm`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)),
+		chromedp.WaitVisible(chromedp.CSS(`#snapshots tr[data-snapshot="old-root"]`)),
 		into(&done, chromedp.Text(chromedp.CSS(`.flash.ok`))),
 		into(&state, chromedp.Text(chromedp.CSS(`#node-state`))),
+		screenshot(shots, "machine-volume"),
 	)
 	if !strings.Contains(done, "Reimaged "+mac) || vols.Creates() != before+1 || !strings.Contains(state, "enrolled") {
 		t.Errorf("after reimage: message %q, %d volumes created (want %d), state %q", done, vols.Creates(), before+1, state)
+	}
+
+	// The images page: an unprotected golden snapshot, protected with a click.
+	alpine, err := d.svc.Image(t.Context(), "alpine-3.20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols.SetGolden(alpine.Golden, fmt.Errorf("%w: %s", boot.ErrUnprotected, alpine.Golden))
+	var golden string
+	run("protect a golden snapshot",
+		chromedp.Navigate(d.url+"/images"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-image="alpine-3.20"] .gs-unprotected`)),
+		screenshot(shots, "images"),
+		chromedp.Click(chromedp.CSS(`tr[data-image="alpine-3.20"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)),
+		into(&golden, chromedp.Text(chromedp.CSS(`tr[data-image="alpine-3.20"] .state`))),
+	)
+	if !strings.Contains(golden, "protected") || strings.Contains(golden, "not") {
+		t.Errorf("after protect: alpine's golden snapshot is %q, want protected", golden)
 	}
 
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.url+"/machines"),
