@@ -14,7 +14,7 @@
 //		Report: func(ev tftp.Event) { ... },
 //		Logger: log,
 //	})
-//	conn, err := net.ListenPacket("udp4", ":69")
+//	conn, err := tftp.Listen(":69")
 //	go srv.Serve(conn)
 //	...
 //	srv.Shutdown()

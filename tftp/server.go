@@ -16,6 +16,7 @@ import (
 
 	pin "github.com/pin/tftp/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
 )
 
 // A Request is one read request.
@@ -169,7 +170,24 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve answers requests arriving on conn until Shutdown is called.
+// Listen opens the UDP socket for Serve on addr (host:port, IPv4). It asks
+// the kernel for each request's destination address and interface at once:
+// a request that arrives before Serve runs would otherwise lack them, and
+// its transfer would be held to 512-byte blocks.
+func Listen(addr string) (net.PacketConn, error) {
+	conn, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tftp: %w", err)
+	}
+	if err := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tftp: %w", err)
+	}
+	return conn, nil
+}
+
+// Serve answers requests arriving on conn, best opened with Listen, until
+// Shutdown is called.
 func (s *Server) Serve(conn net.PacketConn) error {
 	if err := s.pin.Serve(conn); err != nil {
 		return fmt.Errorf("tftp: %w", err)

@@ -78,7 +78,7 @@ func serve(t *testing.T, f *files, reg prometheus.Registerer, timeout time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	conn, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
