@@ -56,7 +56,10 @@ type Content struct {
 	ETag string
 	// Generated reports a file made for this request: not to be cached.
 	Generated bool
-	files     []*os.File
+	// Node is the enrolled node whose tree the file is in; nil for iPXE
+	// binaries and for the script of a machine that is not enrolled.
+	Node  *boot.Node
+	files []*os.File
 }
 
 // Close closes the files behind c.

@@ -117,13 +117,20 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string) (*Content, 
 	if err != nil {
 		return nil, err
 	}
-	if name == "boot.ipxe" {
-		return f.nodeScript(plan)
-	}
-	if !plan.Netboot || plan.Image == nil {
+	var c *Content
+	switch {
+	case name == "boot.ipxe":
+		c, err = f.nodeScript(plan)
+	case !plan.Netboot || plan.Image == nil:
 		return nil, notFound("%s: machine %s does not boot from the network now", name, mac)
+	default:
+		c, err = f.imageFile(plan, name)
 	}
-	return f.imageFile(plan, name)
+	if err != nil {
+		return nil, err
+	}
+	c.Node = plan.Node
+	return c, nil
 }
 
 // imageFile returns a file of a bootable node's tree other than its script.

@@ -11,10 +11,19 @@ import (
 // importing this package.
 var (
 	// ErrNotFound reports that there is no such file (for this machine).
-	ErrNotFound = fmt.Errorf("file not found: %w", fs.ErrNotExist)
+	ErrNotFound error = &sentinel{"file not found", fs.ErrNotExist}
 	// ErrBadName reports a name refused by CheckName.
-	ErrBadName = fmt.Errorf("file name refused: %w", fs.ErrPermission)
+	ErrBadName error = &sentinel{"file name refused", fs.ErrPermission}
 )
+
+// sentinel is an error that also matches a standard one in errors.Is.
+type sentinel struct {
+	msg string
+	is  error
+}
+
+func (e *sentinel) Error() string        { return e.msg }
+func (e *sentinel) Is(target error) bool { return target == e.is }
 
 // Limits on names.
 const (

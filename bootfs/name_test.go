@@ -2,6 +2,7 @@ package bootfs
 
 import (
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,15 @@ func TestCheckName(t *testing.T) {
 		if !errors.Is(err, ErrBadName) {
 			t.Errorf("CheckName(%q) = %v, want ErrBadName", name, err)
 		}
+	}
+}
+
+func TestSentinels(t *testing.T) {
+	t.Parallel()
+	if err := notFound("x"); !errors.Is(err, ErrNotFound) || !errors.Is(err, fs.ErrNotExist) || err.Error() != "file not found: x" {
+		t.Errorf("notFound(x) = %q, want a file not found matching fs.ErrNotExist", err)
+	}
+	if err := CheckName(".."); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("CheckName(..) = %v, want an error matching fs.ErrPermission", err)
 	}
 }

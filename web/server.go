@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +27,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /healthz.
 	Version string
+	// Files serves the boot files under /boot; nil leaves /boot out.
+	Files *bootfs.Files
 }
 
 // server holds what the handlers share. It has no mutable state of its own.
@@ -35,6 +38,7 @@ type server struct {
 	log     *slog.Logger
 	metrics *metrics
 	version string
+	files   *bootfs.Files
 }
 
 // New returns the handler for bootd's HTTP routes: /healthz, /metrics and the
@@ -57,7 +61,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
-		metrics: m, version: cfg.Version}
+		metrics: m, version: cfg.Version, files: cfg.Files}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -69,6 +73,9 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	r.Route("/api/v1", s.routesAPI)
+	if s.files != nil {
+		r.Route("/boot", s.routesBoot)
+	}
 	return r, nil
 }
 
