@@ -45,11 +45,11 @@ type Config struct {
 
 // Files finds the files machines fetch. It is safe for concurrent use.
 type Files struct {
-	nodes   Nodes
-	ipxeDir string
-	retry   int
-	log     *slog.Logger
-	tmpl    *template.Template
+	nodes    Nodes
+	ipxeDir  string
+	retry    int
+	log      *slog.Logger
+	tmpl     *template.Template
 	cmdlines sync.Map // image cmdline text -> *template.Template
 }
 

@@ -160,7 +160,7 @@ func TestIPXE(t *testing.T) {
 	for name, want := range map[string]string{
 		"undionly.kpxe": "ipxe/undionly.kpxe", "snponly.efi": "ipxe/snponly.efi",
 		"ipxe.efi": "ipxe/ipxe.efi", // a link out of the folder, as Debian makes it
-		"README": "", "escape": "", "missing.efi": "", "../ipxe/undionly.kpxe": "",
+		"README":   "", "escape": "", "missing.efi": "", "../ipxe/undionly.kpxe": "",
 	} {
 		c, err := fx.Files.IPXE(name)
 		if want == "" {
@@ -211,7 +211,7 @@ func TestTFTPNames(t *testing.T) {
 		wantErrNotFound bool
 	}{
 		{piAddr, bootfstest.PiSerial + "/start4.elf", "pi/start4.elf", bootfstest.Pi, false}, // binds
-		{other, bootfstest.PiSerial + "/config.txt", "", bootfstest.Pi, false},             // the serial now finds it anywhere
+		{other, bootfstest.PiSerial + "/config.txt", "", bootfstest.Pi, false},               // the serial now finds it anywhere
 		{other, bootfstest.PiSerial + "/start.elf", "", bootfstest.Pi, true},
 		{other, bootfstest.PiSerial + "/boot.ipxe", "", bootfstest.Pi, true},
 		{other, "dc-a6-32-01-02-03/kernel8.img", "pi/kernel8.img", bootfstest.Pi, false},
@@ -259,4 +259,3 @@ func TestTFTPNames(t *testing.T) {
 		t.Errorf("Pi serial changed to %q", n.PiSerial)
 	}
 }
-

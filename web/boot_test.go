@@ -108,9 +108,9 @@ func TestBootScripts(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{
-		"/boot/52-54-00-99-99-99/boot.ipxe": "is not enrolled",
-		"/boot/52-54-00-00-00-0f/boot.ipxe": "\nexit\n",
-		"/boot/52-54-00-00-00-0e/boot.ipxe": `cannot boot: image "gone" is not in bootd's catalog`,
+		"/boot/52-54-00-99-99-99/boot.ipxe":  "is not enrolled",
+		"/boot/52-54-00-00-00-0f/boot.ipxe":  "\nexit\n",
+		"/boot/52-54-00-00-00-0e/boot.ipxe":  `cannot boot: image "gone" is not in bootd's catalog`,
 		"/boot/dc-a6-32-01-02-03/config.txt": "initramfs initrd.img followkernel\n",
 	} {
 		resp, body := get(t, srv, http.MethodGet, path)
@@ -215,4 +215,3 @@ func TestBootWithCurl(t *testing.T) {
 		t.Errorf("curl -r 2990-3009 %s = %d bytes, %v; want the 20 across the two files", url, len(b), err)
 	}
 }
-

@@ -210,4 +210,3 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-

@@ -307,4 +307,3 @@ func TestTFTPListenValidation(t *testing.T) {
 		}
 	}
 }
-
