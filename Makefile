@@ -22,9 +22,10 @@ run: deps build
 ## test: install what the tests need, check style and arrows, run every test
 test: deps lint unit
 
-## unit: the Go tests (race detector on), and boot once more without cgo
+## unit: the Go tests (race detector on), the boot storms (without it), and boot once more without cgo
 unit:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -v -run '^TestStorm' ./cmd/bootd/
 	CGO_ENABLED=0 $(GO) test -count=1 ./boot/...
 
 ## lint: gofmt, go vet and the package-arrow check
