@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -124,9 +125,9 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	if r.Method != http.MethodGet || c.Node == nil || stage == "" || cw.code >= 300 {
 		return
 	}
-	detail := fmt.Sprintf("http %s: %d bytes in %s", c.Name, cw.n, took.Round(time.Millisecond))
+	detail := fmt.Sprintf("http %s: %d bytes in %s", c.Name, cw.n, shortDuration(took))
 	if cw.code == http.StatusPartialContent {
-		detail = fmt.Sprintf("http %s: range of %d bytes in %s", c.Name, cw.n, took.Round(time.Millisecond))
+		detail = fmt.Sprintf("http %s: range of %d bytes in %s", c.Name, cw.n, shortDuration(took))
 	}
 	if outcome == "aborted" {
 		detail = fmt.Sprintf("http %s: aborted after %d of %d bytes", c.Name, cw.n, want)
@@ -136,7 +137,10 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	ev := boot.Event{Stage: stage, Source: ip, Detail: detail}
-	if _, err := s.svc.Record(r.Context(), c.Node.MAC, ev); err != nil {
+	// The client may hang up once it has its file; the event still counts.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if _, err := s.svc.Record(ctx, c.Node.MAC, ev); err != nil {
 		s.log.Warn("boot event not recorded", "mac", c.Node.MAC.String(), "stage", string(stage), "err", err)
 	}
 }
@@ -182,3 +186,15 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// shortDuration rounds d for a timeline: to the microsecond below a
+// millisecond, to 0.1 ms below a second, to 10 ms above.
+func shortDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/bootfs/bootfstest"
@@ -209,6 +210,16 @@ func TestBootWithCurl(t *testing.T) {
 	}
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, fx.Want["pi/initrd.img"]) {
 		t.Errorf("curl %s = %d bytes, %v; want the %d of the two initrds", url, len(got), err, len(fx.Want["pi/initrd.img"]))
+	}
+	// curl hangs up as soon as it has the file: the fetch is recorded all the same.
+	var events []boot.Event
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(events) == 0; time.Sleep(20 * time.Millisecond) {
+		if boots, _ := fx.Service.Timeline(t.Context(), bootfstest.MAC(bootfstest.Pi)); len(boots) > 0 {
+			events = boots[0].Events
+		}
+	}
+	if len(events) != 1 || events[0].Stage != boot.StageInitrd || !strings.HasPrefix(events[0].Detail, "http initrd.img: 7000 bytes in ") {
+		t.Errorf("Pi timeline after curl = %+v, want one initrd event", events)
 	}
 	b, err := exec.Command("curl", "-fsS", "--max-time", "20", "-r", "2990-3009", url).Output()
 	if err != nil || !bytes.Equal(b, fx.Want["pi/initrd.img"][2990:3010]) {

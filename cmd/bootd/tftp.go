@@ -113,7 +113,7 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 
 // tftpDetail describes a finished transfer for the timeline.
 func tftpDetail(ev tftp.Event) string {
-	took := ev.Duration.Round(time.Millisecond)
+	took := shortDuration(ev.Duration)
 	switch ev.Outcome {
 	case tftp.Done:
 		return fmt.Sprintf("tftp %s: %d bytes in %s", ev.Request.Name, ev.Bytes, took)
@@ -145,4 +145,16 @@ func checkUDPAddr(addr string) error {
 		return fmt.Errorf("want an IPv4 address or none, not %q", host)
 	}
 	return nil
+}
+
+// shortDuration rounds d for a timeline: to the microsecond below a
+// millisecond, to 0.1 ms below a second, to 10 ms above.
+func shortDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
 }
