@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 // files is an Opener over a map of names to contents, recording events.
 type files struct {
 	data map[string][]byte
+	log  *slog.Logger // for the server; nil discards
 
 	mu     sync.Mutex
 	events []Event
@@ -74,7 +76,7 @@ func (f *files) wait(t *testing.T, n int) []Event {
 // serve starts a Server for f on 127.0.0.1 and returns its address.
 func serve(t *testing.T, f *files, reg prometheus.Registerer, timeout time.Duration) string {
 	t.Helper()
-	srv, err := New(Config{Opener: f, Report: f.report, Registry: reg, Timeout: timeout, Retries: 2})
+	srv, err := New(Config{Opener: f, Report: f.report, Registry: reg, Timeout: timeout, Retries: 2, Logger: f.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,9 @@ func TestErrors(t *testing.T) {
 func TestProbes(t *testing.T) {
 	t.Parallel()
 	data := random(t, 10000)
-	f := &files{data: map[string][]byte{"start4.elf": data}}
+	var log syncBuffer
+	f := &files{data: map[string][]byte{"start4.elf": data},
+		log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	addr := serve(t, f, nil, 0)
 
 	res, err := tftptest.Get(addr, "start4.elf", tftptest.Options{BlockSize: 1024, TSize: true, AbortAfter: 1})
@@ -239,6 +243,29 @@ func TestProbes(t *testing.T) {
 	if evs[1].Bytes != 1024 || evs[3].Bytes != 0 {
 		t.Errorf("bytes of the probes = %d and %d, want 1024 and 0", evs[1].Bytes, evs[3].Bytes)
 	}
+	// Probes are normal: logged at Debug, never as failures.
+	text := log.String()
+	if strings.Count(text, "level=DEBUG") != 2 || strings.Contains(text, "level=INFO") || strings.Contains(text, "failed") {
+		t.Errorf("log of two probes:\n%s\nwant two Debug records and no failure", text)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestEventsAndMetrics(t *testing.T) {
