@@ -7,7 +7,9 @@
 #     - 100 concurrent downloads
 #   HTTP, 50 concurrent downloads of a 64 MiB file (curl):  bootd vs nginx
 #
-# Each measurement is the median of REPS runs (default 3). A ratio above 1
+# Each measurement is the median of REPS runs (default 3), after one warm-up
+# download; the load average before and after is printed, since the figures
+# mean little on a machine busy with other work. A ratio above 1
 # means bootd is faster (peer time / bootd time). Run it by hand, as root (it
 # installs tftpd-hpa, dnsmasq-base and nginx when missing, with no service
 # started); it is not part of make test. Usage:
@@ -82,10 +84,10 @@ go build -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
   --http-listen 127.0.0.1:8081 --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)
-in.tftpd --listen --foreground --address 127.0.0.1:6903 --secure "$root" &
+in.tftpd --listen --foreground --address 127.0.0.1:6903 --secure "$root" 2>"$work/tftpd-hpa.log" &
 pids+=($!)
 dnsmasq --no-daemon --conf-file=/dev/null --port=0 --listen-address=127.0.0.2 --bind-interfaces \
-  --enable-tftp --tftp-root="$root" --tftp-max=1000 --quiet-tftp --pid-file= --user=root --log-facility=/dev/null &
+  --enable-tftp --tftp-root="$root" --tftp-max=1000 --quiet-tftp --pid-file= --user=root --log-facility=- 2>"$work/dnsmasq.log" &
 pids+=($!)
 mkdir -p "$work/nginx/logs"
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -100,7 +102,7 @@ http {
   server { listen 127.0.0.1:8082; root $root; }
 }
 EOF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
 pids+=($!)
 
 for i in $(seq 50); do
@@ -152,6 +154,7 @@ measure() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 declare -A R
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "TFTP, one download of 30 MiB (blksize $BLKSIZE), median of $REPS:"
 for s in bootd tftpd-hpa dnsmasq; do R[tftp1_$s]=$(measure "$s" 1 "${TFTP_URL[$s]}" --tftp-blksize "$BLKSIZE"); done
 echo "TFTP, $CONCURRENT concurrent downloads of 30 MiB (blksize $BLKSIZE), median of $REPS:"
@@ -161,6 +164,7 @@ for s in bootd nginx; do R[http_$s]=$(measure "$s" "$HTTP_CLIENTS" "${HTTP_URL[$
 
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 gbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.2f", n * 64 * 1048576 / t / 1e9 }'; }
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "Ratios (peer time / bootd time; above 1 means bootd is faster):"
 printf '  TFTP 1 x 30 MiB:    %s vs tftpd-hpa, %s vs dnsmasq, %s vs the best (target >= 1.0)\n' \
