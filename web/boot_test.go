@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,5 +227,44 @@ func TestBootWithCurl(t *testing.T) {
 	b, err := exec.Command("curl", "-fsS", "--max-time", "20", "-r", "2990-3009", url).Output()
 	if err != nil || !bytes.Equal(b, fx.Want["pi/initrd.img"][2990:3010]) {
 		t.Errorf("curl -r 2990-3009 %s = %d bytes, %v; want the 20 across the two files", url, len(b), err)
+	}
+}
+
+// readerFromRecorder is a ResponseWriter that records what ReadFrom got.
+type readerFromRecorder struct {
+	*httptest.ResponseRecorder
+	got io.Reader
+}
+
+// Hijack makes the recorder look like net/http's writer to chi's wrapper.
+func (r *readerFromRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, errors.New("not hijackable")
+}
+
+func (r *readerFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.got = src
+	return io.Copy(r.ResponseRecorder, src)
+}
+
+// TestSendfilePath checks that a static file reaches the connection's
+// ReadFrom (where net/http uses sendfile) through every wrapper.
+func TestSendfilePath(t *testing.T) {
+	t.Parallel()
+	fx, _, _ := bootServer(t)
+	h, err := New(Config{Service: fx.Service, Token: testToken, Files: fx.Files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boot/52-54-00-12-34-56/kernel", nil))
+	lr, ok := rec.got.(*io.LimitedReader)
+	if !ok {
+		t.Fatalf("ReadFrom got %T, want the *io.LimitedReader of http.ServeContent", rec.got)
+	}
+	if _, ok := lr.R.(*os.File); !ok {
+		t.Errorf("ReadFrom got a limited %T, want an *os.File for sendfile", lr.R)
+	}
+	if !bytes.Equal(rec.Body.Bytes(), fx.Want["x86/kernel"]) {
+		t.Errorf("body = %d bytes, want the kernel's %d", rec.Body.Len(), len(fx.Want["x86/kernel"]))
 	}
 }
