@@ -52,6 +52,10 @@ func (s *server) bootNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sendBoot(w, r, c)
+	if c.Kind == bootfs.KindScript && r.Method == http.MethodGet {
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		s.log.Info("ipxe script served", "mac", mac.String(), "ip", ip, "enrolled", c.Node != nil)
+	}
 }
 
 // bootFail answers a boot file request that failed, in plain text for
