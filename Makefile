@@ -31,9 +31,10 @@ run: deps build
 ## test: install what the tests need, check style and arrows, run every test
 test: deps lint unit integration
 
-## unit: the Go tests (race detector on), and boot once more without cgo
+## unit: the Go tests (race detector on), the boot storms (without it), and boot once more without cgo
 unit:
 	$(GO) test -tags "$(GOTAGS)" -race -count=1 ./...
+	$(GO) test -count=1 -v -run '^TestStorm' ./cmd/bootd/
 	CGO_ENABLED=0 $(GO) test -count=1 ./boot/...
 
 ## integration: start a single-node Ceph cluster, run the tests that need it

@@ -22,3 +22,8 @@ var Initramfs embed.FS
 //
 //go:embed alpine
 var Alpine embed.FS
+
+// Boot holds the boot file templates, under boot/.
+//
+//go:embed boot/*
+var Boot embed.FS

@@ -13,6 +13,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	boot     *bootMetrics
 }
 
 // newMetrics creates the HTTP metrics and registers them on reg.
@@ -33,7 +34,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("web: register metrics: %w", err)
 		}
 	}
-	return m, nil
+	var err error
+	m.boot, err = newBootMetrics(reg)
+	return m, err
 }
 
 // observe counts and times one request. Labels come from fixed sets so a

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,6 +32,8 @@ type Config struct {
 	// Closing, when closed, ends the dashboard's live-update streams, so that
 	// http.Server.Shutdown need not wait for them; nil means never.
 	Closing <-chan struct{}
+	// Files serves the boot files under /boot; nil leaves /boot out.
+	Files *bootfs.Files
 }
 
 // server holds what the handlers share. It has no mutable state of its own.
@@ -40,6 +43,7 @@ type server struct {
 	log     *slog.Logger
 	metrics *metrics
 	version string
+	files   *bootfs.Files
 }
 
 // New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
@@ -62,7 +66,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
-		metrics: m, version: cfg.Version}
+		metrics: m, version: cfg.Version, files: cfg.Files}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +83,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	dash.routes(r)
+	if s.files != nil {
+		r.Route("/boot", s.routesBoot)
+	}
 	return r, nil
 }
 

@@ -260,7 +260,7 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := serveConfig{DataDir: "/from/file", HTTPListen: "127.0.0.1:2222", ImagesDir: filepath.Join(dir, "imgs"),
-		DHCPMode: "off", LogLevel: "debug"}
+		DHCPMode: "off", LogLevel: "debug", IPXEDir: "/usr/lib/ipxe"}
 	if cfg != want {
 		t.Errorf("loadServeConfig = %+v, want %+v", cfg, want)
 	}

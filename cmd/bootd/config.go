@@ -29,6 +29,8 @@ type serveConfig struct {
 	DHCPInterface string `yaml:"dhcp_interface"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
+	// IPXEDir is the folder of iPXE binaries served over TFTP and HTTP.
+	IPXEDir string `yaml:"ipxe_dir"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// DashboardPasswordFile names a file (mode 0600) holding a password that
@@ -50,6 +52,7 @@ func defaultServeConfig() serveConfig {
 		HTTPListen: "127.0.0.1:8080",
 		DHCPMode:   "off",
 		LogLevel:   "info",
+		IPXEDir:    "/usr/lib/ipxe",
 		// Ceph settings left empty take rbd.Config's defaults: user bootd,
 		// pool rbd, golden namespace golden.
 	}
@@ -68,7 +71,8 @@ func (c *serveConfig) fields() []configField {
 		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
-		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
+		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server, e.g. :69 (empty: no TFTP server)", &c.TFTPListen},
+		{"ipxe-dir", "BOOTD_IPXE_DIR", "folder of iPXE binaries (undionly.kpxe, snponly.efi, ipxe.efi)", &c.IPXEDir},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
@@ -141,8 +145,8 @@ func (c serveConfig) validate() error {
 	default:
 		return fmt.Errorf("--dhcp-mode %q: want off, proxy or full", c.DHCPMode)
 	}
-	if c.TFTPListen != "" {
-		return fmt.Errorf("--tftp-listen %s: this build of bootd has no TFTP server yet", c.TFTPListen)
+	if err := checkUDPAddr(c.TFTPListen); err != nil {
+		return fmt.Errorf("--tftp-listen %q: %v", c.TFTPListen, err)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

@@ -68,11 +68,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done()})
+	files, err := newBootFiles(cfg, svc, log)
 	if err != nil {
 		return err
 	}
+	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
+		Password: password, Closing: ctx.Done(), Files: files})
+	if err != nil {
+		return err
+	}
+	stopTFTP, err := startTFTP(cfg.TFTPListen, svc, files, reg, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopTFTP()
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)

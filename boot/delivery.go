@@ -1,0 +1,108 @@
+package boot
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+)
+
+// ValidPiSerial reports whether s is a Raspberry Pi serial number as its
+// bootloader spells it in TFTP prefixes: eight lower-case hex digits.
+func ValidPiSerial(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NodeByAddr returns the node last seen at ip (by a DHCP exchange or a boot
+// event), the most recently seen when several were, or an error wrapping
+// ErrUnknown when none was. It reads every node: protocol servers call it
+// once per request, not per packet.
+func (s *Service) NodeByAddr(ctx context.Context, ip net.IP) (*Node, error) {
+	if ip == nil || ip.IsUnspecified() {
+		return nil, fmt.Errorf("%w: no address", ErrUnknown)
+	}
+	want := ip.String()
+	if v4 := ip.To4(); v4 != nil {
+		want = v4.String()
+	}
+	nodes, err := s.store.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var best *Node
+	for _, n := range nodes {
+		if n.Addr == want && n.State != StateRetired && (best == nil || seen(n).After(seen(best))) {
+			best = n
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: no machine seen at %s", ErrUnknown, want)
+	}
+	return best, nil
+}
+
+// seen is when a node was last heard of.
+func seen(n *Node) time.Time {
+	if n.LastSeen.After(n.LastStageAt) {
+		return n.LastSeen
+	}
+	return n.LastStageAt
+}
+
+// NodeBySerial returns the node bound to a Raspberry Pi serial number, or an
+// error wrapping ErrUnknown.
+func (s *Service) NodeBySerial(ctx context.Context, serial string) (*Node, error) {
+	if !ValidPiSerial(serial) {
+		return nil, invalid("bad Raspberry Pi serial %q: want eight lower-case hex digits", serial)
+	}
+	nodes, err := s.store.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if n.PiSerial == serial && n.State != StateRetired {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no machine has Raspberry Pi serial %s", ErrUnknown, serial)
+}
+
+// BindPiSerial records that the Raspberry Pi with this serial number is the
+// node mac, as learned from its first TFTP request. A node keeps the serial
+// it was first bound to: binding another one fails with ErrExists, and so
+// does binding a serial another node holds.
+func (s *Service) BindPiSerial(ctx context.Context, mac MAC, serial string) (*Node, error) {
+	if !ValidPiSerial(serial) {
+		return nil, invalid("bad Raspberry Pi serial %q: want eight lower-case hex digits", serial)
+	}
+	if other, err := s.NodeBySerial(ctx, serial); err == nil && other.MAC.String() != mac.String() {
+		return nil, fmt.Errorf("%w: Raspberry Pi serial %s belongs to %s", ErrExists, serial, other.MAC)
+	}
+	changed := false
+	n, err := s.store.Update(ctx, mac, func(cur *Node) (*Node, error) {
+		if cur == nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnknown, mac)
+		}
+		switch cur.PiSerial {
+		case serial:
+			return cur, nil
+		case "":
+			cur.PiSerial, cur.Updated, changed = serial, s.now(), true
+			return cur, nil
+		default:
+			return nil, fmt.Errorf("%w: %s is bound to Raspberry Pi serial %s, not %s", ErrExists, mac, cur.PiSerial, serial)
+		}
+	})
+	if err == nil && changed {
+		s.log.Info("raspberry pi serial bound", "mac", n.MAC.String(), "serial", serial)
+	}
+	return n, err
+}

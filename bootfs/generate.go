@@ -1,0 +1,140 @@
+package bootfs
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/templates"
+)
+
+// parseTemplates reads the boot templates.
+func parseTemplates() (*template.Template, error) {
+	t, err := template.New("boot").Option("missingkey=error").ParseFS(templates.Boot, "boot/*")
+	if err != nil {
+		return nil, fmt.Errorf("bootfs: boot templates: %w", err)
+	}
+	return t, nil
+}
+
+// scriptData fills the boot templates.
+type scriptData struct {
+	MAC, Hostname, Image string
+	// Cmdline is the kernel command line without initrd= arguments.
+	Cmdline string
+	// Initrds are the iPXE script's initrds: the name iPXE gives each and
+	// its URL relative to the script.
+	Initrds []initrdRef
+	// Kernel and Initramfs are config.txt's file names.
+	Kernel, Initramfs string
+	Problem           string
+	Retry             int
+}
+
+type initrdRef struct{ Name, Path string }
+
+// render runs the template called name.
+func (f *Files) render(name string, d scriptData) ([]byte, error) {
+	d.Retry = f.retry
+	var b bytes.Buffer
+	if err := f.tmpl.ExecuteTemplate(&b, name, d); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// script renders an iPXE script template as the node's boot.ipxe.
+func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
+	b, err := f.render(tmpl, d)
+	if err != nil {
+		return nil, err
+	}
+	return generated(name, KindScript, b), nil
+}
+
+// nodeScript returns an enrolled node's boot.ipxe: exit when netboot is
+// off, a waiting script when it cannot boot, else one that boots its image.
+func (f *Files) nodeScript(plan *boot.Plan) (*Content, error) {
+	n := plan.Node
+	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image}
+	if !plan.Netboot {
+		return f.script("boot.ipxe", "off.ipxe", d)
+	}
+	problem := plan.Problem
+	if problem == "" {
+		cmdline, err := f.cmdline(plan)
+		if err != nil {
+			problem = err.Error()
+		}
+		d.Cmdline = cmdline
+		if strings.Contains(cmdline, "$") {
+			problem = "the image's kernel command line has a dollar sign, which an iPXE script would expand"
+		}
+	}
+	if problem != "" {
+		d.Problem = printable(problem)
+		return f.script("boot.ipxe", "problem.ipxe", d)
+	}
+	for i := range plan.Image.Initrds {
+		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
+	}
+	return f.script("boot.ipxe", "node.ipxe", d)
+}
+
+// piConfig returns a Raspberry Pi node's config.txt.
+func (f *Files) piConfig(plan *boot.Plan) (*Content, error) {
+	n := plan.Node
+	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Kernel: PiKernel}
+	if len(plan.Image.Initrds) > 0 {
+		d.Initramfs = PiInitramfs
+	}
+	b, err := f.render("config.txt", d)
+	if err != nil {
+		return nil, err
+	}
+	return generated("config.txt", KindConfig, b), nil
+}
+
+// cmdlineData fills an image's command line template (see package images).
+type cmdlineData struct {
+	Hostname, MAC, Image string
+}
+
+// cmdline renders the node's kernel command line from its image's template.
+// The result is one line of printable ASCII; anything else is an error.
+func (f *Files) cmdline(plan *boot.Plan) (string, error) {
+	text := plan.Image.Cmdline
+	t, ok := f.cmdlines.Load(text)
+	if !ok {
+		parsed, err := template.New("cmdline").Option("missingkey=error").Parse(text)
+		if err != nil {
+			return "", fmt.Errorf("the image's kernel command line does not parse: %w", err)
+		}
+		t, _ = f.cmdlines.LoadOrStore(text, parsed)
+	}
+	var b strings.Builder
+	n := plan.Node
+	if err := t.(*template.Template).Execute(&b, cmdlineData{Hostname: n.Hostname, MAC: n.MAC.String(), Image: n.Image}); err != nil {
+		return "", fmt.Errorf("the image's kernel command line does not render: %w", err)
+	}
+	line := strings.Join(strings.Fields(b.String()), " ")
+	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		return "", fmt.Errorf("the image's kernel command line has bytes other than printable ASCII: %q", line)
+	}
+	return line, nil
+}
+
+// printable replaces bytes other than printable ASCII, and $, with '?', so
+// text from elsewhere cannot add lines or expansions to a script.
+func printable(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '$' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

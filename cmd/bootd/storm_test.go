@@ -1,0 +1,141 @@
+// The storms run without the race detector (make unit runs them in a
+// second, plain go test): under it, the servers' per-packet code runs
+// several times slower and the storms would take many minutes.
+
+//go:build !race
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs/bootfstest"
+)
+
+// Boot storms: many machines fetch the same big file at once, each with a
+// real client (curl), and every byte is checked. Not parallel with other
+// tests, so each storm has the machine's two cores to itself.
+const stormClients = 200
+
+// TestStormTFTP: 200 concurrent TFTP downloads of a 30 MiB kernel at
+// blksize 1468 (an Ethernet MTU).
+func TestStormTFTP(t *testing.T) {
+	d := startDelivery(t, bootfstest.Options{KernelSize: 30 << 20})
+	url := "tftp://" + d.tftpAddr + "/52-54-00-12-34-56/kernel"
+	storm(t, d.fx.Want["x86/kernel"], func() *exec.Cmd {
+		return exec.Command("curl", "-sS", "--max-time", "600", "--tftp-blksize", "1468", url)
+	})
+	checkStormEvents(t, d, boot.StageTFTP, fmt.Sprintf("tftp 52-54-00-12-34-56/kernel: %d bytes", 30<<20))
+}
+
+// TestStormHTTP: 200 concurrent HTTP downloads of a 64 MiB initrd.
+func TestStormHTTP(t *testing.T) {
+	d := startDelivery(t, bootfstest.Options{InitrdSize: 64 << 20})
+	url := d.http.URL + "/boot/52-54-00-12-34-56/initrd/0"
+	storm(t, d.fx.Want["x86/initrd/0"], func() *exec.Cmd {
+		return exec.Command("curl", "-fsS", "--max-time", "600", url)
+	})
+	checkStormEvents(t, d, boot.StageInitrd, fmt.Sprintf("http initrd/0: %d bytes", 64<<20))
+}
+
+// storm runs stormClients clients at once, each writing the file to its
+// standard output, and compares every byte with want as it streams in.
+func storm(t *testing.T, want []byte, client func() *exec.Cmd) {
+	t.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, stormClients)
+	for i := range stormClients {
+		cmd := client()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, same := compare(out, want)
+			err := cmd.Wait()
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("client %d: %v after %d bytes: %s", i, err, n, stderr.String())
+			case !same || n != int64(len(want)):
+				errs <- fmt.Errorf("client %d: got %d bytes (identical prefix: %v), want %d identical ones", i, n, same, len(want))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 5 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d clients failed", failed, stormClients)
+	}
+	took := time.Since(start)
+	t.Logf("%d clients x %d MiB in %s (%.0f MiB/s in all)", stormClients, len(want)>>20, took.Round(time.Millisecond),
+		float64(stormClients*len(want))/(1<<20)/took.Seconds())
+}
+
+// compare reads r to its end, checking it against want; it returns how
+// many bytes it read and whether they all matched.
+func compare(r io.Reader, want []byte) (int64, bool) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	same := true
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			if n+int64(k) > int64(len(want)) || !bytes.Equal(buf[:k], want[n:n+int64(k)]) {
+				same = false
+			}
+			n += int64(k)
+		}
+		if err != nil {
+			return n, same
+		}
+	}
+}
+
+// checkStormEvents checks that every download landed in the node's timeline.
+func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		boots, err := d.fx.Service.Timeline(t.Context(), bootfstest.MAC(bootfstest.X86))
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := 0
+		for _, b := range boots {
+			for _, ev := range b.Events {
+				if ev.Stage == stage && strings.HasPrefix(ev.Detail, prefix) {
+					count++
+				}
+			}
+		}
+		if count == stormClients {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timeline has %d %q events, want %d", count, prefix, stormClients)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

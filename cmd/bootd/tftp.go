@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
+	"github.com/bootd/bootd/tftp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// newBootFiles builds the boot files served over HTTP (/boot) and TFTP,
+// warning when the iPXE folder has none of the binaries DHCP hands out.
+func newBootFiles(cfg serveConfig, svc *boot.Service, log *slog.Logger) (*bootfs.Files, error) {
+	found := false
+	for _, name := range []string{"undionly.kpxe", "snponly.efi", "ipxe.efi"} {
+		if _, err := os.Stat(filepath.Join(cfg.IPXEDir, name)); err == nil {
+			found = true
+		}
+	}
+	if !found {
+		log.Warn("no iPXE binaries in ipxe_dir (install Debian's ipxe package, or set --ipxe-dir)", "ipxe_dir", cfg.IPXEDir)
+	}
+	return bootfs.New(bootfs.Config{Nodes: svc, IPXEDir: cfg.IPXEDir, Logger: log})
+}
+
+// startTFTP starts the TFTP server on addr when it is not empty, and
+// returns a function that stops it.
+func startTFTP(addr string, svc *boot.Service, files *bootfs.Files, reg prometheus.Registerer,
+	log *slog.Logger, stdout io.Writer) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	srv, conn, err := listenTFTP(addr, svc, files, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(conn) }()
+	log.Info("tftp serving", "tftp", conn.LocalAddr().String())
+	fmt.Fprintf(stdout, "TFTP on %s\n", conn.LocalAddr())
+	return func() {
+		srv.Shutdown()
+		if err := <-done; err != nil {
+			log.Error("tftp server", "err", err)
+		}
+	}, nil
+}
+
+// listenTFTP opens the TFTP socket and builds a server that finds files
+// with files and records each transfer in the timeline of the node it
+// concerns.
+func listenTFTP(addr string, svc *boot.Service, files *bootfs.Files, reg prometheus.Registerer,
+	log *slog.Logger) (*tftp.Server, net.PacketConn, error) {
+	d := &tftpDelivery{svc: svc, files: files, log: log}
+	srv, err := tftp.New(tftp.Config{Opener: d, Report: d.report, Logger: log, Registry: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := tftp.Listen(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tftp listen: %w", err)
+	}
+	return srv, conn, nil
+}
+
+// tftpDelivery ties the TFTP server to the boot files and the timeline.
+type tftpDelivery struct {
+	svc   *boot.Service
+	files *bootfs.Files
+	log   *slog.Logger
+}
+
+// Open implements tftp.Opener; the owner of a transfer is the MAC of the
+// node it concerns.
+func (d *tftpDelivery) Open(ctx context.Context, req tftp.Request) (tftp.File, error) {
+	c, node, err := d.files.TFTP(ctx, req.Remote.Addr().AsSlice(), req.Name)
+	owner := ""
+	if node != nil {
+		owner = node.MAC.String()
+	}
+	if err != nil {
+		return tftp.File{Owner: owner}, err
+	}
+	return tftp.File{Content: c, Size: c.Size, Close: func() { c.Close() }, Owner: owner}, nil
+}
+
+// report records a finished transfer in its node's timeline (stage tftp).
+// Transfers of machines bootd does not know are only counted and logged.
+func (d *tftpDelivery) report(ev tftp.Event) {
+	if ev.Outcome == tftp.Started || ev.Owner == "" {
+		return
+	}
+	mac, err := boot.ParseMAC(ev.Owner)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := boot.Event{Stage: boot.StageTFTP, Source: ev.Request.Remote.Addr().String(), Detail: tftpDetail(ev)}
+	if _, err := d.svc.Record(ctx, mac, rec); err != nil && !errors.Is(err, boot.ErrUnknown) {
+		d.log.Warn("tftp event not recorded", "mac", ev.Owner, "err", err)
+	}
+}
+
+// tftpDetail describes a finished transfer for the timeline.
+func tftpDetail(ev tftp.Event) string {
+	took := shortDuration(ev.Duration)
+	switch ev.Outcome {
+	case tftp.Done:
+		return fmt.Sprintf("tftp %s: %d bytes in %s", ev.Request.Name, ev.Bytes, took)
+	case tftp.NotFound:
+		if errors.Is(ev.Err, bootfs.ErrBadName) {
+			return fmt.Sprintf("tftp %q: name refused", ev.Request.Name)
+		}
+		return fmt.Sprintf("tftp %s: not found", ev.Request.Name)
+	case tftp.Aborted:
+		return fmt.Sprintf("tftp %s: ended by the client after %d of %d bytes (a probe)", ev.Request.Name, ev.Bytes, ev.Size)
+	default:
+		return fmt.Sprintf("tftp %s: failed after %d of %d bytes: %v", ev.Request.Name, ev.Bytes, ev.Size, ev.Err)
+	}
+}
+
+// checkUDPAddr checks a TFTP listen address: empty, or [IPv4]:port.
+func checkUDPAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, like :69 or 198.18.0.1:69")
+	}
+	if p, err := net.LookupPort("udp", port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	if host != "" && net.ParseIP(host).To4() == nil {
+		return fmt.Errorf("want an IPv4 address or none, not %q", host)
+	}
+	return nil
+}
+
+// shortDuration rounds d for a timeline: to the microsecond below a
+// millisecond, to 0.1 ms below a second, to 10 ms above.
+func shortDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}

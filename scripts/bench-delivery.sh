@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# bench-delivery.sh: compares bootd's boot file delivery with the servers
+# people use today, in one run on this machine's loopback, and prints ratios.
+#
+#   TFTP, one 30 MiB file (curl, blksize 1468):  bootd vs tftpd-hpa and dnsmasq
+#     - one download
+#     - 100 concurrent downloads
+#   HTTP, 50 concurrent downloads of a 64 MiB file (curl):  bootd vs nginx
+#
+# Each measurement is the median of REPS runs (default 3), after one warm-up
+# download; the load average before and after is printed, since the figures
+# mean little on a machine busy with other work. A ratio above 1
+# means bootd is faster (peer time / bootd time). Run it by hand, as root (it
+# installs tftpd-hpa, dnsmasq-base and nginx when missing, with no service
+# started); it is not part of make test. Usage:
+#
+#   sudo scripts/bench-delivery.sh            # REPS=3 CONCURRENT=100 HTTP_CLIENTS=50
+#
+# Ports: bootd TFTP 127.0.0.1:6901 and HTTP 127.0.0.1:8081, tftpd-hpa
+# 127.0.0.1:6903, nginx 127.0.0.1:8082, dnsmasq 127.0.0.2:69 (dnsmasq's TFTP
+# port cannot be changed, so it gets its own loopback address).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+CONCURRENT=${CONCURRENT:-100}
+HTTP_CLIENTS=${HTTP_CLIENTS:-50}
+BLKSIZE=${BLKSIZE:-1468}
+
+# --- peers, installed without starting their services ---------------------
+need=()
+command -v in.tftpd >/dev/null || need+=(tftpd-hpa)
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base) # the binary, without the dnsmasq service
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "bench: missing ${need[*]}; run as root" >&2; exit 1; }
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then # keep apt from starting tftpd-hpa and nginx
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+fi
+# Should a service have started all the same (a machine without policy-rc.d
+# support), stop and disable it: nothing of these packages may keep running.
+for svc in tftpd-hpa nginx; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" && systemctl disable --quiet "$svc" || true
+  elif command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
+    service "$svc" stop || true
+  fi
+done
+
+# --- files and servers -----------------------------------------------------
+work=$(mktemp -d /tmp/bench-delivery.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/root
+mkdir -p "$root" "$work/catalog" "$work/data"
+chmod 755 "$root"
+head -c $((30 << 20)) /dev/urandom >"$root/kernel30"
+head -c $((64 << 20)) /dev/urandom >"$root/initrd64"
+chmod 644 "$root"/*
+cat >"$work/catalog/bench.yaml" <<EOF
+name: bench
+flavour: initramfs-tools
+arch: amd64
+kernel: $root/kernel30
+initrds: [$root/initrd64]
+golden: {image: bench, snapshot: v1}
+size: 8G
+EOF
+
+echo "bench: building bootd"
+go build -o "$work/bootd" ./cmd/bootd
+"$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
+  --http-listen 127.0.0.1:8081 --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
+pids+=($!)
+in.tftpd --listen --foreground --address 127.0.0.1:6903 --secure "$root" 2>"$work/tftpd-hpa.log" &
+pids+=($!)
+dnsmasq --no-daemon --conf-file=/dev/null --port=0 --listen-address=127.0.0.2 --bind-interfaces \
+  --enable-tftp --tftp-root="$root" --tftp-max=1000 --quiet-tftp --pid-file= --user=root --log-facility=- 2>"$work/dnsmasq.log" &
+pids+=($!)
+mkdir -p "$work/nginx/logs"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  sendfile on; tcp_nopush on; access_log off;
+  types { application/octet-stream bin; }
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:8082; root $root; }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
+pids+=($!)
+
+for i in $(seq 50); do
+  grep -q "serving on" "$work/bootd.out" 2>/dev/null && break
+  sleep 0.1
+done
+export BOOTD_SERVER=http://127.0.0.1:8081 BOOTD_TOKEN_FILE=$work/data/api-token
+"$work/bootd" enroll 52:54:00:12:34:56 --image bench >/dev/null
+sleep 0.5
+
+# --- measurements ------------------------------------------------------------
+declare -A TFTP_URL=(
+  [bootd]=tftp://127.0.0.1:6901/52-54-00-12-34-56/kernel
+  [tftpd-hpa]=tftp://127.0.0.1:6903/kernel30
+  [dnsmasq]=tftp://127.0.0.2:69/kernel30
+)
+declare -A HTTP_URL=(
+  [bootd]=http://127.0.0.1:8081/boot/52-54-00-12-34-56/initrd/0
+  [nginx]=http://127.0.0.1:8082/initrd64
+)
+
+now() { date +%s.%N; }
+# batch N URL [curl options...]: N concurrent downloads; prints the seconds taken.
+batch() {
+  local n=$1 url=$2; shift 2
+  local start fails=0 p
+  local cpids=()
+  start=$(now)
+  for _ in $(seq "$n"); do
+    curl -sS --fail --max-time 600 -o /dev/null "$@" "$url" &
+    cpids+=($!)
+  done
+  for p in "${cpids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+  [ "$fails" = 0 ] || echo "bench: $fails of $n downloads from $url failed" >&2
+  awk -v s="$start" -v e="$(now)" 'BEGIN { printf "%.3f\n", e - s }'
+}
+# median of the numbers on stdin
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# measure NAME N URL [curl options...]: median of REPS batches, after one warm-up download.
+measure() {
+  local name=$1 n=$2 url=$3; shift 3
+  batch 1 "$url" "$@" >/dev/null
+  local times=()
+  for _ in $(seq "$REPS"); do times+=("$(batch "$n" "$url" "$@")"); done
+  local m; m=$(printf '%s\n' "${times[@]}" | median)
+  printf '  %-10s %8.3f s   (runs: %s)\n' "$name" "$m" "${times[*]}" >&2
+  echo "$m"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+declare -A R
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "TFTP, one download of 30 MiB (blksize $BLKSIZE), median of $REPS:"
+for s in bootd tftpd-hpa dnsmasq; do R[tftp1_$s]=$(measure "$s" 1 "${TFTP_URL[$s]}" --tftp-blksize "$BLKSIZE"); done
+echo "TFTP, $CONCURRENT concurrent downloads of 30 MiB (blksize $BLKSIZE), median of $REPS:"
+for s in bootd tftpd-hpa dnsmasq; do R[tftpN_$s]=$(measure "$s" "$CONCURRENT" "${TFTP_URL[$s]}" --tftp-blksize "$BLKSIZE"); done
+echo "HTTP, $HTTP_CLIENTS concurrent downloads of 64 MiB, median of $REPS:"
+for s in bootd nginx; do R[http_$s]=$(measure "$s" "$HTTP_CLIENTS" "${HTTP_URL[$s]}"); done
+
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+gbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.2f", n * 64 * 1048576 / t / 1e9 }'; }
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "Ratios (peer time / bootd time; above 1 means bootd is faster):"
+printf '  TFTP 1 x 30 MiB:    %s vs tftpd-hpa, %s vs dnsmasq, %s vs the best (target >= 1.0)\n' \
+  "$(ratio "${R[tftp1_tftpd-hpa]}" "${R[tftp1_bootd]}")" "$(ratio "${R[tftp1_dnsmasq]}" "${R[tftp1_bootd]}")" \
+  "$(ratio "$(best "${R[tftp1_tftpd-hpa]}" "${R[tftp1_dnsmasq]}")" "${R[tftp1_bootd]}")"
+printf '  TFTP %s x 30 MiB:  %s vs tftpd-hpa, %s vs dnsmasq, %s vs the best (target >= 1.2)\n' "$CONCURRENT" \
+  "$(ratio "${R[tftpN_tftpd-hpa]}" "${R[tftpN_bootd]}")" "$(ratio "${R[tftpN_dnsmasq]}" "${R[tftpN_bootd]}")" \
+  "$(ratio "$(best "${R[tftpN_tftpd-hpa]}" "${R[tftpN_dnsmasq]}")" "${R[tftpN_bootd]}")"
+printf '  HTTP %s x 64 MiB:   %s vs nginx (bootd %s GB/s, nginx %s GB/s; target >= 0.95)\n' "$HTTP_CLIENTS" \
+  "$(ratio "${R[http_nginx]}" "${R[http_bootd]}")" "$(gbs "$HTTP_CLIENTS" "${R[http_bootd]}")" "$(gbs "$HTTP_CLIENTS" "${R[http_nginx]}")"

@@ -1,0 +1,40 @@
+package tftp
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are a Server's counters, registered on its registry if it has one.
+type metrics struct {
+	transfers *prometheus.CounterVec
+	bytes     prometheus.Counter
+	active    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bootd_tftp_transfers_total",
+			Help: "TFTP read requests answered, by outcome (done, not_found, aborted, failed).",
+		}, []string{"outcome"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bootd_tftp_sent_bytes_total",
+			Help: "File bytes sent over TFTP.",
+		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bootd_tftp_transfers_active",
+			Help: "TFTP transfers under way.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.transfers, m.bytes, m.active} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("tftp: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,204 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
+	"github.com/go-chi/chi/v5"
+)
+
+// routesBoot adds the boot file routes; r is mounted at /boot. They need no
+// token (firmware cannot send one) and serve nothing secret: iPXE binaries,
+// and each node's tree of kernel, initrds and generated files.
+//
+//	/boot/ipxe/{file}     an iPXE binary (UEFI HTTP boot)
+//	/boot/{mac}/{name}    a file of the node's tree, e.g. /boot/52-54-00-12-34-56/boot.ipxe
+func (s *server) routesBoot(r chi.Router) {
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Method(method, "/ipxe/{file}", http.HandlerFunc(s.bootIPXE))
+		r.Method(method, "/{mac}/*", http.HandlerFunc(s.bootNode))
+	}
+}
+
+// bootIPXE answers /boot/ipxe/{file}.
+func (s *server) bootIPXE(w http.ResponseWriter, r *http.Request) {
+	c, err := s.files.IPXE(chi.URLParam(r, "file"))
+	if err != nil {
+		s.bootFail(w, r, err)
+		return
+	}
+	s.sendBoot(w, r, c)
+}
+
+// bootNode answers /boot/{mac}/{name}. The name is taken as the client sent
+// it: chi matches the escaped path when there is one, so a percent-encoded
+// name arrives with its % signs, and bootfs.CheckName refuses it.
+func (s *server) bootNode(w http.ResponseWriter, r *http.Request) {
+	mac, err := pathMAC(r)
+	if err != nil {
+		s.bootFail(w, r, fmt.Errorf("%w: %v", bootfs.ErrNotFound, err))
+		return
+	}
+	c, err := s.files.Node(r.Context(), mac, chi.URLParam(r, "*"))
+	if err != nil {
+		s.bootFail(w, r, err)
+		return
+	}
+	s.sendBoot(w, r, c)
+	if c.Kind == bootfs.KindScript && r.Method == http.MethodGet {
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		s.log.Info("ipxe script served", "mac", mac.String(), "ip", ip, "enrolled", c.Node != nil)
+	}
+}
+
+// bootFail answers a boot file request that failed, in plain text for
+// firmware consoles. The message is fixed per status: it never names a
+// file on the server's disk, nor other machines.
+func (s *server) bootFail(w http.ResponseWriter, r *http.Request, err error) {
+	code, _ := status(err)
+	msg := "not found"
+	switch code {
+	case http.StatusBadRequest:
+		msg = "bad file name"
+	case http.StatusNotFound:
+	default:
+		code, msg = http.StatusInternalServerError, internalMessage
+		s.log.Error("boot file failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.log.Debug("boot file not served", "path", r.URL.Path, "status", code, "err", err)
+	s.metrics.boot.transfers.WithLabelValues("none", outcomeFor(code)).Inc()
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	io.WriteString(w, msg+"\n")
+}
+
+func outcomeFor(code int) string {
+	if code == http.StatusNotFound {
+		return "not_found"
+	}
+	if code == http.StatusBadRequest {
+		return "refused"
+	}
+	return "failed"
+}
+
+// sendBoot sends c with http.ServeContent (Range, HEAD, conditional
+// requests), with sendfile for a static file, and records the fetch in the
+// node's timeline.
+func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Content) {
+	defer c.Close()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if c.Kind == bootfs.KindScript || c.Kind == bootfs.KindConfig {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	if c.Generated {
+		h.Set("Cache-Control", "no-store")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", c.ETag)
+	}
+	start := time.Now()
+	m := s.metrics.boot
+	m.active.Inc()
+	cw := &countingWriter{ResponseWriter: w}
+	http.ServeContent(cw, r, c.Name, c.ModTime, c.ReadSeeker)
+	took := time.Since(start)
+	m.active.Dec()
+
+	want, _ := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+	outcome := "done"
+	if r.Method == http.MethodGet && cw.n < want {
+		outcome = "aborted"
+	}
+	m.transfers.WithLabelValues(string(c.Kind), outcome).Inc()
+	m.bytes.WithLabelValues(string(c.Kind)).Add(float64(cw.n))
+	stage := c.Kind.Stage()
+	if r.Method != http.MethodGet || c.Node == nil || stage == "" || cw.code >= 300 {
+		return
+	}
+	detail := fmt.Sprintf("http %s: %d bytes in %s", c.Name, cw.n, shortDuration(took))
+	if cw.code == http.StatusPartialContent {
+		detail = fmt.Sprintf("http %s: range of %d bytes in %s", c.Name, cw.n, shortDuration(took))
+	}
+	if outcome == "aborted" {
+		detail = fmt.Sprintf("http %s: aborted after %d of %d bytes", c.Name, cw.n, want)
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush() // the client has its file before the timeline write
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ev := boot.Event{Stage: stage, Source: ip, Detail: detail}
+	// The client may hang up once it has its file; the event still counts.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if _, err := s.svc.Record(ctx, c.Node.MAC, ev); err != nil {
+		s.log.Warn("boot event not recorded", "mac", c.Node.MAC.String(), "stage", string(stage), "err", err)
+	}
+}
+
+// countingWriter counts the status and body bytes of a response. It
+// passes io.ReaderFrom through, so a file still goes out with sendfile.
+type countingWriter struct {
+	http.ResponseWriter
+	code int
+	n    int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	rf, ok := c.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		n, err := io.Copy(struct{ io.Writer }{c.ResponseWriter}, src)
+		c.n += n
+		return n, err
+	}
+	n, err := rf.ReadFrom(src)
+	c.n += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// shortDuration rounds d for a timeline: to the microsecond below a
+// millisecond, to 0.1 ms below a second, to 10 ms above.
+func shortDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
