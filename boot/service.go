@@ -42,6 +42,7 @@ type Service struct {
 	// checkpoint and inflight: see volumes_ops.go.
 	checkpoint func(step string)
 	inflight   inflight
+	tokens     *BootTokens // one-time key tokens (bootcfg.go)
 }
 
 // NewService returns a Service for cfg.
@@ -61,6 +62,7 @@ func NewService(cfg Config) (*Service, error) {
 		s.timeline = DefaultTimelinePolicy()
 	}
 	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
+	s.tokens = NewBootTokens(bootTokenTTL, s.now)
 	return s, nil
 }
 

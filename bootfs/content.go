@@ -115,7 +115,7 @@ func static(name string, kind Kind, fs []*os.File, infos []os.FileInfo) *Content
 	parts := make([]part, len(fs))
 	for i, f := range fs {
 		st := infos[i]
-		parts[i] = part{f: f, size: st.Size()}
+		parts[i] = part{r: f, size: st.Size()}
 		c.Size += st.Size()
 		if st.ModTime().After(c.ModTime) {
 			c.ModTime = st.ModTime()
@@ -136,11 +136,11 @@ func static(name string, kind Kind, fs []*os.File, infos []os.FileInfo) *Content
 }
 
 type part struct {
-	f    *os.File
+	r    io.ReaderAt
 	size int64
 }
 
-// concat reads several files as one, as the Raspberry Pi firmware takes a
+// concat reads several files (or byte slices) as one, as the Raspberry Pi firmware takes a
 // single initramfs (the kernel unpacks concatenated cpio archives in turn).
 type concat struct {
 	parts []part
@@ -155,7 +155,7 @@ func (c *concat) Read(p []byte) (int, error) {
 	start := int64(0)
 	for _, pt := range c.parts {
 		if c.off < start+pt.size {
-			n, err := pt.f.ReadAt(p[:min(int64(len(p)), start+pt.size-c.off)], c.off-start)
+			n, err := pt.r.ReadAt(p[:min(int64(len(p)), start+pt.size-c.off)], c.off-start)
 			c.off += int64(n)
 			if err == io.EOF && n > 0 {
 				err = nil

@@ -38,6 +38,13 @@ type Config struct {
 	// Retry is how many seconds a waiting iPXE script sleeps before asking
 	// again (unknown machine, or one that cannot boot now); zero means 10.
 	Retry int
+	// BootURL is bootd's HTTP base URL as machines reach it
+	// (http://198.18.0.1:8080); "" leaves the RBD boot out.
+	BootURL string
+	// RBD is what the RBD boot needs of the domain; nil leaves it out.
+	RBD RBDNodes
+	// InitDir is the folder of the bootd-init binaries (bootd-init-amd64, -arm64).
+	InitDir string
 	// Logger receives missing image files (Warn), serial bindings (Info)
 	// and refused names (Debug); nil discards them.
 	Logger *slog.Logger
@@ -51,6 +58,10 @@ type Files struct {
 	log      *slog.Logger
 	tmpl     *template.Template
 	cmdlines sync.Map // image cmdline text -> *template.Template
+	bootURL  string
+	rbd      RBDNodes
+	overlays overlays
+	helpers  helperCache
 }
 
 // Names in a Raspberry Pi node's tree that config.txt points at.
@@ -68,7 +79,8 @@ func New(cfg Config) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t}
+	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
+		bootURL: strings.TrimSuffix(cfg.BootURL, "/"), rbd: cfg.RBD, helpers: helperCache{dir: cfg.InitDir}}
 	if f.retry <= 0 {
 		f.retry = 10
 	}
@@ -99,10 +111,11 @@ func (f *Files) IPXE(name string) (*Content, error) {
 	return static(name, KindIPXE, []*os.File{file}, []os.FileInfo{st}), nil
 }
 
-// Node returns the file name of mac's tree (see the package comment). An
-// unknown machine has only boot.ipxe, a script saying so; a machine with
-// netboot off or that cannot boot has only its boot.ipxe too.
-func (f *Files) Node(ctx context.Context, mac boot.MAC, name string) (*Content, error) {
+// Node returns the file name of mac's tree (see the package comment) for
+// a client at remote. An unknown machine has only boot.ipxe, a script
+// saying so; a machine with netboot off or that cannot boot has only its
+// boot.ipxe too.
+func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.IP) (*Content, error) {
 	if err := CheckName(name); err != nil {
 		f.log.Debug("file name refused", "mac", mac.String(), "file", name, "err", err)
 		return nil, err
@@ -120,11 +133,11 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string) (*Content, 
 	var c *Content
 	switch {
 	case name == "boot.ipxe":
-		c, err = f.nodeScript(plan)
+		c, err = f.nodeScript(ctx, plan, remote)
 	case !plan.Netboot || plan.Image == nil:
 		return nil, notFound("%s: machine %s does not boot from the network now", name, mac)
 	default:
-		c, err = f.imageFile(plan, name)
+		c, err = f.imageFile(ctx, plan, name, remote)
 	}
 	if err != nil {
 		return nil, err
@@ -134,9 +147,14 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string) (*Content, 
 }
 
 // imageFile returns a file of a bootable node's tree other than its script.
-func (f *Files) imageFile(plan *boot.Plan, name string) (*Content, error) {
+func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, remote net.IP) (*Content, error) {
 	img := plan.Image
 	pi := img.Firmware != ""
+	if f.rbdBoot(plan) {
+		if c, err := f.rbdFile(ctx, plan, name); c != nil || err != nil {
+			return c, err
+		}
+	}
 	switch {
 	case name == "kernel", pi && name == PiKernel:
 		return f.imageFiles(name, KindKernel, img.Kernel)
@@ -147,13 +165,20 @@ func (f *Files) imageFile(plan *boot.Plan, name string) (*Content, error) {
 		}
 		return f.imageFiles(name, KindInitrd, img.Initrds[n])
 	case pi && name == PiInitramfs && len(img.Initrds) > 0:
-		return f.imageFiles(name, KindInitrd, img.Initrds...)
+		return f.piInitramfs(ctx, plan, name)
 	case pi && name == "config.txt":
 		return f.piConfig(plan)
 	case pi && name == "cmdline.txt":
 		line, err := f.cmdline(plan)
 		if err != nil {
 			return nil, err
+		}
+		if f.rbdBoot(plan) {
+			extra, err := f.rbdCmdline(ctx, plan, remote)
+			if err != nil {
+				return nil, err
+			}
+			line += " " + extra
 		}
 		return generated(name, KindConfig, []byte(line+"\n")), nil
 	case pi:
@@ -217,7 +242,7 @@ func (f *Files) TFTP(ctx context.Context, remote net.IP, name string) (*Content,
 	if err != nil {
 		return nil, f.byAddr(ctx, remote), err
 	}
-	c, err := f.Node(ctx, node.MAC, rest)
+	c, err := f.Node(ctx, node.MAC, rest, remote)
 	if err == nil && c.Kind == KindScript {
 		c.Close()
 		err = notFound("%s", name) // TFTP clients have no use for iPXE scripts

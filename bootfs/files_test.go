@@ -53,7 +53,7 @@ func TestGenerated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			t.Parallel()
-			c, err := fx.Files.Node(context.Background(), bootfstest.MAC(tt.mac), tt.name)
+			c, err := fx.Files.Node(context.Background(), bootfstest.MAC(tt.mac), tt.name, nil)
 			if err != nil {
 				t.Fatalf("Node(%s, %s) = %v", tt.mac, tt.name, err)
 			}
@@ -111,7 +111,7 @@ func TestNodeFiles(t *testing.T) {
 		{bootfstest.Unknown, "kernel", "", ""},
 	}
 	for _, tt := range tests {
-		c, err := fx.Files.Node(context.Background(), bootfstest.MAC(tt.mac), tt.name)
+		c, err := fx.Files.Node(context.Background(), bootfstest.MAC(tt.mac), tt.name, nil)
 		if tt.want == "" {
 			if !errors.Is(err, bootfs.ErrNotFound) {
 				t.Errorf("Node(%s, %q) = %v, want ErrNotFound", tt.mac, tt.name, err)
@@ -134,7 +134,7 @@ func TestNodeFiles(t *testing.T) {
 func TestConcatSeek(t *testing.T) {
 	t.Parallel()
 	fx := bootfstest.New(t, bootfstest.Options{})
-	c, err := fx.Files.Node(context.Background(), bootfstest.MAC(bootfstest.Pi), "initrd.img")
+	c, err := fx.Files.Node(context.Background(), bootfstest.MAC(bootfstest.Pi), "initrd.img", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package bootfs
 
 import (
 	"bytes"
+	"context"
+	"net"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,7 +59,7 @@ func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
 
 // nodeScript returns an enrolled node's boot.ipxe: exit when netboot is
 // off, a waiting script when it cannot boot, else one that boots its image.
-func (f *Files) nodeScript(plan *boot.Plan) (*Content, error) {
+func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
 	n := plan.Node
 	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image}
 	if !plan.Netboot {
@@ -69,10 +71,17 @@ func (f *Files) nodeScript(plan *boot.Plan) (*Content, error) {
 		if err != nil {
 			problem = err.Error()
 		}
-		d.Cmdline = cmdline
 		if strings.Contains(cmdline, "$") {
 			problem = "the image's kernel command line has a dollar sign, which an iPXE script would expand"
 		}
+		if problem == "" && f.rbdBoot(plan) {
+			extra, err := f.rbdCmdline(ctx, plan, remote)
+			if err != nil {
+				problem = err.Error()
+			}
+			cmdline += " " + extra
+		}
+		d.Cmdline = strings.TrimSpace(cmdline)
 	}
 	if problem != "" {
 		d.Problem = printable(problem)
@@ -80,6 +89,11 @@ func (f *Files) nodeScript(plan *boot.Plan) (*Content, error) {
 	}
 	for i := range plan.Image.Initrds {
 		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
+	}
+	if f.rbdBoot(plan) {
+		for _, n := range f.rbdInitrds(plan) {
+			d.Initrds = append(d.Initrds, initrdRef{Name: n, Path: n})
+		}
 	}
 	return f.script("boot.ipxe", "node.ipxe", d)
 }

@@ -1,0 +1,237 @@
+package bootfs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/images"
+)
+
+// What bootd adds to a node's boot so that it maps its RBD volume (see
+// package images and cmd/bootd-init). For an initramfs-tools image with a
+// modules tree, the node's tree also has:
+//
+//	overlay.cpio        bootd-init, the rbd modules and scripts/bootd (per image)
+//	node.cpio           etc/bootd/node.conf (per node, no secrets)
+//
+// and its kernel command line gets bootd=<node URL>, a one-time
+// bootd.token= and BOOTIF=. An Alpine image's tree has modloop and
+// node.apkovl.tar.gz, and its command line gets ip=dhcp, modloop=,
+// alpine_repo= and apkovl=.
+const (
+	overlayName = "overlay.cpio"
+	nodeCPIO    = "node.cpio"
+	apkovlName  = "node.apkovl.tar.gz"
+	modloopName = "modloop"
+)
+
+// RBDNodes is what the RBD boot needs of the domain, beyond Nodes;
+// *boot.Service satisfies it.
+type RBDNodes interface {
+	// MapTarget returns what the node's kernel needs to map its volume.
+	MapTarget(ctx context.Context, mac boot.MAC) (*boot.MapTarget, error)
+	// IssueBootToken returns a one-time token for mac booting from addr.
+	IssueBootToken(mac boot.MAC, addr net.IP) (string, error)
+	// CheckFence refuses a boot whose volume another client holds.
+	CheckFence(ctx context.Context, mac boot.MAC, addr net.IP) error
+}
+
+// overlays caches each image's overlay.cpio: the same for all its nodes.
+type overlays struct {
+	mu sync.Mutex
+	m  map[string][]byte // image name + kernel modules path -> cpio
+}
+
+// rbdBoot reports whether plan's node boots with its volume mapped by bootd:
+// it has a volume, its image is of a flavour bootd knows how to map it in,
+// and bootd knows its own URL and has the helper.
+func (f *Files) rbdBoot(plan *boot.Plan) bool {
+	if f.bootURL == "" || f.rbd == nil || plan.Image == nil || plan.Node.Volume == "" {
+		return false
+	}
+	switch plan.Image.Flavour {
+	case boot.FlavourInitramfsTools:
+		return plan.Image.Modules != ""
+	case boot.FlavourAlpine:
+		return true
+	}
+	return false
+}
+
+// nodeURL is the node's base URL, which bootd-init talks to.
+func (f *Files) nodeURL(mac boot.MAC) string {
+	return f.bootURL + "/boot/" + strings.ReplaceAll(mac.String(), ":", "-")
+}
+
+// rbdCmdline returns what bootd adds to the kernel command line of a node
+// booting from remote, with a fresh one-time token. A fenced volume is an
+// error whose message is for the node's console.
+func (f *Files) rbdCmdline(ctx context.Context, plan *boot.Plan, remote net.IP) (string, error) {
+	mac := plan.Node.MAC
+	if err := f.rbd.CheckFence(ctx, mac, remote); err != nil {
+		return "", err
+	}
+	tok, err := f.rbd.IssueBootToken(mac, remote)
+	if err != nil {
+		return "", err
+	}
+	url := f.nodeURL(mac)
+	hyphen := strings.ReplaceAll(mac.String(), ":", "-")
+	extra := "bootd=" + url + " bootd.token=" + tok + " BOOTIF=01-" + hyphen
+	if plan.Image.Flavour == boot.FlavourAlpine {
+		extra = "ip=dhcp modloop=" + url + "/" + modloopName + " alpine_repo=" + plan.Image.Repository +
+			" apkovl=" + url + "/" + apkovlName + " " + extra
+	}
+	return extra, nil
+}
+
+// rbdInitrds names the extra initrds an initramfs-tools node loads after its image's.
+func (f *Files) rbdInitrds(plan *boot.Plan) []string {
+	if plan.Image.Flavour != boot.FlavourInitramfsTools {
+		return nil
+	}
+	return []string{overlayName, nodeCPIO}
+}
+
+// rbdFile returns one of the files rbdBoot adds to the node's tree, or nil.
+func (f *Files) rbdFile(ctx context.Context, plan *boot.Plan, name string) (*Content, error) {
+	img := plan.Image
+	switch {
+	case img.Flavour == boot.FlavourInitramfsTools && name == overlayName:
+		b, err := f.imageOverlay(img)
+		if err != nil {
+			return nil, err
+		}
+		return generated(name, KindInitrd, b), nil
+	case img.Flavour == boot.FlavourInitramfsTools && name == nodeCPIO:
+		conf, err := f.nodeConf(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		b, err := images.NodeOverlay(conf)
+		if err != nil {
+			return nil, err
+		}
+		return generated(name, KindInitrd, b), nil
+	case img.Flavour == boot.FlavourAlpine && name == apkovlName:
+		conf, err := f.nodeConf(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		helper, err := f.helper(img.Arch)
+		if err != nil {
+			return nil, err
+		}
+		b, err := images.Apkovl(img, conf, helper)
+		if err != nil {
+			return nil, err
+		}
+		return generated(name, KindConfig, b), nil
+	case img.Flavour == boot.FlavourAlpine && name == modloopName && img.Modloop != "":
+		return f.imageFiles(name, KindInitrd, img.Modloop)
+	}
+	return nil, nil
+}
+
+func (f *Files) nodeConf(ctx context.Context, plan *boot.Plan) (images.NodeConf, error) {
+	t, err := f.rbd.MapTarget(ctx, plan.Node.MAC)
+	if err != nil {
+		return images.NodeConf{}, err
+	}
+	return images.NodeConf{Monitors: t.Monitors, Pool: t.Pool, Namespace: t.Namespace, Image: t.Image,
+		User: t.User, Hostname: plan.Node.Hostname}, nil
+}
+
+// imageOverlay returns the image's overlay.cpio, built once.
+func (f *Files) imageOverlay(img *boot.Image) ([]byte, error) {
+	key := img.Name + "\x00" + img.Modules
+	f.overlays.mu.Lock()
+	defer f.overlays.mu.Unlock()
+	if b, ok := f.overlays.m[key]; ok {
+		return b, nil
+	}
+	helper, err := f.helper(img.Arch)
+	if err != nil {
+		return nil, err
+	}
+	b, err := images.InitramfsOverlay(img, helper)
+	if err != nil {
+		return nil, err
+	}
+	if f.overlays.m == nil {
+		f.overlays.m = map[string][]byte{}
+	}
+	f.overlays.m[key] = b
+	return b, nil
+}
+
+// piInitramfs returns a Pi node's initrd.img: the image's initrds and, for
+// an RBD boot, its overlay and node.cpio, as one file.
+func (f *Files) piInitramfs(ctx context.Context, plan *boot.Plan, name string) (*Content, error) {
+	c, err := f.imageFiles(name, KindInitrd, plan.Image.Initrds...)
+	if err != nil || !f.rbdBoot(plan) || plan.Image.Flavour != boot.FlavourInitramfsTools {
+		return c, err
+	}
+	var extra []byte
+	for _, n := range f.rbdInitrds(plan) {
+		part, err := f.rbdFile(ctx, plan, n)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		b, _ := io.ReadAll(part)
+		extra = append(extra, b...)
+	}
+	return c.appendBytes(extra), nil
+}
+
+// appendBytes returns c followed by b: a generated file, since its tail is.
+func (c *Content) appendBytes(b []byte) *Content {
+	var parts []part
+	if cc, ok := c.ReadSeeker.(*concat); ok {
+		parts = cc.parts
+	} else {
+		parts = []part{{r: c.ReadSeeker.(*os.File), size: c.Size}}
+	}
+	parts = append(parts, part{r: bytes.NewReader(b), size: int64(len(b))})
+	c.Size += int64(len(b))
+	c.ReadSeeker = &concat{parts: parts, size: c.Size}
+	c.ETag, c.Generated = "", true
+	return c
+}
+
+// helperCache loads bootd-init binaries once per architecture.
+type helperCache struct {
+	dir string
+	mu  sync.Mutex
+	m   map[string][]byte
+}
+
+// helper returns the static bootd-init binary for arch (amd64, arm64).
+func (f *Files) helper(arch string) ([]byte, error) {
+	h := &f.helpers
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b, ok := h.m[arch]; ok {
+		return b, nil
+	}
+	if h.dir == "" {
+		return nil, fmt.Errorf("no folder of bootd-init binaries configured (--init-dir)")
+	}
+	b, err := os.ReadFile(h.dir + "/bootd-init-" + arch)
+	if err != nil {
+		return nil, fmt.Errorf("bootd-init for %s: %w (make build puts it beside bootd)", arch, err)
+	}
+	if h.m == nil {
+		h.m = map[string][]byte{}
+	}
+	h.m[arch] = b
+	return b, nil
+}
