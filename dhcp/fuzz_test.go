@@ -121,4 +121,3 @@ func TestMalformedDropped(t *testing.T) {
 		t.Errorf("reply latency histogram series = %d, want 1", n)
 	}
 }
-

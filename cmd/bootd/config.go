@@ -27,6 +27,25 @@ type serveConfig struct {
 	DHCPMode string `yaml:"dhcp_mode"`
 	// DHCPInterface is the network interface the DHCP server binds to.
 	DHCPInterface string `yaml:"dhcp_interface"`
+	// Advertise is the IPv4 address machines reach bootd at (siaddr, option
+	// 54, boot URLs); empty means the DHCP interface's address, else
+	// http_listen's.
+	Advertise string `yaml:"advertise"`
+	// DHCP settings (dhcp.go): listen port, full mode's pool and options,
+	// the unknown-MAC policy and the iPXE binaries.
+	DHCPPort         string `yaml:"dhcp_port"`
+	DHCPPoolStart    string `yaml:"dhcp_pool_start"`
+	DHCPPoolEnd      string `yaml:"dhcp_pool_end"`
+	DHCPNetmask      string `yaml:"dhcp_netmask"`
+	DHCPRouter       string `yaml:"dhcp_router"`
+	DHCPDNS          string `yaml:"dhcp_dns"`
+	DHCPNTP          string `yaml:"dhcp_ntp"`
+	DHCPDomain       string `yaml:"dhcp_domain"`
+	DHCPLeaseTime    string `yaml:"dhcp_lease_time"`
+	DHCPReservations string `yaml:"dhcp_reservations"`
+	DHCPUnknown      string `yaml:"dhcp_unknown"`
+	DHCPEFIBinary    string `yaml:"dhcp_efi_binary"`
+	DHCPARM64Binary  string `yaml:"dhcp_arm64_binary"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
 	// LogLevel is debug, info, warn or error.
@@ -39,6 +58,11 @@ func defaultServeConfig() serveConfig {
 		HTTPListen: "127.0.0.1:8080",
 		DHCPMode:   "off",
 		LogLevel:   "info",
+
+		DHCPPort:      "67",
+		DHCPLeaseTime: "1h",
+		DHCPUnknown:   "ignore",
+		DHCPEFIBinary: "snponly.efi",
 	}
 }
 
@@ -55,6 +79,20 @@ func (c *serveConfig) fields() []configField {
 		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
+		{"advertise", "BOOTD_ADVERTISE", "IPv4 address machines reach bootd at (default: the DHCP interface's, else http-listen's)", &c.Advertise},
+		{"dhcp-port", "BOOTD_DHCP_PORT", "DHCP server port (67; another only for tests and benchmarks)", &c.DHCPPort},
+		{"dhcp-pool-start", "BOOTD_DHCP_POOL_START", "full mode: first address of the pool", &c.DHCPPoolStart},
+		{"dhcp-pool-end", "BOOTD_DHCP_POOL_END", "full mode: last address of the pool", &c.DHCPPoolEnd},
+		{"dhcp-netmask", "BOOTD_DHCP_NETMASK", "full mode: subnet mask (default: the interface's)", &c.DHCPNetmask},
+		{"dhcp-router", "BOOTD_DHCP_ROUTER", "full mode: default gateway (option 3)", &c.DHCPRouter},
+		{"dhcp-dns", "BOOTD_DHCP_DNS", "full mode: DNS servers, comma-separated (option 6)", &c.DHCPDNS},
+		{"dhcp-ntp", "BOOTD_DHCP_NTP", "full mode: NTP servers, comma-separated (option 42)", &c.DHCPNTP},
+		{"dhcp-domain", "BOOTD_DHCP_DOMAIN", "full mode: domain name (option 15)", &c.DHCPDomain},
+		{"dhcp-lease-time", "BOOTD_DHCP_LEASE_TIME", "full mode: lease time, e.g. 1h", &c.DHCPLeaseTime},
+		{"dhcp-reservations", "BOOTD_DHCP_RESERVATIONS", "full mode: fixed addresses, mac=ip,mac=ip", &c.DHCPReservations},
+		{"dhcp-unknown", "BOOTD_DHCP_UNKNOWN", "unknown machines: ignore, or boot into the not-enrolled script", &c.DHCPUnknown},
+		{"dhcp-efi-binary", "BOOTD_DHCP_EFI_BINARY", "iPXE binary for x64 UEFI: snponly.efi or ipxe.efi", &c.DHCPEFIBinary},
+		{"dhcp-arm64-binary", "BOOTD_DHCP_ARM64_BINARY", "iPXE binary for arm64 UEFI (default: none)", &c.DHCPARM64Binary},
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 	}
@@ -112,12 +150,8 @@ func readConfigFile(path string, cfg *serveConfig) error {
 }
 
 func (c serveConfig) validate() error {
-	switch c.DHCPMode {
-	case "off":
-	case "proxy", "full":
-		return fmt.Errorf("--dhcp-mode %s: this build of bootd has no DHCP server yet; use --dhcp-mode off", c.DHCPMode)
-	default:
-		return fmt.Errorf("--dhcp-mode %q: want off, proxy or full", c.DHCPMode)
+	if err := c.validateDHCP(); err != nil {
+		return err
 	}
 	if c.TFTPListen != "" {
 		return fmt.Errorf("--tftp-listen %s: this build of bootd has no TFTP server yet", c.TFTPListen)
