@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -38,8 +39,10 @@ func (s *Server) handle(ctx context.Context, b []byte, from *net.UDPAddr, pxePor
 	mt := req.MessageType()
 	c := s.seen.recall(classify(req), mt)
 	s.met.received.WithLabelValues(typeLabel(mt), c.Label()).Inc()
-	s.log.Debug("dhcp request", "type", typeLabel(mt), "mac", c.MAC.String(), "class", c.Label(),
-		"vendor_class", c.VendorClass, "relay", ipString(c.Relay))
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("dhcp request", "type", typeLabel(mt), "mac", c.MAC.String(), "class", c.Label(),
+			"vendor_class", c.VendorClass, "relay", ipString(c.Relay))
+	}
 	if s.cfg.Report != nil {
 		ev := Event{Type: typeLabel(mt), Client: c, ClientIP: req.RequestedIPAddress(), Time: s.cfg.Now()}
 		if ci := req.ClientIPAddr.To4(); ci != nil && !ci.IsUnspecified() {
@@ -62,7 +65,7 @@ func (s *Server) sent(r *reply) {
 	s.met.sent.WithLabelValues(typeLabel(mt), r.client.Label()).Inc()
 	if mt == dhcpv4.MessageTypeNak {
 		s.log.Info("dhcp nak sent", "mac", r.client.MAC.String(), "msg", r.pkt.Message())
-	} else {
+	} else if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("dhcp reply sent", "type", typeLabel(mt), "mac", r.client.MAC.String(),
 			"ip", r.pkt.YourIPAddr.String(), "file", r.file, "to", r.to.String())
 	}
