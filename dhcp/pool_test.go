@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/internal/dhcptest"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 func testPoolOf(t *testing.T, p Pool, leases LeaseStore) *pool {
@@ -167,5 +168,36 @@ func TestManyClientsAcrossRestart(t *testing.T) {
 		if !r1[i].IP.Equal(r2[i].IP) {
 			t.Errorf("client %v had %v, got %v after the restart", r1[i].MAC, r1[i].IP, r2[i].IP)
 		}
+	}
+}
+
+// BenchmarkHandleDORA measures the packet path of one full exchange
+// (DISCOVER then REQUEST) without sockets, with an in-memory lease store.
+func BenchmarkHandleDORA(b *testing.B) {
+	leases := newMemLeases()
+	p := Pool{Subnet: netip.MustParsePrefix("10.0.0.0/8"),
+		Start: netip.MustParseAddr("10.0.0.1"), End: netip.MustParseAddr("10.15.255.254")}
+	srv, err := New(Config{Mode: ModeFull, ServerIP: netip.MustParseAddr("10.0.0.1"), Pool: p, Leases: leases, Decider: bootAll})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		mac := dhcptest.MAC(3, i)
+		disc := request(mac, dhcpv4.MessageTypeDiscover, byte(i), prl(1, 3, 6, 15, 51))
+		offer := srv.handle(ctx, disc.ToBytes(), nil, false)
+		if offer == nil {
+			b.Fatal("no offer")
+		}
+		req := request(mac, dhcpv4.MessageTypeRequest, byte(i), prl(1, 3, 6, 15, 51))
+		req.UpdateOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 0, 0, 1)))
+		req.UpdateOption(dhcpv4.OptRequestedIPAddress(offer.pkt.YourIPAddr))
+		ack := srv.handle(ctx, req.ToBytes(), nil, false)
+		if ack == nil {
+			b.Fatal("no ack")
+		}
+		ack.pkt.ToBytes()
+		offer.pkt.ToBytes()
 	}
 }
