@@ -131,19 +131,25 @@ measure() {
     }'
 }
 
-declare -A best
-for server in $SERVERS; do
-  best[$server]=0
-  printf '\n%s (PERIOD=%ss, CLIENTS=%s)\n%10s %14s %10s %8s\n' "$server" "$PERIOD" "$CLIENTS" rate "exchanges/s" "drops %" "started/s"
-  for rate in $RATES; do
+# Servers take turns at each rate, so that a busy machine weighs on all of
+# them alike; a server that failed a rate is not tried at higher ones.
+declare -A best done
+printf '\nPERIOD=%ss per run, CLIENTS=%s; each cell: full exchanges/s (drops %%)\n%8s' "$PERIOD" "$CLIENTS" rate
+for server in $SERVERS; do best[$server]=0; printf ' %22s' "$server"; done
+echo
+for rate in $RATES; do
+  printf '%8s' "$rate"
+  for server in $SERVERS; do
+    if [ -n "${done[$server]:-}" ]; then printf ' %22s' -; continue; fi
     read -r acks drop sent < <(measure "$server" "$rate")
-    printf '%10s %14s %10s %8s\n' "$rate" "$acks" "$drop" "$sent"
+    printf ' %22s' "$acks ($drop %)"
     if awk -v d="$drop" 'BEGIN { exit !(d < 0.1) }'; then
       [ "$acks" -gt "${best[$server]}" ] && best[$server]=$acks
     else
-      break # the server is saturated; higher rates only drop more
+      done[$server]=1
     fi
   done
+  echo
 done
 
 echo
