@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -158,7 +159,7 @@ func (d decider) Decide(ctx context.Context, c dhcp.Client) (dhcp.Answer, error)
 const (
 	sightingEvery = time.Minute      // last-seen refresh per MAC
 	recordEvery   = 5 * time.Second  // timeline event per MAC and message
-	recordQueue   = 4096             // events waiting for the store
+	recordQueue   = 256              // events waiting for the store, per writer
 	recordWorkers = 16               // concurrent writers (bbolt batches them)
 	forgetAfter   = 10 * time.Minute // throttle entries kept
 )
@@ -166,11 +167,12 @@ const (
 // recorder turns DHCP events into Discover (an unknown network-booting
 // machine is recorded; a known one's last-seen refreshed) and Record (a
 // "dhcp" timeline event per OFFER or ACK that carried boot information),
-// off the packet path and throttled per MAC.
+// off the packet path and throttled per MAC. Each MAC's events go to one
+// writer, so they are stored in the order they happened.
 type recorder struct {
 	svc     *boot.Service
 	log     *slog.Logger
-	queue   chan dhcp.Event
+	queues  [recordWorkers]chan dhcp.Event
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	last    map[string]time.Time
@@ -180,10 +182,12 @@ type recorder struct {
 }
 
 func newRecorder(svc *boot.Service, log *slog.Logger) *recorder {
-	r := &recorder{svc: svc, log: log, queue: make(chan dhcp.Event, recordQueue), last: map[string]time.Time{}}
-	for range recordWorkers {
+	r := &recorder{svc: svc, log: log, last: map[string]time.Time{}}
+	for i := range r.queues {
+		q := make(chan dhcp.Event, recordQueue)
+		r.queues[i] = q
 		r.wg.Go(func() {
-			for ev := range r.queue {
+			for ev := range q {
 				r.write(ev)
 			}
 		})
@@ -196,8 +200,10 @@ func (r *recorder) report(ev dhcp.Event) {
 	if !r.wanted(ev) {
 		return
 	}
+	h := fnv.New32a()
+	h.Write(ev.Client.MAC)
 	select {
-	case r.queue <- ev:
+	case r.queues[h.Sum32()%recordWorkers] <- ev:
 	default:
 		n := r.dropped.Add(1)
 		if now := time.Now().Unix(); now-r.warned.Load() >= 60 {
@@ -268,6 +274,8 @@ func (r *recorder) write(ev dhcp.Event) {
 
 // close waits for the queued events to be written.
 func (r *recorder) close() {
-	close(r.queue)
+	for _, q := range r.queues {
+		close(q)
+	}
 	r.wg.Wait()
 }
