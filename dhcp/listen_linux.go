@@ -30,6 +30,11 @@ func Listen(iface string, port int) (net.PacketConn, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
 		return nil, fmt.Errorf("dhcp: SO_BROADCAST: %w", err)
 	}
+	// A large receive buffer absorbs the bursts of a boot storm while the
+	// handlers are busy; SO_RCVBUFFORCE (root) goes past net.core.rmem_max.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+	}
 	if iface != "" {
 		if err := unix.BindToDevice(fd, iface); err != nil {
 			return nil, fmt.Errorf("dhcp: bind to interface %s: %w", iface, err)
@@ -48,6 +53,9 @@ func Listen(iface string, port int) (net.PacketConn, error) {
 	}
 	return c, nil
 }
+
+// rcvBuf is the socket receive buffer asked for: about 8,000 packets.
+const rcvBuf = 8 << 20
 
 func ifaceName(iface string) string {
 	if iface == "" {

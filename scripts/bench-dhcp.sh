@@ -6,6 +6,7 @@
 #
 #   scripts/bench-dhcp.sh                       # default rates
 #   RATES="1000 5000 20000" PERIOD=10 scripts/bench-dhcp.sh
+#   SERVERS="bootd kea" KEEP=/tmp/perfdhcp scripts/bench-dhcp.sh  # keep perfdhcp's reports
 #
 # Two network namespaces joined by a veth pair: the server under test on
 # 198.18.1.1 (port 67) in one, perfdhcp acting as a relay on 198.18.1.2 in
@@ -119,6 +120,7 @@ measure() {
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   echo "$out" >"$work/perfdhcp-$server-$rate.txt"
+  [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$work/perfdhcp-$server-$rate.txt" "$KEEP/"
   # perfdhcp prints, per exchange, "sent packets: N" and "received packets: N":
   # DISCOVER-OFFER first, then REQUEST-ACK.
   echo "$out" | awk -v period="$PERIOD" '
