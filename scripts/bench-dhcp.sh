@@ -120,7 +120,13 @@ measure() {
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   echo "$out" >"$work/perfdhcp-$server-$rate.txt"
-  [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$work/perfdhcp-$server-$rate.txt" "$KEEP/"
+  if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP" && cp "$work/perfdhcp-$server-$rate.txt" "$KEEP/"
+    for ns in "$SRV" "$CLI"; do # kernel drop counters of each side, cumulative
+      echo "== $ns"; ip netns exec "$ns" nstat -asz 2>/dev/null | grep -E 'Udp(InErrors|RcvbufErrors|SndbufErrors)' || true
+      ip -n "$ns" -s link show | grep -A1 -E 'RX:|TX:' | grep -v -- -- || true
+    done >"$KEEP/kernel-$server-$rate.txt"
+  fi
   # perfdhcp prints, per exchange, "sent packets: N" and "received packets: N":
   # DISCOVER-OFFER first, then REQUEST-ACK.
   echo "$out" | awk -v period="$PERIOD" '
