@@ -7,6 +7,7 @@
 #   scripts/bench-dhcp.sh                       # default rates
 #   RATES="1000 5000 20000" PERIOD=10 scripts/bench-dhcp.sh
 #   SERVERS="bootd kea" KEEP=/tmp/perfdhcp scripts/bench-dhcp.sh  # keep perfdhcp's reports
+#   PERFDHCP_RCVBUF=8388608 scripts/bench-dhcp.sh  # see below
 #
 # Two network namespaces joined by a veth pair: the server under test on
 # 198.18.1.1 (port 67) in one, perfdhcp acting as a relay on 198.18.1.2 in
@@ -50,9 +51,22 @@ if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   systemctl disable --now kea-dhcp4-server.service dnsmasq.service >/dev/null 2>&1 || true
 fi
 
+# perfdhcp reads every reply on one socket with the default receive buffer
+# (net.core.rmem_default, not settable per namespace here): on a busy
+# machine a burst of replies overflows it and counts as drops no server
+# caused (KEEP's kernel counters show them as UdpRcvbufErrors on the client
+# side). PERFDHCP_RCVBUF=8388608 raises that default for the length of the
+# run, machine-wide, and puts it back at the end.
+old_rmem=
+if [ -n "${PERFDHCP_RCVBUF:-}" ]; then
+  old_rmem=$(sysctl -n net.core.rmem_default)
+  sysctl -q -w net.core.rmem_default="$PERFDHCP_RCVBUF"
+fi
+
 work=$(mktemp -d /tmp/bench-dhcp.XXXXXX)
 pids=()
 cleanup() {
+  [ -n "$old_rmem" ] && sysctl -q -w net.core.rmem_default="$old_rmem"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns del "$SRV" 2>/dev/null || true
