@@ -68,7 +68,11 @@ pids=()
 cleanup() {
   [ -n "$old_rmem" ] && sysctl -q -w net.core.rmem_default="$old_rmem"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Anything still running in the script's own namespaces was started by it.
+  for ns in "$SRV" "$CLI"; do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  done
+  sleep 0.5
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
   rm -rf "$work"
@@ -83,13 +87,14 @@ ip -n "$CLI" addr add 198.18.1.2/15 dev bd-cli
 for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
 ip -n "$SRV" link set bd-srv up
 ip -n "$CLI" link set bd-cli up
-in_srv() { ip netns exec "$SRV" "$@"; }
+# Servers start as "ip netns exec ... &" directly, so that $! is the
+# server itself (ip netns exec execs it) and kill reaches it.
 
 go build -o "$work/bootd" ./cmd/bootd
 
 start_bootd() {
   rm -rf "$work/bootd-data"
-  in_srv "$work/bootd" serve --data-dir "$work/bootd-data" --http-listen 198.18.1.1:8080 --log-level warn \
+  ip netns exec "$SRV" "$work/bootd" serve --data-dir "$work/bootd-data" --http-listen 198.18.1.1:8080 --log-level warn \
     --dhcp-mode full --dhcp-interface bd-srv \
     --dhcp-pool-start $POOL_START --dhcp-pool-end $POOL_END --dhcp-lease-time 1h \
     >"$work/server.log" 2>&1 &
@@ -107,13 +112,14 @@ start_kea() {
     "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output_options": [ { "output": "$work/kea.log" } ] } ]
 } }
 EOF
-  KEA_LOCKFILE_DIR=$work KEA_PIDFILE_DIR=$work in_srv kea-dhcp4 -c "$work/kea.json" >"$work/server.log" 2>&1 &
+  ip netns exec "$SRV" env KEA_LOCKFILE_DIR="$work" KEA_PIDFILE_DIR="$work" \
+    kea-dhcp4 -c "$work/kea.json" >"$work/server.log" 2>&1 &
   echo $!
 }
 
 start_dnsmasq() {
   rm -f "$work/dnsmasq.leases"
-  in_srv dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interface=bd-srv \
+  ip netns exec "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interface=bd-srv \
     --dhcp-range=$POOL_START,$POOL_END,255.254.0.0,1h \
     --dhcp-leasefile="$work/dnsmasq.leases" --dhcp-lease-max=1100000 --no-ping --dhcp-authoritative \
     --pid-file="$work/dnsmasq.pid" --user=root --log-facility="$work/dnsmasq.log" \
@@ -133,6 +139,9 @@ measure() {
   out=$(ip netns exec "$CLI" perfdhcp -4 -l 198.18.1.2 -r "$rate" -p "$PERIOD" -R "$CLIENTS" -W 2000000 198.18.1.1 2>&1 || true)
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if [ -n "$(ip netns pids "$SRV")" ]; then
+    echo "bench-dhcp: $server left processes behind: $(ip netns pids "$SRV")" >&2; exit 1
+  fi
   echo "$out" >"$work/perfdhcp-$server-$rate.txt"
   if [ -n "${KEEP:-}" ]; then
     mkdir -p "$KEEP" && cp "$work/perfdhcp-$server-$rate.txt" "$KEEP/"
