@@ -127,6 +127,13 @@ start_dnsmasq() {
   echo $!
 }
 
+# rcvbuf_errors NS BASE: the namespace's UDP receive-buffer drops since BASE.
+rcvbuf_errors() {
+  local n
+  n=$(ip netns exec "$1" cat /proc/net/snmp | awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }')
+  echo $((n - $2))
+}
+
 # measure SERVER RATE: prints "acks_per_second drop_percent sent_per_second".
 measure() {
   local server=$1 rate=$2 pid out
@@ -136,6 +143,8 @@ measure() {
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "bench-dhcp: $server did not start:" >&2; cat "$work/server.log" >&2; exit 1
   fi
+  local srv0 cli0
+  srv0=$(rcvbuf_errors "$SRV" 0) cli0=$(rcvbuf_errors "$CLI" 0)
   out=$(ip netns exec "$CLI" perfdhcp -4 -l 198.18.1.2 -r "$rate" -p "$PERIOD" -R "$CLIENTS" -W 2000000 198.18.1.1 2>&1 || true)
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -145,10 +154,8 @@ measure() {
   echo "$out" >"$work/perfdhcp-$server-$rate.txt"
   if [ -n "${KEEP:-}" ]; then
     mkdir -p "$KEEP" && cp "$work/perfdhcp-$server-$rate.txt" "$KEEP/"
-    for ns in "$SRV" "$CLI"; do # kernel drop counters of each side, cumulative
-      echo "== $ns"; ip netns exec "$ns" nstat -asz 2>/dev/null | grep -E 'Udp(InErrors|RcvbufErrors|SndbufErrors)' || true
-      ip -n "$ns" -s link show | grep -A1 -E 'RX:|TX:' | grep -v -- -- || true
-    done >"$KEEP/kernel-$server-$rate.txt"
+    { echo "server side: $(rcvbuf_errors "$SRV" "$srv0") receive-buffer drops"
+      echo "perfdhcp side: $(rcvbuf_errors "$CLI" "$cli0") receive-buffer drops"; } >"$KEEP/kernel-$server-$rate.txt"
   fi
   # perfdhcp prints, per exchange, "sent packets: N" and "received packets: N":
   # DISCOVER-OFFER first, then REQUEST-ACK.
