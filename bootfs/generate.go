@@ -3,8 +3,8 @@ package bootfs
 import (
 	"bytes"
 	"context"
-	"net"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"text/template"

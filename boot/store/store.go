@@ -13,6 +13,7 @@
 //	nodes/<mac>            a boot.Node as JSON, keyed by the canonical MAC
 //	timeline/<mac>/<key>   a boot.Event as JSON; key = boot number (4 bytes)
 //	                       and event number (4 bytes), big-endian
+//	leases/<ip>            a DHCP lease (leases.go); created on first use
 package store
 
 import (

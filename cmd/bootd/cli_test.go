@@ -259,8 +259,9 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := serveConfig{DataDir: "/from/file", HTTPListen: "127.0.0.1:2222", ImagesDir: filepath.Join(dir, "imgs"),
-		DHCPMode: "off", LogLevel: "debug", IPXEDir: "/usr/lib/ipxe"}
+	want := defaultServeConfig()
+	want.DataDir, want.HTTPListen, want.ImagesDir = "/from/file", "127.0.0.1:2222", filepath.Join(dir, "imgs")
+	want.LogLevel = "debug"
 	if cfg != want {
 		t.Errorf("loadServeConfig = %+v, want %+v", cfg, want)
 	}

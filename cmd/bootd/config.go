@@ -27,6 +27,25 @@ type serveConfig struct {
 	DHCPMode string `yaml:"dhcp_mode"`
 	// DHCPInterface is the network interface the DHCP server binds to.
 	DHCPInterface string `yaml:"dhcp_interface"`
+	// Advertise is the IPv4 address machines reach bootd at (siaddr, option
+	// 54, boot URLs); empty means the DHCP interface's address, else
+	// http_listen's.
+	Advertise string `yaml:"advertise"`
+	// DHCP settings (dhcp.go): listen port, full mode's pool and options,
+	// the unknown-MAC policy and the iPXE binaries.
+	DHCPPort         string `yaml:"dhcp_port"`
+	DHCPPoolStart    string `yaml:"dhcp_pool_start"`
+	DHCPPoolEnd      string `yaml:"dhcp_pool_end"`
+	DHCPNetmask      string `yaml:"dhcp_netmask"`
+	DHCPRouter       string `yaml:"dhcp_router"`
+	DHCPDNS          string `yaml:"dhcp_dns"`
+	DHCPNTP          string `yaml:"dhcp_ntp"`
+	DHCPDomain       string `yaml:"dhcp_domain"`
+	DHCPLeaseTime    string `yaml:"dhcp_lease_time"`
+	DHCPReservations string `yaml:"dhcp_reservations"`
+	DHCPUnknown      string `yaml:"dhcp_unknown"`
+	DHCPEFIBinary    string `yaml:"dhcp_efi_binary"`
+	DHCPARM64Binary  string `yaml:"dhcp_arm64_binary"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
 	// IPXEDir is the folder of iPXE binaries served over TFTP and HTTP.
@@ -55,6 +74,11 @@ func defaultServeConfig() serveConfig {
 		IPXEDir:    "/usr/lib/ipxe",
 		// Ceph settings left empty take rbd.Config's defaults: user bootd,
 		// pool rbd, golden namespace golden.
+
+		DHCPPort:      "67",
+		DHCPLeaseTime: "1h",
+		DHCPUnknown:   "ignore",
+		DHCPEFIBinary: "snponly.efi",
 	}
 }
 
@@ -73,6 +97,21 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server, e.g. :69 (empty: no TFTP server)", &c.TFTPListen},
 		{"ipxe-dir", "BOOTD_IPXE_DIR", "folder of iPXE binaries (undionly.kpxe, snponly.efi, ipxe.efi)", &c.IPXEDir},
+		{"advertise", "BOOTD_ADVERTISE", "IPv4 address machines reach bootd at (default: the DHCP interface's, else http-listen's)", &c.Advertise},
+		{"dhcp-port", "BOOTD_DHCP_PORT", "DHCP server port (67; another only for tests and benchmarks)", &c.DHCPPort},
+		{"dhcp-pool-start", "BOOTD_DHCP_POOL_START", "full mode: first address of the pool", &c.DHCPPoolStart},
+		{"dhcp-pool-end", "BOOTD_DHCP_POOL_END", "full mode: last address of the pool", &c.DHCPPoolEnd},
+		{"dhcp-netmask", "BOOTD_DHCP_NETMASK", "full mode: subnet mask (default: the interface's)", &c.DHCPNetmask},
+		{"dhcp-router", "BOOTD_DHCP_ROUTER", "full mode: default gateway (option 3)", &c.DHCPRouter},
+		{"dhcp-dns", "BOOTD_DHCP_DNS", "full mode: DNS servers, comma-separated (option 6)", &c.DHCPDNS},
+		{"dhcp-ntp", "BOOTD_DHCP_NTP", "full mode: NTP servers, comma-separated (option 42)", &c.DHCPNTP},
+		{"dhcp-domain", "BOOTD_DHCP_DOMAIN", "full mode: domain name (option 15)", &c.DHCPDomain},
+		{"dhcp-lease-time", "BOOTD_DHCP_LEASE_TIME", "full mode: lease time, e.g. 1h", &c.DHCPLeaseTime},
+		{"dhcp-reservations", "BOOTD_DHCP_RESERVATIONS", "full mode: fixed addresses, mac=ip,mac=ip", &c.DHCPReservations},
+		{"dhcp-unknown", "BOOTD_DHCP_UNKNOWN", "unknown machines: ignore, or boot into the not-enrolled script", &c.DHCPUnknown},
+		{"dhcp-efi-binary", "BOOTD_DHCP_EFI_BINARY", "iPXE binary for x64 UEFI: snponly.efi or ipxe.efi", &c.DHCPEFIBinary},
+		{"dhcp-arm64-binary", "BOOTD_DHCP_ARM64_BINARY", "iPXE binary for arm64 UEFI (default: none)", &c.DHCPARM64Binary},
+		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
@@ -138,12 +177,8 @@ func readConfigFile(path string, cfg *serveConfig) error {
 }
 
 func (c serveConfig) validate() error {
-	switch c.DHCPMode {
-	case "off":
-	case "proxy", "full":
-		return fmt.Errorf("--dhcp-mode %s: this build of bootd has no DHCP server yet; use --dhcp-mode off", c.DHCPMode)
-	default:
-		return fmt.Errorf("--dhcp-mode %q: want off, proxy or full", c.DHCPMode)
+	if err := c.validateDHCP(); err != nil {
+		return err
 	}
 	if err := checkUDPAddr(c.TFTPListen); err != nil {
 		return fmt.Errorf("--tftp-listen %q: %v", c.TFTPListen, err)

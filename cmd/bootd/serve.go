@@ -90,6 +90,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	dhcpErr, stopDHCP, err := startDHCP(ctx, cfg, svc, db, reg, ln.Addr(), log)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopDHCP()
 
 	url := "http://" + ln.Addr().String()
 	log.Info("bootd serving", "http", url, "data_dir", cfg.DataDir)
@@ -100,6 +106,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-dhcpErr:
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/dhcp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The bbolt store keeps full mode's leases.
+var _ dhcp.LeaseStore = (*store.DB)(nil)
+
+// startDHCP starts the DHCP server the configuration asks for. It returns
+// a channel that receives the server's error if it stops on its own (nil
+// when DHCP is off), and a function that stops it and waits for it, to be
+// called before the store closes.
+func startDHCP(ctx context.Context, cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore,
+	reg prometheus.Registerer, httpAddr net.Addr, log *slog.Logger) (<-chan error, func(), error) {
+	if cfg.DHCPMode == "off" {
+		return nil, func() {}, nil
+	}
+	dc, rec, err := dhcpConfig(cfg, svc, leases, reg, httpAddr, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, pxe, srv, err := listenDHCP(dc)
+	if err != nil {
+		rec.close()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	errc, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, conn, pxe); err != nil {
+			errc <- fmt.Errorf("dhcp server: %w", err)
+		}
+	}()
+	stop := func() {
+		cancel()
+		<-done
+		rec.close()
+	}
+	return errc, stop, nil
+}
+
+// listenDHCP builds the server and opens its sockets.
+func listenDHCP(dc dhcp.Config) (conn, pxe net.PacketConn, srv *dhcp.Server, err error) {
+	if srv, err = dhcp.New(dc); err != nil {
+		return nil, nil, nil, err
+	}
+	if conn, err = dhcp.Listen(dc.Interface, dc.Port); err != nil {
+		return nil, nil, nil, err
+	}
+	if dc.Mode == dhcp.ModeProxy {
+		if pxe, err = dhcp.Listen(dc.Interface, 4011); err != nil {
+			conn.Close()
+			return nil, nil, nil, err
+		}
+	}
+	return conn, pxe, srv, nil
+}
+
+// dhcpConfig builds the dhcp package's configuration from bootd's.
+func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg prometheus.Registerer,
+	httpAddr net.Addr, log *slog.Logger) (dhcp.Config, *recorder, error) {
+	ifNet, err := interfaceIPv4(cfg.DHCPInterface)
+	if err != nil {
+		return dhcp.Config{}, nil, err
+	}
+	adv, err := advertiseAddr(cfg, ifNet, httpAddr)
+	if err != nil {
+		return dhcp.Config{}, nil, err
+	}
+	httpPort := 80
+	if ta, ok := httpAddr.(*net.TCPAddr); ok {
+		httpPort = ta.Port
+		if ta.IP.IsLoopback() && !adv.IsLoopback() {
+			log.Warn("machines are told to fetch boot files from the advertised address, but HTTP listens on loopback only",
+				"advertise", adv.String(), "http_listen", ta.String())
+		}
+	}
+	base := "http://" + net.JoinHostPort(adv.String(), strconv.Itoa(httpPort))
+	port, _ := strconv.Atoi(cfg.DHCPPort)
+	rec := newRecorder(svc, log)
+	dc := dhcp.Config{
+		Mode: dhcp.Mode(cfg.DHCPMode), ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
+		Files:    dhcp.Files{BIOS: "undionly.kpxe", UEFI64: cfg.DHCPEFIBinary, ARM64: cfg.DHCPARM64Binary},
+		HTTPBoot: base + "/boot/ipxe/",
+		Leases:   leases,
+		Decider:  decider{svc: svc, base: base, bootUnknown: cfg.DHCPUnknown == "boot"},
+		Report:   rec.report, Logger: log, Registerer: reg,
+	}
+	if dc.Mode == dhcp.ModeFull {
+		if dc.Pool, err = cfg.dhcpPool(ifNet.Masked()); err != nil {
+			return dhcp.Config{}, nil, err
+		}
+	}
+	log.Info("dhcp configured", "mode", cfg.DHCPMode, "interface", cfg.DHCPInterface, "advertise", adv.String(),
+		"unknown", cfg.DHCPUnknown, "pool", poolString(dc.Pool))
+	return dc, rec, nil
+}
+
+func poolString(p dhcp.Pool) string {
+	if !p.Start.IsValid() {
+		return ""
+	}
+	return p.Start.String() + "-" + p.End.String() + " in " + p.Subnet.String()
+}
+
+// scriptPath is the web route of a node's iPXE script (served for unknown
+// MACs too, as the "not enrolled" script).
+func scriptPath(mac boot.MAC) string {
+	return "/boot/" + strings.ReplaceAll(mac.String(), ":", "-") + "/boot.ipxe"
+}
+
+// decider answers the DHCP server from boot's plans: an enrolled node boots
+// when its netboot is on; an unknown machine boots the "not enrolled"
+// script only if configured so.
+type decider struct {
+	svc         *boot.Service
+	base        string
+	bootUnknown bool
+}
+
+func (d decider) Decide(ctx context.Context, c dhcp.Client) (dhcp.Answer, error) {
+	mac, err := boot.FromHardwareAddr(c.MAC)
+	if err != nil {
+		return dhcp.Answer{}, nil
+	}
+	a := dhcp.Answer{Script: d.base + scriptPath(mac)}
+	plan, err := d.svc.Resolve(ctx, mac)
+	switch {
+	case errors.Is(err, boot.ErrUnknown):
+		a.Boot = d.bootUnknown
+		return a, nil
+	case err != nil:
+		return dhcp.Answer{}, err
+	}
+	a.Boot, a.Hostname = plan.Netboot, plan.Node.Hostname
+	return a, nil
+}
+
+// Throttles for the store writes DHCP causes: a boot storm of retries must
+// not turn into a write per packet.
+const (
+	sightingEvery = time.Minute      // last-seen refresh per MAC
+	recordEvery   = 5 * time.Second  // timeline event per MAC and message
+	recordQueue   = 256              // events waiting for the store, per writer
+	recordWorkers = 16               // concurrent writers (bbolt batches them)
+	forgetAfter   = 10 * time.Minute // throttle entries kept
+)
+
+// recorder turns DHCP events into Discover (an unknown network-booting
+// machine is recorded; a known one's last-seen refreshed) and Record (a
+// "dhcp" timeline event per OFFER or ACK that carried boot information),
+// off the packet path and throttled per MAC. Each MAC's events go to one
+// writer, so they are stored in the order they happened.
+type recorder struct {
+	svc     *boot.Service
+	log     *slog.Logger
+	queues  [recordWorkers]chan dhcp.Event
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	last    map[string]time.Time
+	swept   time.Time
+	dropped atomic.Int64
+	warned  atomic.Int64
+}
+
+func newRecorder(svc *boot.Service, log *slog.Logger) *recorder {
+	r := &recorder{svc: svc, log: log, last: map[string]time.Time{}}
+	for i := range r.queues {
+		q := make(chan dhcp.Event, recordQueue)
+		r.queues[i] = q
+		r.wg.Go(func() {
+			for ev := range q {
+				r.write(ev)
+			}
+		})
+	}
+	return r
+}
+
+// report is the dhcp server's Report hook: it never blocks.
+func (r *recorder) report(ev dhcp.Event) {
+	if !r.wanted(ev) {
+		return
+	}
+	h := fnv.New32a()
+	h.Write(ev.Client.MAC)
+	select {
+	case r.queues[h.Sum32()%recordWorkers] <- ev:
+	default:
+		n := r.dropped.Add(1)
+		if now := time.Now().Unix(); now-r.warned.Load() >= 60 {
+			r.warned.Store(now)
+			r.log.Warn("dhcp events not recorded: the store is behind", "dropped_total", n)
+		}
+	}
+}
+
+// wanted decides, under the throttle, whether ev needs a store write.
+func (r *recorder) wanted(ev dhcp.Event) bool {
+	var key string
+	var every time.Duration
+	switch ev.Type {
+	case "DISCOVER", "REQUEST":
+		if !ev.Client.PXE() {
+			return false // an operating system's DHCP client: not a boot
+		}
+		key, every = ev.Client.MAC.String(), sightingEvery
+	case "OFFER", "ACK":
+		if ev.BootFile == "" {
+			return false
+		}
+		key, every = ev.Client.MAC.String()+"/"+ev.Type+"/"+ev.Client.Label(), recordEvery
+	default:
+		return false
+	}
+	now := ev.Time
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.swept) > forgetAfter {
+		for k, t := range r.last {
+			if now.Sub(t) > forgetAfter {
+				delete(r.last, k)
+			}
+		}
+		r.swept = now
+	}
+	if t, ok := r.last[key]; ok && now.Sub(t) < every {
+		return false
+	}
+	r.last[key] = now
+	return true
+}
+
+func (r *recorder) write(ev dhcp.Event) {
+	mac, err := boot.FromHardwareAddr(ev.Client.MAC)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ev.Type == "DISCOVER" || ev.Type == "REQUEST" {
+		_, err = r.svc.Discover(ctx, boot.Sighting{MAC: mac, Arch: string(ev.Client.Class),
+			VendorClass: ev.Client.VendorClass, Addr: ev.ClientIP})
+	} else {
+		detail := strings.ToLower(ev.Type) + " " + ev.Client.Label() + " " + ev.BootFile
+		source := ""
+		if a, ok := netip.AddrFromSlice(ev.YourIP.To4()); ok && !a.IsUnspecified() {
+			source = a.String()
+		}
+		_, err = r.svc.Record(ctx, mac, boot.Event{Stage: boot.StageDHCP, Time: ev.Time, Source: source, Detail: detail})
+	}
+	if err != nil {
+		r.log.Warn("dhcp event not recorded", "mac", mac.String(), "type", ev.Type, "err", err)
+	}
+}
+
+// close waits for the queued events to be written.
+func (r *recorder) close() {
+	for _, q := range r.queues {
+		close(q)
+	}
+	r.wg.Wait()
+}
