@@ -8,7 +8,7 @@
 #   HTTP, 50 concurrent downloads of a 64 MiB file (curl):  bootd vs nginx
 #
 # Each measurement is the median of REPS runs (default 3), after one warm-up
-# download; the load average before and after is printed, since the figures
+# download, the servers taking turns in each repetition; the load average before and after is printed, since the figures
 # mean little on a machine busy with other work. A ratio above 1
 # means bootd is faster (peer time / bootd time). Run it by hand, as root (it
 # installs tftpd-hpa, dnsmasq-base and nginx when missing, with no service
@@ -141,26 +141,33 @@ batch() {
 }
 # median of the numbers on stdin
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# measure NAME N URL [curl options...]: median of REPS batches, after one warm-up download.
-measure() {
-  local name=$1 n=$2 url=$3; shift 3
-  batch 1 "$url" "$@" >/dev/null
-  local times=()
-  for _ in $(seq "$REPS"); do times+=("$(batch "$n" "$url" "$@")"); done
-  local m; m=$(printf '%s\n' "${times[@]}" | median)
-  printf '  %-10s %8.3f s   (runs: %s)\n' "$name" "$m" "${times[*]}" >&2
-  echo "$m"
+# scenario KEY N URLVAR [curl options...]: for each server of the associative
+# array named URLVAR, one warm-up download, then REPS batches of N downloads,
+# the servers taking turns in each repetition so that a change in the
+# machine's load falls on all of them alike. Sets R[KEY_server] to the median.
+scenario() {
+  local key=$1 n=$2; local -n urls=$3; shift 3
+  local s rep
+  local -A times=()
+  for s in "${!urls[@]}"; do batch 1 "${urls[$s]}" "$@" >/dev/null; done
+  for rep in $(seq "$REPS"); do
+    for s in "${!urls[@]}"; do times[$s]+="$(batch "$n" "${urls[$s]}" "$@") "; done
+  done
+  for s in $(printf '%s\n' "${!urls[@]}" | sort); do
+    R[${key}_$s]=$(printf '%s\n' ${times[$s]} | median)
+    printf '  %-10s %8.3f s   (runs: %s)\n' "$s" "${R[${key}_$s]}" "${times[$s]% }"
+  done
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 declare -A R
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "TFTP, one download of 30 MiB (blksize $BLKSIZE), median of $REPS:"
-for s in bootd tftpd-hpa dnsmasq; do R[tftp1_$s]=$(measure "$s" 1 "${TFTP_URL[$s]}" --tftp-blksize "$BLKSIZE"); done
+scenario tftp1 1 TFTP_URL --tftp-blksize "$BLKSIZE"
 echo "TFTP, $CONCURRENT concurrent downloads of 30 MiB (blksize $BLKSIZE), median of $REPS:"
-for s in bootd tftpd-hpa dnsmasq; do R[tftpN_$s]=$(measure "$s" "$CONCURRENT" "${TFTP_URL[$s]}" --tftp-blksize "$BLKSIZE"); done
+scenario tftpN "$CONCURRENT" TFTP_URL --tftp-blksize "$BLKSIZE"
 echo "HTTP, $HTTP_CLIENTS concurrent downloads of 64 MiB, median of $REPS:"
-for s in bootd nginx; do R[http_$s]=$(measure "$s" "$HTTP_CLIENTS" "${HTTP_URL[$s]}"); done
+scenario http "$HTTP_CLIENTS" HTTP_URL
 
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 gbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.2f", n * 64 * 1048576 / t / 1e9 }'; }

@@ -215,7 +215,8 @@ func (s *Server) read(name string, rf io.ReaderFrom) (err error) {
 	req := Request{Name: name}
 	if ot, ok := rf.(pin.OutgoingTransfer); ok {
 		ra := ot.RemoteAddr()
-		req.Remote = ra.AddrPort()
+		ap := ra.AddrPort()
+		req.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	if pi, ok := rf.(pin.RequestPacketInfo); ok {
 		if ip, ok := netip.AddrFromSlice(pi.LocalIP()); ok {

@@ -113,11 +113,13 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	}
 	start := time.Now()
 	m := s.metrics.boot
-	m.active.Inc()
 	cw := &countingWriter{ResponseWriter: w}
-	http.ServeContent(cw, r, c.Name, c.ModTime, c.ReadSeeker)
+	func() {
+		m.active.Inc()
+		defer m.active.Dec() // also when the write is aborted by a panic
+		http.ServeContent(cw, r, c.Name, c.ModTime, c.ReadSeeker)
+	}()
 	took := time.Since(start)
-	m.active.Dec()
 
 	want, _ := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
 	outcome := "done"

@@ -47,7 +47,9 @@ type server struct {
 }
 
 // New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
-// JSON API under /api/v1 and the dashboard (/machines, /images, /login). It fails when cfg lacks a Service or a Token, or
+// JSON API under /api/v1, the dashboard (/machines, /images, /login), and
+// the boot files under /boot when cfg.Files is set. It fails when cfg lacks
+// a Service or a Token, or
 // when the metrics cannot be registered on cfg.Registry (for example because
 // another handler already registered them there).
 func New(cfg Config) (http.Handler, error) {
