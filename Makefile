@@ -23,6 +23,8 @@ all: build
 ## build: compile bin/bootd
 build:
 	$(GO) build -tags "$(GOTAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/bootd
+	CGO_ENABLED=0 GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o bin/bootd-init-amd64 ./cmd/bootd-init
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o bin/bootd-init-arm64 ./cmd/bootd-init
 
 ## run: bootd serve on $(LISTEN) with the embedded example image catalog and data in $(DATA)
 run: deps build

@@ -31,6 +31,9 @@ type serveConfig struct {
 	// 54, boot URLs); empty means the DHCP interface's address, else
 	// http_listen's.
 	Advertise string `yaml:"advertise"`
+	// InitDir holds bootd-init-amd64 and -arm64, the helpers nodes run at
+	// boot; empty means the folder bootd is in.
+	InitDir string `yaml:"init_dir"`
 	// DHCP settings (dhcp.go): listen port, full mode's pool and options,
 	// the unknown-MAC policy and the iPXE binaries.
 	DHCPPort         string `yaml:"dhcp_port"`
@@ -97,6 +100,7 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server, e.g. :69 (empty: no TFTP server)", &c.TFTPListen},
 		{"ipxe-dir", "BOOTD_IPXE_DIR", "folder of iPXE binaries (undionly.kpxe, snponly.efi, ipxe.efi)", &c.IPXEDir},
+		{"init-dir", "BOOTD_INIT_DIR", "folder of the bootd-init binaries (default: bootd's own folder)", &c.InitDir},
 		{"advertise", "BOOTD_ADVERTISE", "IPv4 address machines reach bootd at (default: the DHCP interface's, else http-listen's)", &c.Advertise},
 		{"dhcp-port", "BOOTD_DHCP_PORT", "DHCP server port (67; another only for tests and benchmarks)", &c.DHCPPort},
 		{"dhcp-pool-start", "BOOTD_DHCP_POOL_START", "full mode: first address of the pool", &c.DHCPPoolStart},

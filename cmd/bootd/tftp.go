@@ -29,7 +29,8 @@ func newBootFiles(cfg serveConfig, svc *boot.Service, log *slog.Logger) (*bootfs
 	if !found {
 		log.Warn("no iPXE binaries in ipxe_dir (install Debian's ipxe package, or set --ipxe-dir)", "ipxe_dir", cfg.IPXEDir)
 	}
-	return bootfs.New(bootfs.Config{Nodes: svc, IPXEDir: cfg.IPXEDir, Logger: log})
+	return bootfs.New(bootfs.Config{Nodes: svc, IPXEDir: cfg.IPXEDir, Logger: log,
+		BootURL: bootURL(cfg, log), RBD: svc, InitDir: initDir(cfg)})
 }
 
 // startTFTP starts the TFTP server on addr when it is not empty, and
