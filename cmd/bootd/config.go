@@ -115,7 +115,6 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-unknown", "BOOTD_DHCP_UNKNOWN", "unknown machines: ignore, or boot into the not-enrolled script", &c.DHCPUnknown},
 		{"dhcp-efi-binary", "BOOTD_DHCP_EFI_BINARY", "iPXE binary for x64 UEFI: snponly.efi or ipxe.efi", &c.DHCPEFIBinary},
 		{"dhcp-arm64-binary", "BOOTD_DHCP_ARM64_BINARY", "iPXE binary for arm64 UEFI (default: none)", &c.DHCPARM64Binary},
-		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server (empty: no TFTP server)", &c.TFTPListen},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
