@@ -64,6 +64,8 @@ func newNetns(t *testing.T, taps int) *netns {
 		run(t, "ip", "-n", ns.name, "link", "set", tap, "master", "br0")
 		run(t, "ip", "-n", ns.name, "link", "set", tap, "up")
 	}
+	// radvd refuses to run where IPv6 forwarding is off; this is the namespace's own setting.
+	run(t, "ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1")
 	ns.startRadvd(t)
 	return ns
 }
