@@ -16,7 +16,7 @@ export GOFLAGS = -tags=$(GOTAGS)
 CEPH_TEST_DIR  ?= $(CURDIR)/.ceph-test
 CEPH_TEST_ADDR ?= 127.0.0.1
 
-.PHONY: all build run test unit integration lint deps clean
+.PHONY: all build run demo demo-down test unit integration e2e lint deps clean
 
 all: build
 
@@ -31,7 +31,7 @@ run: deps build
 	./$(BIN) serve --data-dir $(DATA) --http-listen $(LISTEN)
 
 ## test: install what the tests need, check style and arrows, run every test
-test: deps lint unit integration
+test: deps lint unit integration e2e
 
 ## unit: the Go tests (race detector on), the boot storms (without it), and boot once more without cgo
 unit:
@@ -47,12 +47,28 @@ integration:
 	  BOOTD_TEST_CEPH_CONF=$(CEPH_TEST_DIR)/ceph.conf \
 	  $(GO) test -tags "$(GOTAGS) integration" -race -count=1 -timeout 10m ./rbd/...
 
+## demo: as root, Ceph + bootd + one VM booting from its cloud disk, left running
+demo:
+	./scripts/demo.sh up
+
+## demo-down: stop everything make demo started and remove its namespace
+demo-down:
+	./scripts/demo.sh down
+
+## e2e: as root, boot QEMU VMs (BIOS and UEFI) through bootd onto RBD clones in a
+## network namespace with its own Ceph cluster (scripts/e2e); the boot image is
+## built once into $(E2E_CACHE)
+E2E_CACHE ?= $(CURDIR)/.cache/e2e
+e2e: build
+	BOOTD_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags "$(GOTAGS) e2e" -count=1 -v -timeout 20m ./scripts/e2e/
+
 ## lint: gofmt, go vet and the package-arrow check
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags "$(GOTAGS)" ./...
 	$(GO) vet -tags "$(GOTAGS) integration" ./rbd/
+	$(GO) vet -tags "$(GOTAGS) e2e" ./scripts/e2e/
 	./scripts/check-arrows.sh
 
 ## deps: install build and test dependencies (Debian 12 / Ubuntu; idempotent)

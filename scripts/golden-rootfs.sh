@@ -3,7 +3,9 @@
 # Debian's busybox-static, for tests and the demo: its init prints a marker,
 # where / is mounted from and the hostname bootd gave, shows and rewrites a
 # file that survives reboots, then powers the machine off. Lines start with
-# BOOTD- so a harness can read them off the serial console.
+# BOOTD- so a harness can read them off the serial console. With bootd.stay
+# on the kernel command line (the demo) it leaves a shell on the console
+# instead of powering off.
 set -euo pipefail
 OUT=${1:?usage: golden-rootfs.sh OUT.img [SIZE]}
 SIZE=${2:-64M}
@@ -34,6 +36,10 @@ sync
 mount -o remount,ro /
 sync
 echo "BOOTD-DONE"
+if grep -q bootd.stay /proc/cmdline; then
+	echo "bootd.stay on the command line: a shell on the console instead of powering off"
+	exec setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+fi
 poweroff -f
 INIT
 chmod 755 "$root/sbin/init"

@@ -42,7 +42,7 @@ COMPRESS=gzip
 RUNSIZE=10%
 FSTYPE=ext4
 CONF
-printf '%s\n' e1000 e1000e igb ixgbe bnx2 tg3 virtio_net virtio_pci ext4 crc32c_generic > "$conf/modules"
+printf '%s\n' e1000 e1000e igb ixgbe bnx2 tg3 virtio_net virtio_pci virtio_blk ext4 crc32c_generic > "$conf/modules"
 mkdir -p /lib/modules
 unshare -m sh -c "mount --bind '$work/root/lib/modules' /lib/modules && mount --bind '$work/root/boot' /boot && \
   mkinitramfs -d '$conf' -o '$work/initrd.img' '$ver'"

@@ -35,7 +35,7 @@ type rig struct {
 	images   string
 	data     string
 	server   string
-	bootd    *exec.Cmd
+	bootd    *proc
 }
 
 const httpAddr = bridgeAddr + ":8080"
@@ -104,7 +104,7 @@ func (r *rig) startBootd(t *testing.T) {
 		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.admin.keyring"))
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(r.ns.logTail("bootd", 200), "bootd serving") {
-		if time.Now().After(deadline) || r.bootd.ProcessState != nil {
+		if time.Now().After(deadline) || r.bootd.exited() {
 			t.Fatalf("bootd serve did not start; its log:\n%s", r.ns.logTail("bootd", 60))
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -188,6 +188,7 @@ func inOrder(got, want []string) bool {
 
 func TestNetboot(t *testing.T) {
 	r := setUp(t)
+	local := r.localBaseline(t)
 	runs := []struct {
 		fw       firmware
 		tap, mac string
@@ -204,7 +205,8 @@ func TestNetboot(t *testing.T) {
 			if first != "none" {
 				t.Errorf("first boot found %q, want a fresh volume", first)
 			}
-			fmt.Printf("e2e: %s: %.1f s from power-on to the marker on the cloud disk\n", run.fw, secs)
+			fmt.Printf("e2e: %s: %.1f s from power-on to the marker on the cloud disk; local virtio disk %.1f s; ratio %.2f\n",
+				run.fw, secs, local, secs/local)
 			if got := r.stages(t, run.mac); !inOrder(got, run.stages) {
 				t.Errorf("timeline stages %v, want %v in order", got, run.stages)
 			}
@@ -221,5 +223,49 @@ func TestNetboot(t *testing.T) {
 				t.Errorf("boot after reimage found %q, want a fresh volume", third)
 			}
 		})
+	}
+}
+
+// localBaseline boots the same kernel and root file system from a local
+// virtio disk (no network boot, no Ceph) and returns the seconds from QEMU's
+// start to the marker, the baseline for docs/performance.md.
+func (r *rig) localBaseline(t *testing.T) float64 {
+	t.Helper()
+	disk := filepath.Join(r.ns.dir, "local.img")
+	if out, err := exec.Command(filepath.Join(repo, "scripts/golden-rootfs.sh"), disk).CombinedOutput(); err != nil {
+		t.Fatalf("golden-rootfs.sh: %v\n%s", err, out)
+	}
+	img := filepath.Join(r.images, "debian-12")
+	v := startQEMU(t, r.ns, "local", []string{"-machine", "pc", "-kernel", filepath.Join(img, "vmlinuz"),
+		"-initrd", filepath.Join(img, "initrd.img"), "-append", "console=ttyS0 root=/dev/vda rw panic=-1",
+		"-drive", "file=" + disk + ",if=virtio,format=raw"})
+	v.wait(t, reMarker, 3*time.Minute)
+	secs := time.Since(v.started).Seconds()
+	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/vda" {
+		t.Errorf("local boot: / on %s, want /dev/vda", got)
+	}
+	v.finish(t, time.Minute)
+	t.Logf("local virtio disk: marker %.1fs after start", secs)
+	return secs
+}
+
+// TestFenced: a node whose volume another client holds must not boot; its
+// console shows bootd's message and its timeline the failure.
+func TestFenced(t *testing.T) {
+	r := setUp(t)
+	mac, vol := "52:54:00:b0:07:03", "node-525400b00703"
+	r.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", "e2e-fenced", "--size", "1G")
+	// Another client takes a lock on the volume, as a second machine mapping it would.
+	r.ceph(t, "rbd", "lock", "add", "rbd/"+vol+"/root", "other-machine")
+	v := bootVM(t, r.ns, bios, "tap0", mac, "fenced")
+	_ = vol
+	v.wait(t, regexp.MustCompile(`cannot boot: volume fenced`), 3*time.Minute)
+	v.wait(t, regexp.MustCompile(`run: bootd unfence `+mac), 30*time.Second)
+	stop(v.proc)
+	if strings.Contains(v.tail(1000), "BOOTD-MARKER") {
+		t.Errorf("a fenced node reached its root file system")
+	}
+	if got := r.stages(t, mac); got[len(got)-1] != "failed" {
+		t.Errorf("timeline of the fenced node ends with %v, want failed", got)
 	}
 }

@@ -27,7 +27,13 @@ const (
 type netns struct {
 	name  string
 	dir   string
-	procs []*exec.Cmd
+	procs []*proc
+}
+
+// proc is a process the harness started; done closes once it is reaped.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -80,7 +86,7 @@ func (ns *netns) startRadvd(t *testing.T) {
 
 // start runs a command inside the namespace in its own process group, with
 // its output in <dir>/<name>.log, and stops it by PID at teardown.
-func (ns *netns) start(t *testing.T, name string, argv ...string) *exec.Cmd {
+func (ns *netns) start(t *testing.T, name string, argv ...string) *proc {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(ns.dir, name+".log"))
 	if err != nil {
@@ -92,8 +98,10 @@ func (ns *netns) start(t *testing.T, name string, argv ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	ns.procs = append(ns.procs, cmd)
-	return cmd
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	ns.procs = append(ns.procs, p)
+	return p
 }
 
 // exec runs a command inside the namespace to completion.
@@ -107,19 +115,33 @@ func (ns *netns) exec(t *testing.T, env []string, argv ...string) (string, error
 	return out.String(), err
 }
 
-// stop ends one process this harness started: SIGTERM to its group, then SIGKILL.
-func stop(cmd *exec.Cmd) {
-	if cmd.Process == nil || cmd.ProcessState != nil {
-		return
-	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
 	select {
-	case <-done:
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends one process this harness started: SIGTERM to it and its group,
+// SIGKILL after 10 s, and waits until it is reaped.
+func stop(p *proc) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	pid := p.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGTERM)
+	syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
 	case <-time.After(10 * time.Second):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+		<-p.done
 	}
 }
 

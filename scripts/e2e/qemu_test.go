@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,7 +28,7 @@ const (
 
 // vm is one QEMU run and its serial console.
 type vm struct {
-	cmd     *exec.Cmd
+	proc    *proc
 	mu      sync.Mutex
 	console []string
 	log     string
@@ -56,17 +57,30 @@ func bootVM(t *testing.T, ns *netns, fw firmware, tap, mac, name string) *vm {
 			"-drive", "if=pflash,format=raw,file="+vars,
 			"-device", "virtio-net-pci,netdev=n0,mac="+mac+",romfile=,bootindex=1")
 	}
+	return startQEMU(t, ns, name, args[1:])
+}
+
+// startQEMU runs qemu-system-x86_64 (TCG) with args in the namespace and
+// collects its serial console.
+func startQEMU(t *testing.T, ns *netns, name string, args []string) *vm {
+	t.Helper()
+	if args[0] != "-accel" {
+		args = append([]string{"-accel", "tcg", "-m", "768", "-smp", "1", "-nographic", "-no-reboot", "-serial", "mon:stdio"}, args...)
+	}
+	args = append([]string{"qemu-system-x86_64"}, args...)
 	v := &vm{log: filepath.Join(ns.dir, name+".console.log"), started: time.Now(), done: make(chan struct{})}
-	v.cmd = exec.Command("ip", append([]string{"netns", "exec", ns.name}, args...)...)
-	out, err := v.cmd.StdoutPipe()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.cmd.Stderr = v.cmd.Stdout
-	if err := v.cmd.Start(); err != nil {
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("start qemu: %v", err)
 	}
-	ns.procs = append(ns.procs, v.cmd)
+	v.proc = &proc{cmd: cmd, done: v.done}
+	ns.procs = append(ns.procs, v.proc)
 	logf, _ := os.Create(v.log)
 	go func() {
 		defer close(v.done)
@@ -80,7 +94,7 @@ func bootVM(t *testing.T, ns *netns, fw firmware, tap, mac, name string) *vm {
 			v.console = append(v.console, line)
 			v.mu.Unlock()
 		}
-		v.cmd.Wait()
+		cmd.Wait()
 	}()
 	return v
 }
@@ -124,7 +138,7 @@ func (v *vm) finish(t *testing.T, timeout time.Duration) {
 	select {
 	case <-v.done:
 	case <-time.After(timeout):
-		stop(v.cmd)
+		stop(v.proc)
 		t.Fatalf("the VM did not power off within %s; console:\n%s", timeout, v.tail(40))
 	}
 }
