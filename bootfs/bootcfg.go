@@ -179,7 +179,7 @@ func (f *Files) piInitramfs(ctx context.Context, plan *boot.Plan, name string) (
 	if err != nil || !f.rbdBoot(plan) || plan.Image.Flavour != boot.FlavourInitramfsTools {
 		return c, err
 	}
-	var extra []byte
+	var head []byte
 	for _, n := range f.rbdInitrds(plan) {
 		part, err := f.rbdFile(ctx, plan, n)
 		if err != nil {
@@ -187,20 +187,21 @@ func (f *Files) piInitramfs(ctx context.Context, plan *boot.Plan, name string) (
 			return nil, err
 		}
 		b, _ := io.ReadAll(part)
-		extra = append(extra, b...)
+		head = append(head, b...)
 	}
-	return c.appendBytes(extra), nil
+	return c.prependBytes(head), nil
 }
 
-// appendBytes returns c followed by b: a generated file, since its tail is.
-func (c *Content) appendBytes(b []byte) *Content {
-	var parts []part
+// prependBytes returns b followed by c: a generated file, since its head
+// is. bootd's archives go first so that every archive starts 4-byte
+// aligned, as the kernel's cpio reader needs (see nodeScript).
+func (c *Content) prependBytes(b []byte) *Content {
+	parts := []part{{r: bytes.NewReader(b), size: int64(len(b))}}
 	if cc, ok := c.ReadSeeker.(*concat); ok {
-		parts = cc.parts
+		parts = append(parts, cc.parts...)
 	} else {
-		parts = []part{{r: c.ReadSeeker.(*os.File), size: c.Size}}
+		parts = append(parts, part{r: c.ReadSeeker.(*os.File), size: c.Size})
 	}
-	parts = append(parts, part{r: bytes.NewReader(b), size: int64(len(b))})
 	c.Size += int64(len(b))
 	c.ReadSeeker = &concat{parts: parts, size: c.Size}
 	c.ETag, c.Generated = "", true

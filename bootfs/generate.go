@@ -87,13 +87,17 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 		d.Problem = printable(problem)
 		return f.script("boot.ipxe", "problem.ipxe", d)
 	}
-	for i := range plan.Image.Initrds {
-		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
-	}
+	// bootd's archives go first: they are whole 512-byte blocks, so every
+	// archive after them starts aligned, as the kernel's cpio reader needs.
+	// (A distribution's compressed initrd may end at any byte, and UEFI's
+	// kernel stub loads initrds back to back without padding.)
 	if f.rbdBoot(plan) {
 		for _, n := range f.rbdInitrds(plan) {
 			d.Initrds = append(d.Initrds, initrdRef{Name: n, Path: n})
 		}
+	}
+	for i := range plan.Image.Initrds {
+		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
 	}
 	return f.script("boot.ipxe", "node.ipxe", d)
 }

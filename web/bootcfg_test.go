@@ -97,7 +97,7 @@ func TestRBDBoot(t *testing.T) {
 	_, script := get(t, srv, http.MethodGet, base+"/boot.ipxe")
 	for _, want := range []string{"initrd --name overlay.cpio overlay.cpio", "initrd --name node.cpio node.cpio",
 		"bootd=http://198.18.0.1:8080/boot/52-54-00-12-34-56", "BOOTIF=01-52-54-00-12-34-56",
-		"initrd=initrd0 initrd=overlay.cpio initrd=node.cpio"} {
+		"initrd=overlay.cpio initrd=node.cpio initrd=initrd0"} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
