@@ -265,7 +265,8 @@ func TestFenced(t *testing.T) {
 	if strings.Contains(v.tail(1000), "BOOTD-MARKER") {
 		t.Errorf("a fenced node reached its root file system")
 	}
-	if got := r.stages(t, mac); got[len(got)-1] != "failed" {
-		t.Errorf("timeline of the fenced node ends with %v, want failed", got)
+	got := r.stages(t, mac)
+	if !inOrder(got, []string{"dhcp", "failed"}) || inOrder(got, []string{"root"}) {
+		t.Errorf("timeline of the fenced node: %v, want a failed stage and no root", got)
 	}
 }
