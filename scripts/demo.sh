@@ -19,15 +19,18 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 down() {
   if [ -f "$DEMO/pids" ]; then
-    tac "$DEMO/pids" | while read -r name pid; do
-      kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid" 2>/dev/null || true; say "stopped $name ($pid)"; }
-    done
+    local name pid
+    while read -r name pid; do
+      if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; say "stopped $name ($pid)"; fi
+    done < <(tac "$DEMO/pids")
     sleep 2
-    while read -r name pid; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true; done < "$DEMO/pids"
+    while read -r name pid; do
+      if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    done < "$DEMO/pids"
     rm -f "$DEMO/pids"
   fi
-  [ -d "$DEMO/ceph" ] && scripts/ceph-cluster.sh stop "$DEMO/ceph" >/dev/null 2>&1 || true
-  ip netns delete "$NS" 2>/dev/null && say "removed namespace $NS" || true
+  if [ -d "$DEMO/ceph" ]; then scripts/ceph-cluster.sh stop "$DEMO/ceph" >/dev/null 2>&1 || true; say "stopped Ceph"; fi
+  if ip netns delete "$NS" 2>/dev/null; then say "removed namespace $NS"; fi
   ip link delete bootd-demo0 2>/dev/null || true
 }
 
