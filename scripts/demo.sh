@@ -46,6 +46,8 @@ up() {
   [ "$(id -u)" = 0 ] || die "run as root (it makes a network namespace, tap devices and a Ceph cluster): sudo make demo"
   command -v apt-get >/dev/null || die "this demo needs Debian 12 or Ubuntu (apt-get)"
   down >/dev/null 2>&1 || true
+  # Each demo starts afresh: a new Ceph cluster, so a new bootd store and logs too.
+  rm -rf "$DEMO"
   mkdir -p "$DEMO"
   say "installing what is missing (scripts/deps.sh)"
   scripts/deps.sh || die "a package could not be installed: see the message above"
