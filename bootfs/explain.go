@@ -158,7 +158,7 @@ func (f *Files) redacted() *Files {
 // placeholderRBD issues TokenPlaceholder instead of tokens and fences nothing.
 type placeholderRBD struct{ RBDNodes }
 
-func (placeholderRBD) IssueBootToken(boot.MAC, net.IP) (string, error) { return TokenPlaceholder, nil }
+func (placeholderRBD) IssueBootToken(boot.MAC, net.IP) (string, error)    { return TokenPlaceholder, nil }
 func (placeholderRBD) CheckFence(context.Context, boot.MAC, net.IP) error { return nil }
 
 // explainDHCP describes the DHCP server's rule (cmd/bootd's decider and

@@ -14,13 +14,13 @@ import (
 
 type explainAnswer struct {
 	Explain struct {
-		Script    string `json:"script"`
-		Cmdline   string `json:"cmdline"`
-		MapSpec   string `json:"map_spec"`
-		RBDBoot   bool   `json:"rbd_boot"`
-		DHCP      []struct{ Class, Answer string }
-		Files     []struct{ Name, Source string }
-		Checks    []struct {
+		Script  string `json:"script"`
+		Cmdline string `json:"cmdline"`
+		MapSpec string `json:"map_spec"`
+		RBDBoot bool   `json:"rbd_boot"`
+		DHCP    []struct{ Class, Answer string }
+		Files   []struct{ Name, Source string }
+		Checks  []struct {
 			Name    string `json:"name"`
 			OK      bool   `json:"ok"`
 			Problem string `json:"problem"`
@@ -28,7 +28,6 @@ type explainAnswer struct {
 	} `json:"explain"`
 	Failed bool `json:"failed"`
 }
-
 
 func TestExplain(t *testing.T) {
 	t.Parallel()
