@@ -129,6 +129,10 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 	if img.Flavour == boot.FlavourInitramfsTools && img.Modules != "" {
 		e.Checks = append(e.Checks, modulesCheck(img.Modules))
 	}
+	if n.Volume != "" && !e.RBDBoot {
+		e.Checks = append(e.Checks, Check{Name: "rbd boot", Problem: "the node has volume " + n.Volume +
+			" but bootd does not map it at boot: " + f.noRBDReason(img)})
+	}
 	if e.RBDBoot {
 		ck := Check{Name: "bootd-init for " + img.Arch}
 		if _, err := f.helper(img.Arch); err != nil {
@@ -142,6 +146,17 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 		e.Checks = append(e.Checks, f.volumeChecks(ctx, e, plan, chk)...)
 	}
 	return e, nil
+}
+
+// noRBDReason says why a node with a volume does not boot from it.
+func (f *Files) noRBDReason(img *boot.Image) string {
+	switch {
+	case f.bootURL == "" || f.rbd == nil:
+		return "bootd does not know its own HTTP URL (--advertise) or has no RBD boot configured"
+	case img.Flavour == boot.FlavourInitramfsTools && img.Modules == "":
+		return "the image has no modules tree (modules:) to take the rbd modules from"
+	}
+	return "the image's flavour " + strconv.Quote(string(img.Flavour)) + " has no RBD boot"
 }
 
 // redacted returns Files like f whose RBD boot puts TokenPlaceholder on
