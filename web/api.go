@@ -24,6 +24,7 @@ func (s *server) routesAPI(r chi.Router) {
 	r.Post("/nodes/{mac}/reimage", s.handle(s.reimage))
 	r.Put("/nodes/{mac}/netboot", s.handle(s.netboot))
 	r.Get("/nodes/{mac}/timeline", s.handle(s.timeline))
+	r.Get("/nodes/{mac}/explain", s.handle(s.explain))
 	r.Get("/discovered", s.handle(s.discovered))
 	r.Get("/images", s.handle(s.listImages))
 	r.Get("/images/{name}", s.handle(s.getImage))

@@ -22,6 +22,7 @@ func apiRoutes() []route {
 		{http.MethodPost, "/api/v1/nodes/" + mac + "/reimage", ""},
 		{http.MethodPut, "/api/v1/nodes/" + mac + "/netboot", `{"enabled":false}`},
 		{http.MethodGet, "/api/v1/nodes/" + mac + "/timeline", ""},
+		{http.MethodGet, "/api/v1/nodes/" + mac + "/explain", ""},
 		{http.MethodGet, "/api/v1/discovered", ""},
 		{http.MethodGet, "/api/v1/images", ""},
 		{http.MethodGet, "/api/v1/images/alpine", ""},

@@ -53,6 +53,7 @@ Usage:
   bootd netboot <mac> on|off                 allow or stop network boot
   bootd images                               list the image catalog
   bootd timeline <mac>                       show a machine's recent boots
+  bootd explain <mac>                        what each boot stage hands a machine, and checks
   bootd snapshot <mac> [name]                snapshot a machine's volume
   bootd snapshots <mac>                      list its snapshots and kept volumes
   bootd rollback <mac> <snapshot>            return its volume to a snapshot (machine off)

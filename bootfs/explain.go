@@ -1,0 +1,319 @@
+package bootfs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/images"
+)
+
+// TokenPlaceholder stands for the one-time boot token in an explanation:
+// Explain never issues a real one.
+const TokenPlaceholder = "<one-time>"
+
+// Checks is what Explain needs of the domain to check a node's volume;
+// *boot.Service satisfies it.
+type Checks interface {
+	Volume(ctx context.Context, mac boot.MAC) (*boot.Volume, []boot.Holder, error)
+	CheckGolden(ctx context.Context, image string, protect bool) (*boot.Image, error)
+	// NodeKey is called only to see that the key can be had; Explain drops it.
+	NodeKey(ctx context.Context, mac boot.MAC) (string, error)
+	MapTarget(ctx context.Context, mac boot.MAC) (*boot.MapTarget, error)
+}
+
+// An Explanation is what each boot stage would hand a node, and a check of
+// each part. It holds no secret: the token is TokenPlaceholder, the key is
+// never read into it.
+type Explanation struct {
+	MAC      boot.MAC `json:"mac"`
+	Hostname string   `json:"hostname,omitempty"`
+	Image    string   `json:"image,omitempty"`
+	Flavour  string   `json:"flavour,omitempty"`
+	Netboot  bool     `json:"netboot"`
+	// RBDBoot says whether bootd maps the node's volume at boot.
+	RBDBoot bool          `json:"rbd_boot"`
+	DHCP    []DHCPAnswer  `json:"dhcp"`
+	Files   []ExplainFile `json:"files"`
+	// Script is the node's boot.ipxe, token redacted.
+	Script string `json:"script"`
+	// Cmdline is the kernel command line, token redacted.
+	Cmdline string `json:"cmdline,omitempty"`
+	// MapTarget and MapSpec are what the node's kernel maps.
+	MapTarget *boot.MapTarget `json:"map_target,omitempty"`
+	MapSpec   string          `json:"map_spec,omitempty"`
+	Checks    []Check         `json:"checks"`
+}
+
+// A DHCPAnswer is what the DHCP server hands one firmware class.
+type DHCPAnswer struct {
+	Class  string `json:"class"`
+	Answer string `json:"answer"`
+}
+
+// An ExplainFile is one file of the node's tree.
+type ExplainFile struct {
+	// Name is its name in the node's tree (TFTP: <prefix>/<name>, HTTP:
+	// /boot/<mac>/<name>).
+	Name string `json:"name"`
+	// Source is where it comes from: an image file, or "generated".
+	Source string `json:"source"`
+}
+
+// A Check is one verified part of a node's boot.
+type Check struct {
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Problem string `json:"problem,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Failed reports whether any check failed.
+func (e *Explanation) Failed() bool {
+	for _, c := range e.Checks {
+		if !c.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// Explain describes mac's boot without side effects: no token is issued,
+// no fence checked or released, nothing recorded. chk may be nil when
+// bootd has no volume backend. An unknown mac is an error wrapping boot.ErrUnknown.
+func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explanation, error) {
+	plan, err := f.nodes.Resolve(ctx, mac)
+	if err != nil {
+		return nil, err
+	}
+	n := plan.Node
+	e := &Explanation{MAC: mac, Hostname: n.Hostname, Image: n.Image, Netboot: plan.Netboot}
+	if plan.Image != nil {
+		e.Flavour = string(plan.Image.Flavour)
+	}
+	g := f.redacted()
+	e.RBDBoot = plan.Image != nil && g.rbdBoot(plan)
+	e.DHCP = f.explainDHCP(plan)
+	c, err := g.nodeScript(ctx, plan, nil)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(c)
+	e.Script = string(b)
+	if plan.Problem != "" {
+		e.Checks = append(e.Checks, Check{Name: "image in catalog", Problem: plan.Problem})
+		return e, nil
+	}
+	img := plan.Image
+	e.Files = explainFiles(plan, e.RBDBoot)
+	if line, err := g.cmdline(plan); err == nil {
+		if e.RBDBoot {
+			extra, _ := g.rbdCmdline(ctx, plan, nil)
+			line += " " + extra
+		}
+		e.Cmdline = line
+	} else {
+		e.Checks = append(e.Checks, Check{Name: "kernel command line", Problem: err.Error()})
+	}
+	e.Checks = append(e.Checks, fileCheck("kernel file", img.Kernel))
+	for i, p := range img.Initrds {
+		e.Checks = append(e.Checks, fileCheck("initrd "+strconv.Itoa(i)+" file", p))
+	}
+	if img.Modloop != "" {
+		e.Checks = append(e.Checks, fileCheck("modloop file", img.Modloop))
+	}
+	if img.Flavour == boot.FlavourInitramfsTools && img.Modules != "" {
+		e.Checks = append(e.Checks, modulesCheck(img.Modules))
+	}
+	if n.Volume != "" && !e.RBDBoot {
+		e.Checks = append(e.Checks, Check{Name: "rbd boot", Problem: "the node has volume " + n.Volume +
+			" but bootd does not map it at boot: " + f.noRBDReason(img)})
+	}
+	if e.RBDBoot {
+		ck := Check{Name: "bootd-init for " + img.Arch}
+		if _, err := f.helper(img.Arch); err != nil {
+			ck.Problem = err.Error()
+		} else {
+			ck.OK = true
+		}
+		e.Checks = append(e.Checks, ck)
+	}
+	if chk != nil && n.Volume != "" {
+		e.Checks = append(e.Checks, f.volumeChecks(ctx, e, plan, chk)...)
+	}
+	return e, nil
+}
+
+// noRBDReason says why a node with a volume does not boot from it.
+func (f *Files) noRBDReason(img *boot.Image) string {
+	switch {
+	case f.bootURL == "" || f.rbd == nil:
+		return "bootd does not know its own HTTP URL (--advertise) or has no RBD boot configured"
+	case img.Flavour == boot.FlavourInitramfsTools && img.Modules == "":
+		return "the image has no modules tree (modules:) to take the rbd modules from"
+	}
+	return "the image's flavour " + strconv.Quote(string(img.Flavour)) + " has no RBD boot"
+}
+
+// redacted returns Files like f whose RBD boot puts TokenPlaceholder on
+// command lines and checks no fence.
+func (f *Files) redacted() *Files {
+	g := &Files{nodes: f.nodes, ipxeDir: f.ipxeDir, retry: f.retry, log: f.log, tmpl: f.tmpl,
+		bootURL: f.bootURL, helpers: helperCache{dir: f.helpers.dir}}
+	if f.rbd != nil {
+		g.rbd = placeholderRBD{f.rbd}
+	}
+	return g
+}
+
+// placeholderRBD issues TokenPlaceholder instead of tokens and fences nothing.
+type placeholderRBD struct{ RBDNodes }
+
+func (placeholderRBD) IssueBootToken(boot.MAC, net.IP) (string, error)    { return TokenPlaceholder, nil }
+func (placeholderRBD) CheckFence(context.Context, boot.MAC, net.IP) error { return nil }
+
+// explainDHCP describes the DHCP server's rule (cmd/bootd's decider and
+// package dhcp): boot information only when netboot is on; iPXE binaries
+// by firmware class, then the node's script.
+func (f *Files) explainDHCP(plan *boot.Plan) []DHCPAnswer {
+	if !plan.Netboot {
+		return []DHCPAnswer{{Class: "all", Answer: "no boot information (netboot off): the firmware boots its next device"}}
+	}
+	hyphen := strings.ReplaceAll(plan.Node.MAC.String(), ":", "-")
+	script := f.bootURL + "/boot/" + hyphen + "/boot.ipxe"
+	if f.bootURL == "" {
+		script = "/boot/" + hyphen + "/boot.ipxe (bootd's HTTP address)"
+	}
+	return []DHCPAnswer{
+		{Class: "x86-bios", Answer: "TFTP boot file undionly.kpxe (iPXE), then the iPXE answer"},
+		{Class: "x64-uefi", Answer: "TFTP boot file of the configured x64 iPXE EFI binary, then the iPXE answer"},
+		{Class: "x64-uefi-http", Answer: "HTTP URL /boot/ipxe/<x64 iPXE EFI binary>, then the iPXE answer"},
+		{Class: "arm64-uefi", Answer: "the configured arm64 iPXE EFI binary, if any, then the iPXE answer"},
+		{Class: "ipxe", Answer: "script URL " + script},
+		{Class: "rpi4", Answer: "Raspberry Pi options; files under TFTP prefix " + piPrefix(plan.Node) + "/"},
+	}
+}
+
+func piPrefix(n *boot.Node) string {
+	if n.PiSerial != "" {
+		return n.PiSerial
+	}
+	return "<serial, bound at first fetch> or " + strings.ReplaceAll(n.MAC.String(), ":", "-")
+}
+
+// explainFiles lists the files of a bootable node's tree.
+func explainFiles(plan *boot.Plan, rbd bool) []ExplainFile {
+	img := plan.Image
+	out := []ExplainFile{{Name: "boot.ipxe", Source: "generated"}}
+	if !plan.Netboot {
+		return out
+	}
+	gen := func(name string) { out = append(out, ExplainFile{Name: name, Source: "generated"}) }
+	if rbd && img.Flavour == boot.FlavourInitramfsTools {
+		out = append(out, ExplainFile{Name: overlayName, Source: "generated (per image)"})
+		gen(nodeCPIO)
+	}
+	if rbd && img.Flavour == boot.FlavourAlpine {
+		gen(apkovlName)
+		if img.Modloop != "" {
+			out = append(out, ExplainFile{Name: modloopName, Source: img.Modloop})
+		}
+	}
+	out = append(out, ExplainFile{Name: "kernel", Source: img.Kernel})
+	for i, p := range img.Initrds {
+		out = append(out, ExplainFile{Name: "initrd/" + strconv.Itoa(i), Source: p})
+	}
+	if img.Firmware != "" {
+		out = append(out, ExplainFile{Name: PiKernel, Source: img.Kernel})
+		if len(img.Initrds) > 0 {
+			out = append(out, ExplainFile{Name: PiInitramfs, Source: "generated (initrds joined)"})
+		}
+		gen("config.txt")
+		gen("cmdline.txt")
+		out = append(out, ExplainFile{Name: "*", Source: img.Firmware + "/"})
+	}
+	return out
+}
+
+// fileCheck checks that p is a readable regular file.
+func fileCheck(name, p string) Check {
+	c := Check{Name: name, Detail: p}
+	file, _, err := openRegular(nil, p)
+	if err != nil {
+		c.Problem = err.Error()
+		return c
+	}
+	file.Close()
+	c.OK = true
+	return c
+}
+
+// modulesCheck checks that the modules tree has rbd and its dependencies.
+func modulesCheck(dir string) Check {
+	c := Check{Name: "rbd kernel modules", Detail: dir}
+	mods, err := images.KernelModules(dir, images.RBDModules...)
+	if err != nil {
+		c.Problem = err.Error()
+		return c
+	}
+	names := make([]string, len(mods))
+	for i, m := range mods {
+		names[i] = m.Name
+	}
+	c.OK, c.Detail = true, strings.Join(names, " ")
+	return c
+}
+
+// volumeChecks checks the golden snapshot, the node's volume, its key and
+// its map target, and fills e's map target.
+func (f *Files) volumeChecks(ctx context.Context, e *Explanation, plan *boot.Plan, chk Checks) []Check {
+	mac := plan.Node.MAC
+	golden := Check{Name: "golden snapshot protected", Detail: plan.Image.Golden.String()}
+	if _, err := chk.CheckGolden(ctx, plan.Image.Name, false); err != nil {
+		golden.Problem = err.Error()
+	} else {
+		golden.OK = true
+	}
+	vol := Check{Name: "volume exists", Detail: plan.Node.Volume}
+	if v, hs, err := chk.Volume(ctx, mac); err != nil {
+		vol.Problem = err.Error()
+	} else {
+		vol.OK = true
+		vol.Detail = fmt.Sprintf("%s, %s, clone of %s, held by %s", v.Name, boot.FormatSize(v.SizeBytes), v.Parent, holders(hs))
+	}
+	key := Check{Name: "node key obtainable"}
+	if _, err := chk.NodeKey(ctx, mac); err != nil {
+		key.Problem = err.Error()
+	} else {
+		key.OK = true
+	}
+	target := Check{Name: "map target"}
+	if t, err := chk.MapTarget(ctx, mac); err != nil {
+		target.Problem = err.Error()
+	} else {
+		target.OK, e.MapTarget, e.MapSpec = true, t, t.Spec()
+		target.Detail = e.MapSpec
+	}
+	return []Check{golden, vol, key, target}
+}
+
+func holders(hs []boot.Holder) string {
+	if len(hs) == 0 {
+		return "nobody"
+	}
+	parts := make([]string, len(hs))
+	for i, h := range hs {
+		parts[i] = h.Addr
+		if h.Client != "" {
+			parts[i] += " (" + h.Client + ")"
+		}
+		if h.Lock {
+			parts[i] += " [lock]"
+		}
+	}
+	return strings.Join(parts, ", ")
+}

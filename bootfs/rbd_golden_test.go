@@ -1,0 +1,168 @@
+package bootfs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/boottest"
+	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/bootfs"
+	"github.com/bootd/bootd/images"
+)
+
+// rbdFixture is bootd with an in-memory volume backend and three images
+// that boot from RBD: initramfs-tools on x86 and on a Pi 4, and Alpine.
+func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
+	t.Helper()
+	dir := t.TempDir()
+	mods := "kernel/rbd.ko: kernel/libceph.ko\nkernel/libceph.ko:\nkernel/crc32c_generic.ko:\n"
+	files := map[string]string{
+		"deb.yaml": "name: deb\nflavour: initramfs-tools\narch: amd64\nkernel: k/vmlinuz\ninitrds: [k/initrd.img]\n" +
+			"modules: k/modules\ncmdline: \"console=ttyS0 boot=bootd root=/dev/rbd0 hostname={{.Hostname}}\"\n" +
+			"golden: {image: deb, snapshot: v1}\nsize: 1G\n",
+		"pi.yaml": "name: pi\nflavour: initramfs-tools\narch: arm64\nkernel: p/vmlinuz\ninitrds: [p/initrd.img]\n" +
+			"modules: p/modules\nfirmware: p/fw\ncmdline: \"console=serial0,115200 boot=bootd root=/dev/rbd0\"\n" +
+			"golden: {image: pi, snapshot: v1}\nsize: 1G\n",
+		"alp.yaml": "name: alp\nflavour: alpine\narch: amd64\nkernel: a/vmlinuz-lts\ninitrds: [a/initramfs-lts]\n" +
+			"modloop: a/modloop-lts\nrepository: https://dl-cdn.alpinelinux.org/alpine/v3.20/main\n" +
+			"cmdline: \"console=ttyS0\"\ngolden: {image: alp, snapshot: v1}\nsize: 1G\n",
+		"k/vmlinuz": "K", "k/initrd.img": "I", "p/vmlinuz": "K", "p/initrd.img": "I", "p/fw/start4.elf": "F",
+		"a/vmlinuz-lts": "K", "a/initramfs-lts": "I", "a/modloop-lts": "M",
+		"k/modules/modules.dep": mods, "k/modules/kernel/rbd.ko": "R", "k/modules/kernel/libceph.ko": "L",
+		"k/modules/kernel/crc32c_generic.ko": "C",
+		"p/modules/modules.dep":              mods, "p/modules/kernel/rbd.ko": "R", "p/modules/kernel/libceph.ko": "L",
+		"p/modules/kernel/crc32c_generic.ko": "C",
+		"init/bootd-init-amd64":              "HELPER", "init/bootd-init-arm64": "HELPER",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat, err := images.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, store.FileName), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: boottest.NewVolumes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct{ mac, image, host string }{
+		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"},
+	} {
+		if _, err := svc.Enroll(context.Background(), boot.EnrollRequest{MAC: mustMAC(t, n.mac), Image: n.image, Hostname: n.host}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := bootfs.New(bootfs.Config{Nodes: svc, RBD: svc, BootURL: "http://198.18.0.1:8080",
+		InitDir: filepath.Join(dir, "init")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, svc
+}
+
+const (
+	rbdDeb = "52:54:00:00:01:01"
+	rbdPi  = "dc:a6:32:00:01:02"
+	rbdAlp = "52:54:00:00:01:03"
+)
+
+func mustMAC(t *testing.T, s string) boot.MAC {
+	t.Helper()
+	m, err := boot.ParseMAC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var bootTokenRE = regexp.MustCompile(`bootd\.token=[0-9a-f]+`)
+
+// TestRBDGenerated compares the RBD boot's scripts and Pi cmdline.txt with
+// their golden copies, the one-time token replaced by TOKEN.
+func TestRBDGenerated(t *testing.T) {
+	t.Parallel()
+	f, _ := rbdFixture(t)
+	remote := net.IPv4(198, 18, 0, 50)
+	tests := []struct{ golden, mac, name string }{
+		{"rbd-initramfs-tools.ipxe", rbdDeb, "boot.ipxe"},
+		{"rbd-alpine.ipxe", rbdAlp, "boot.ipxe"},
+		{"rbd-pi-cmdline.txt", rbdPi, "cmdline.txt"},
+		{"rbd-pi-config.txt", rbdPi, "config.txt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			t.Parallel()
+			c, err := f.Node(context.Background(), mustMAC(t, tt.mac), tt.name, remote)
+			if err != nil {
+				t.Fatalf("Node(%s, %s) = %v", tt.mac, tt.name, err)
+			}
+			raw := read(t, c)
+			if tt.name != "config.txt" && len(bootTokenRE.FindAll(raw, -1)) != 1 {
+				t.Errorf("%s has not exactly one token:\n%s", tt.name, raw)
+			}
+			if bytes.Contains(raw, []byte(boottest.TestKey)) {
+				t.Fatalf("%s holds the key", tt.name)
+			}
+			got := bootTokenRE.ReplaceAll(raw, []byte("bootd.token=TOKEN"))
+			path := filepath.Join("testdata", tt.golden)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Node(%s, %s) =\n%s\nwant (%s)\n%s", tt.mac, tt.name, got, path, want)
+			}
+		})
+	}
+}
+
+// TestExplainRBD: every check passes for a node of each RBD-booting image,
+// the token is the placeholder, and nothing secret is in the explanation.
+func TestExplainRBD(t *testing.T) {
+	t.Parallel()
+	f, svc := rbdFixture(t)
+	for _, mac := range []string{rbdDeb, rbdPi, rbdAlp} {
+		e, err := f.Explain(context.Background(), mustMAC(t, mac), svc)
+		if err != nil {
+			t.Fatalf("Explain(%s) = %v", mac, err)
+		}
+		if e.Failed() || !e.RBDBoot || len(e.Checks) < 5 {
+			t.Errorf("Explain(%s): rbd %v, checks %+v", mac, e.RBDBoot, e.Checks)
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(boottest.TestKey)) || bootTokenRE.Match(b) ||
+			!bytes.Contains([]byte(e.Cmdline), []byte("bootd.token="+bootfs.TokenPlaceholder)) {
+			t.Errorf("Explain(%s) leaks a secret or lacks the placeholder:\n%s", mac, b)
+		}
+	}
+	if _, err := f.Explain(context.Background(), mustMAC(t, "52:54:00:99:99:99"), svc); !errors.Is(err, boot.ErrUnknown) {
+		t.Errorf("Explain(unknown) = %v, want ErrUnknown", err)
+	}
+}
