@@ -38,8 +38,11 @@ down() {
 # .demo/NAME.log, and record its PID.
 launch() {
   local name=$1; shift
-  setsid ip netns exec "$NS" "$@" >>"$DEMO/$name.log" 2>&1 < /dev/null &
-  echo "$name $!" >> "$DEMO/pids"
+  # The inner shell writes its own PID, then execs ip netns exec, which execs
+  # the program: the recorded PID is the program's, whatever setsid does.
+  setsid bash -c 'echo "$1 $$" >> "$2"; shift 2; exec ip netns exec "$@"' launch "$name" "$DEMO/pids" "$NS" "$@" \
+    >>"$DEMO/$name.log" 2>&1 < /dev/null &
+  for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "^$name " "$DEMO/pids" 2>/dev/null && return 0; sleep 0.1; done
 }
 
 up() {
@@ -76,7 +79,7 @@ up() {
   ip -n "$NS" link set host0 up
   ip netns exec "$NS" sysctl -q -w net.ipv6.conf.all.forwarding=1
   printf 'interface br0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n prefix fd00:b007::/64 { AdvOnLink on; AdvAutonomous on; };\n};\n' > "$DEMO/radvd.conf"
-  launch radvd radvd --nodaemon -C "$DEMO/radvd.conf" -p "$DEMO/radvd.pid" -m stderrlog
+  launch radvd radvd --nodaemon -C "$DEMO/radvd.conf" -p "$DEMO/radvd.pid" -m stderr
 
   say "Ceph: one monitor, one OSD on 198.18.0.1"
   ip netns exec "$NS" scripts/ceph-cluster.sh start "$DEMO/ceph" 198.18.0.1 >"$DEMO/ceph.log" 2>&1 || die "Ceph did not start: see $DEMO/ceph.log"

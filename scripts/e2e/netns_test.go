@@ -81,7 +81,11 @@ func (ns *netns) startRadvd(t *testing.T) {
 	conf := filepath.Join(ns.dir, "radvd.conf")
 	os.WriteFile(conf, []byte("interface br0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n"+
 		" prefix "+ipv6Prefix+" { AdvOnLink on; AdvAutonomous on; };\n};\n"), 0o644)
-	ns.start(t, "radvd", "radvd", "--nodaemon", "-C", conf, "-p", filepath.Join(ns.dir, "radvd.pid"), "-m", "stderrlog")
+	p := ns.start(t, "radvd", "radvd", "--nodaemon", "-C", conf, "-p", filepath.Join(ns.dir, "radvd.pid"), "-m", "stderr")
+	time.Sleep(500 * time.Millisecond)
+	if p.exited() {
+		t.Fatalf("radvd stopped at once; its log:\n%s", ns.logTail("radvd", 20))
+	}
 }
 
 // start runs a command inside the namespace in its own process group, with
