@@ -22,6 +22,10 @@ type Server struct {
 	slots chan struct{}
 	// lastExhausted is when an exhausted pool was last logged (Unix seconds).
 	lastExhausted atomic.Int64
+	// bufs holds read buffers: a boot storm is many small packets, and a
+	// buffer per packet would keep the garbage collector busy. The packet
+	// parser copies what it keeps.
+	bufs sync.Pool
 }
 
 // New returns a server for cfg. In full mode it loads the stored leases.
@@ -36,6 +40,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, met: met, seen: newMemory(),
 		slots: make(chan struct{}, cfg.MaxInFlight)}
+	s.bufs.New = func() any { b := make([]byte, 1500); return &b }
 	if cfg.Mode == ModeFull {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -97,9 +102,11 @@ func (s *Server) Serve(ctx context.Context, conn, pxe net.PacketConn) error {
 // MaxInFlight at once.
 func (s *Server) loop(ctx context.Context, c net.PacketConn, pxePort bool, wg *sync.WaitGroup) error {
 	for {
-		buf := make([]byte, 1500)
+		bp := s.bufs.Get().(*[]byte)
+		buf := *bp
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
+			s.bufs.Put(bp)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -113,11 +120,12 @@ func (s *Server) loop(ctx context.Context, c net.PacketConn, pxePort bool, wg *s
 		select {
 		case s.slots <- struct{}{}:
 		default:
+			s.bufs.Put(bp)
 			s.met.drop(dropOverload)
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-s.slots }()
+			defer func() { <-s.slots; s.bufs.Put(bp) }()
 			s.serveOne(ctx, c, buf[:n], from, pxePort, got)
 		})
 	}
