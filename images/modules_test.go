@@ -1,30 +1,13 @@
 package images
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestKernelModulesOrder(t *testing.T) {
 	t.Parallel()
-	dir := writeTree(t, map[string]string{
+	dir := writeDir(t, map[string]string{
 		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
 			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\n" +
 			"kernel/lib/libcrc32c.ko:\n" +

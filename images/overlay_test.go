@@ -11,7 +11,7 @@ import (
 
 func TestInitramfsOverlayContents(t *testing.T) {
 	t.Parallel()
-	dir := writeTree(t, map[string]string{
+	dir := writeDir(t, map[string]string{
 		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
 			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n",
 		"kernel/drivers/block/rbd.ko":     "RBD",
