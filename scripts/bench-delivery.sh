@@ -80,7 +80,7 @@ size: 8G
 EOF
 
 echo "bench: building bootd"
-go build -o "$work/bootd" ./cmd/bootd
+go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
   --http-listen 127.0.0.1:8081 --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)

@@ -90,7 +90,7 @@ ip -n "$CLI" link set bd-cli up
 # Servers start as "ip netns exec ... &" directly, so that $! is the
 # server itself (ip netns exec execs it) and kill reaches it.
 
-go build -o "$work/bootd" ./cmd/bootd
+go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 
 start_bootd() {
   rm -rf "$work/bootd-data"
