@@ -43,6 +43,7 @@ type Service struct {
 	checkpoint func(step string)
 	inflight   inflight
 	tokens     *BootTokens // one-time key tokens (bootcfg.go)
+	rec        recorder    // the timeline writer (recorder.go)
 }
 
 // NewService returns a Service for cfg.
@@ -278,22 +279,6 @@ func (s *Service) Resolve(ctx context.Context, mac MAC) (*Plan, error) {
 		p.Image = img
 	}
 	return p, nil
-}
-
-// Record adds an event to mac's timeline and moves the node's state along.
-// A zero ev.Time means now.
-func (s *Service) Record(ctx context.Context, mac MAC, ev Event) (Event, error) {
-	if !ValidStage(ev.Stage) {
-		return Event{}, invalid("unknown stage %q", ev.Stage)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = s.now()
-	}
-	ev, err := s.store.AppendEvent(ctx, mac, ev, s.timeline)
-	if err == nil {
-		s.log.Debug("boot event", "mac", mac.String(), "stage", string(ev.Stage), "ip", ev.Source, "boot", ev.Boot)
-	}
-	return ev, err
 }
 
 // Node returns the node for mac (enrolled, discovered or retired).

@@ -2,6 +2,7 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -180,4 +181,22 @@ func (w watchedStore) AppendEvent(ctx context.Context, mac MAC, ev Event, p Time
 		w.hub.changed(mac, &ev)
 	}
 	return ev, err
+}
+
+// errNoBatch: the store under the watch cannot append a batch at once.
+var errNoBatch = errors.New("the store has no batch append")
+
+func (w watchedStore) AppendEvents(ctx context.Context, evs []MACEvent, p TimelinePolicy) ([]Event, error) {
+	b, ok := w.Store.(EventBatcher)
+	if !ok {
+		return nil, errNoBatch
+	}
+	stored, err := b.AppendEvents(ctx, evs, p)
+	if err != nil {
+		return nil, err
+	}
+	for i := range stored {
+		w.hub.changed(evs[i].MAC, &stored[i])
+	}
+	return stored, nil
 }

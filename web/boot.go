@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -139,17 +138,10 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	if outcome == "aborted" {
 		detail = fmt.Sprintf("http %s: aborted after %d of %d bytes", c.Name, cw.n, want)
 	}
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush() // the client has its file before the timeline write
-	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ev := boot.Event{Stage: stage, Source: ip, Detail: detail}
-	// The client may hang up once it has its file; the event still counts.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	if _, err := s.svc.Record(ctx, c.Node.MAC, ev); err != nil {
-		s.log.Warn("boot event not recorded", "mac", c.Node.MAC.String(), "stage", string(stage), "err", err)
-	}
+	// Queued, not waited for: the client has its file, and the next request
+	// on this connection need not wait for the disk.
+	s.svc.RecordSoon(c.Node.MAC, boot.Event{Stage: stage, Source: ip, Detail: detail})
 }
 
 // countingWriter counts the status and body bytes of a response. It

@@ -169,6 +169,9 @@ func TestBootTimeline(t *testing.T) {
 	}
 	get(t, srv, http.MethodHead, "/boot/52-54-00-12-34-56/kernel")
 	get(t, srv, http.MethodGet, "/boot/52-54-00-99-99-99/boot.ipxe") // unknown: no timeline
+	if err := fx.Service.Flush(t.Context()); err != nil {            // fetch events are written soon, not at once
+		t.Fatal(err)
+	}
 	boots, err := fx.Service.Timeline(t.Context(), bootfstest.MAC(bootfstest.X86))
 	if err != nil || len(boots) != 1 {
 		t.Fatalf("Timeline = %+v, %v; want one boot", boots, err)

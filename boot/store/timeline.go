@@ -33,41 +33,71 @@ func deleteTimeline(tx *bolt.Tx, mac boot.MAC) error {
 func (s *DB) AppendEvent(ctx context.Context, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
 	var stored boot.Event
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists(nodeKey(mac))
-		if err != nil {
-			return err
-		}
-		var last *boot.Event
-		seq, idx := 1, 0
-		if k, v := b.Cursor().Last(); k != nil {
-			last = new(boot.Event)
-			if err := json.Unmarshal(v, last); err != nil {
-				return fmt.Errorf("decode event of %s: %w", mac, err)
-			}
-			seq, idx = splitKey(k)
-			idx++
-		}
-		if last != nil && p.NewBoot != nil && p.NewBoot(last, ev) {
-			seq, idx = seq+1, 0
-		}
-		ev.Boot = seq
-		stored = ev
-		if p.KeepEvents > 0 && idx >= p.KeepEvents {
-			idx = p.KeepEvents - 1 // a full boot keeps its newest event in its last slot
-		}
-		v, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(eventKey(seq, idx), v); err != nil {
-			return err
-		}
-		if err := trimBoots(b, seq, p.KeepBoots); err != nil {
-			return err
-		}
-		return applyToNode(tx, mac, ev, p)
+		var err error
+		stored, err = appendEvent(tx, mac, ev, p)
+		return err
 	})
 	return stored, err
+}
+
+// AppendEvents implements boot.EventBatcher: the events go in one
+// transaction of their own (not shared with other writers through Batch, so
+// that a failing event fails only its batch).
+func (s *DB) AppendEvents(ctx context.Context, evs []boot.MACEvent, p boot.TimelinePolicy) ([]boot.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	stored := make([]boot.Event, len(evs))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, e := range evs {
+			ev, err := appendEvent(tx, e.MAC, e.Event, p)
+			if err != nil {
+				return err
+			}
+			stored[i] = ev
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// appendEvent adds ev to mac's timeline inside tx and returns it as stored.
+func appendEvent(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
+	b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists(nodeKey(mac))
+	if err != nil {
+		return ev, err
+	}
+	var last *boot.Event
+	seq, idx := 1, 0
+	if k, v := b.Cursor().Last(); k != nil {
+		last = new(boot.Event)
+		if err := json.Unmarshal(v, last); err != nil {
+			return ev, fmt.Errorf("decode event of %s: %w", mac, err)
+		}
+		seq, idx = splitKey(k)
+		idx++
+	}
+	if last != nil && p.NewBoot != nil && p.NewBoot(last, ev) {
+		seq, idx = seq+1, 0
+	}
+	ev.Boot = seq
+	if p.KeepEvents > 0 && idx >= p.KeepEvents {
+		idx = p.KeepEvents - 1 // a full boot keeps its newest event in its last slot
+	}
+	v, err := json.Marshal(ev)
+	if err != nil {
+		return ev, err
+	}
+	if err := b.Put(eventKey(seq, idx), v); err != nil {
+		return ev, err
+	}
+	if err := trimBoots(b, seq, p.KeepBoots); err != nil {
+		return ev, err
+	}
+	return ev, applyToNode(tx, mac, ev, p)
 }
 
 // trimBoots deletes the events of boots older than the newest keep.

@@ -57,6 +57,9 @@ func TestIPXEInQEMU(t *testing.T) {
 			})
 		}
 	})
+	if err := d.fx.Service.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	boots, err := d.fx.Service.Timeline(t.Context(), bootfstest.MAC(bootfstest.X86))
 	if err != nil || len(boots) == 0 {
 		t.Fatalf("x86 timeline = %v, %v", boots, err)

@@ -53,6 +53,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	defer func() { // runs after the servers have stopped, before the store closes
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Flush(fctx); err != nil {
+			log.Warn("timeline events not all written before shutdown", "err", err)
+		}
+	}()
 	if err := startupChecks(ctx, svc, log); err != nil {
 		return err
 	}

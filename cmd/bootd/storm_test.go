@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,7 +128,7 @@ func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string
 		for _, b := range boots {
 			for _, ev := range b.Events {
 				if ev.Stage == stage && strings.HasPrefix(ev.Detail, prefix) {
-					count++
+					count += 1 + foldedRepeats(ev.Detail)
 				}
 			}
 		}
@@ -138,4 +140,17 @@ func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// folded matches the count of repeats the timeline folded into one event.
+var folded = regexp.MustCompile(`\(and (\d+) more like it\)$`)
+
+// foldedRepeats returns how many more fetches an event's detail counts.
+func foldedRepeats(detail string) int {
+	m := folded.FindStringSubmatch(detail)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

@@ -104,12 +104,7 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rec := boot.Event{Stage: boot.StageTFTP, Source: ev.Request.Remote.Addr().String(), Detail: tftpDetail(ev)}
-	if _, err := d.svc.Record(ctx, mac, rec); err != nil && !errors.Is(err, boot.ErrUnknown) {
-		d.log.Warn("tftp event not recorded", "mac", ev.Owner, "err", err)
-	}
+	d.svc.RecordSoon(mac, boot.Event{Stage: boot.StageTFTP, Source: ev.Request.Remote.Addr().String(), Detail: tftpDetail(ev)})
 }
 
 // tftpDetail describes a finished transfer for the timeline.

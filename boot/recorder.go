@@ -1,0 +1,236 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Timeline events are written by one writer at a time, in batches: every
+// event waiting when a batch starts goes into one store transaction (one
+// fsync). Record waits for its batch; RecordSoon does not, so a protocol
+// server answers its client without waiting for the disk. Events of one node
+// are written in the order they were recorded, whichever of the two was used.
+
+// MACEvent is an event for mac's timeline.
+type MACEvent struct {
+	MAC   MAC
+	Event Event
+}
+
+// EventBatcher is a Store that can append many events in one transaction.
+// AppendEvents returns the events as stored, in order; on error nothing of
+// the batch is stored. A Store without it gets one AppendEvent per event.
+type EventBatcher interface {
+	AppendEvents(ctx context.Context, evs []MACEvent, p TimelinePolicy) ([]Event, error)
+}
+
+// Limits of the queue of events recorded with RecordSoon.
+const (
+	// soonPerNode is how many RecordSoon events of one node may wait for a
+	// batch; more are dropped and counted. Repeats are folded first.
+	soonPerNode = 32
+	// paceMax caps the pause between two batches (see drain).
+	paceMax = 250 * time.Millisecond
+)
+
+// queued is an event waiting for its batch.
+type queued struct {
+	mac     MAC
+	ev      Event
+	repeats int         // folded RecordSoon events like this one
+	done    chan result // nil for RecordSoon
+}
+
+type result struct {
+	ev  Event
+	err error
+}
+
+// recorder is the queue of timeline events and its writer's state.
+type recorder struct {
+	mu      sync.Mutex
+	queue   []*queued
+	newest  map[string]*queued // per node: its newest queued event
+	soon    map[string]int     // per node: its queued RecordSoon events
+	running bool               // a writer is draining the queue
+	idle    *sync.Cond         // signalled when the writer stops
+	dropped int64              // RecordSoon events dropped (soonPerNode)
+}
+
+// RecordSoon queues ev for mac's timeline and returns at once; the event is
+// written with the next batch, in order with the node's other events. A
+// repeat of the node's newest queued event (also recorded with RecordSoon,
+// same stage, source and subject: the detail's text before its first colon,
+// "http initrd/0" in "http initrd/0: 41 MB in 2.1s") is folded into it and
+// counted in its detail, so a client fetching one file in a loop costs one
+// event per batch. It is for
+// the fetch events of the protocol servers, which must not wait for the
+// disk; a zero ev.Time means now, an unknown stage or node is logged.
+func (s *Service) RecordSoon(mac MAC, ev Event) {
+	if !ValidStage(ev.Stage) {
+		s.log.Warn("boot event with an unknown stage not recorded", "mac", mac.String(), "stage", string(ev.Stage))
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	s.enqueue(&queued{mac: mac, ev: ev})
+}
+
+// sameFetch reports whether b repeats a (see RecordSoon).
+func sameFetch(a, b Event) bool {
+	subject := func(d string) string { s, _, _ := strings.Cut(d, ":"); return s }
+	return a.Stage == b.Stage && a.Source == b.Source && subject(a.Detail) == subject(b.Detail)
+}
+
+// Record adds an event to mac's timeline, moves the node's state along, and
+// returns once the event is stored. A zero ev.Time means now.
+func (s *Service) Record(ctx context.Context, mac MAC, ev Event) (Event, error) {
+	if !ValidStage(ev.Stage) {
+		return Event{}, invalid("unknown stage %q", ev.Stage)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	if err := ctx.Err(); err != nil {
+		return Event{}, err
+	}
+	q := &queued{mac: mac, ev: ev, done: make(chan result, 1)}
+	s.enqueue(q)
+	select {
+	case r := <-q.done:
+		return r.ev, r.err
+	case <-ctx.Done():
+		return Event{}, ctx.Err() // it may still be written
+	}
+}
+
+// Flush returns once every event recorded before it is written, or when ctx
+// ends. bootd calls it on shutdown, before closing the store.
+func (s *Service) Flush(ctx context.Context) error {
+	r := &s.rec
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.idle.Broadcast()
+		r.mu.Unlock()
+	})
+	defer stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.running && ctx.Err() == nil {
+		r.idle.Wait()
+	}
+	return ctx.Err()
+}
+
+// DroppedEvents returns how many RecordSoon events were dropped because
+// their node had too many waiting.
+func (s *Service) DroppedEvents() int64 {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	return s.rec.dropped
+}
+
+func (s *Service) enqueue(q *queued) {
+	r := &s.rec
+	key := string(q.mac)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newest == nil {
+		r.newest, r.soon = map[string]*queued{}, map[string]int{}
+		r.idle = sync.NewCond(&r.mu)
+	}
+	if q.done == nil {
+		if n := r.newest[key]; n != nil && n.done == nil && sameFetch(n.ev, q.ev) {
+			n.repeats++
+			return
+		}
+		if r.soon[key] >= soonPerNode {
+			r.dropped++
+			return
+		}
+		r.soon[key]++
+	}
+	r.queue = append(r.queue, q)
+	r.newest[key] = q
+	if !r.running {
+		r.running = true
+		go s.drain()
+	}
+}
+
+// drain writes batches until the queue is empty. After a batch that took a
+// while it pauses twice as long (at most paceMax), so that a flood of fetch
+// events keeps the writer to about a third of a core and lets more events
+// gather (and fold) into the next batch; a waiting Record waits that long too.
+func (s *Service) drain() {
+	r := &s.rec
+	for {
+		r.mu.Lock()
+		batch := r.queue
+		r.queue = nil
+		clear(r.newest)
+		clear(r.soon)
+		if len(batch) == 0 {
+			r.running = false
+			r.idle.Broadcast()
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+
+		start := time.Now()
+		s.writeBatch(batch)
+		if took := time.Since(start); took > time.Millisecond {
+			time.Sleep(min(2*took, paceMax))
+		}
+	}
+}
+
+// writeBatch stores batch in one transaction when the store can, else (or
+// when that transaction fails) event by event, and answers the waiters.
+func (s *Service) writeBatch(batch []*queued) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs := make([]MACEvent, len(batch))
+	for i, q := range batch {
+		evs[i] = MACEvent{MAC: q.mac, Event: q.ev}
+		if q.repeats > 0 {
+			evs[i].Event.Detail = fmt.Sprintf("%s (and %d more like it)", q.ev.Detail, q.repeats)
+		}
+	}
+	if b, ok := s.store.(EventBatcher); ok && len(batch) > 1 {
+		stored, err := b.AppendEvents(ctx, evs, s.timeline)
+		if err == nil {
+			for i, q := range batch {
+				s.written(q, stored[i], nil)
+			}
+			return
+		}
+		if !errors.Is(err, errNoBatch) {
+			s.log.Debug("timeline batch failed; writing its events one by one", "events", len(batch), "err", err)
+		}
+	}
+	for i, q := range batch {
+		ev, err := s.store.AppendEvent(ctx, q.mac, evs[i].Event, s.timeline)
+		s.written(q, ev, err)
+	}
+}
+
+// written answers q's waiter, or logs what went wrong for a RecordSoon event.
+func (s *Service) written(q *queued, ev Event, err error) {
+	if err == nil {
+		s.log.Debug("boot event", "mac", q.mac.String(), "stage", string(ev.Stage), "ip", ev.Source, "boot", ev.Boot)
+	}
+	if q.done != nil {
+		q.done <- result{ev, err}
+		return
+	}
+	if err != nil {
+		s.log.Warn("boot event not recorded", "mac", q.mac.String(), "stage", string(q.ev.Stage), "err", err)
+	}
+}
