@@ -23,20 +23,38 @@ func getNode(tx *bolt.Tx, mac boot.MAC) (*boot.Node, error) {
 	return n, nil
 }
 
-func putNode(tx *bolt.Tx, n *boot.Node) error {
+func (s *DB) putNode(tx *bolt.Tx, n *boot.Node) error {
 	v, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("encode node %s: %w", n.MAC, err)
 	}
-	return tx.Bucket(bucketNodes).Put(nodeKey(n.MAC), v)
+	if err := tx.Bucket(bucketNodes).Put(nodeKey(n.MAC), v); err != nil {
+		return err
+	}
+	s.cache.wrote(tx, string(nodeKey(n.MAC)), n)
+	return nil
 }
 
-// Node implements boot.Store.
+// Node implements boot.Store. It answers from the cache of decoded nodes
+// when it can (cache.go).
 func (s *DB) Node(ctx context.Context, mac boot.MAC) (*boot.Node, error) {
-	var n *boot.Node
+	key := string(nodeKey(mac))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := s.cache.get(key)
+	if ok && n == nil {
+		return nil, fmt.Errorf("%w: %s", boot.ErrUnknown, mac)
+	}
+	if ok {
+		return n, nil
+	}
 	err := s.read(ctx, func(tx *bolt.Tx) error {
 		var err error
 		n, err = getNode(tx, mac)
+		if err == nil && n != nil {
+			s.cache.put(key, n.Clone(), tx.ID())
+		}
 		return err
 	})
 	if err == nil && n == nil {
@@ -78,13 +96,14 @@ func (s *DB) Update(ctx context.Context, mac boot.MAC, fn func(cur *boot.Node) (
 			if err := tx.Bucket(bucketNodes).Delete(nodeKey(mac)); err != nil {
 				return err
 			}
+			s.cache.wrote(tx, string(nodeKey(mac)), nil)
 			return deleteTimeline(tx, mac)
 		}
 		if next.MAC.String() != mac.String() {
 			return fmt.Errorf("update %s: node's MAC changed to %s", mac, next.MAC)
 		}
 		out = next
-		return putNode(tx, next)
+		return s.putNode(tx, next)
 	})
 	if err != nil {
 		return nil, err

@@ -55,8 +55,9 @@ type Options struct {
 
 // DB is a bbolt-backed boot.Store.
 type DB struct {
-	db   *bolt.DB
-	path string
+	db    *bolt.DB
+	path  string
+	cache nodeCache // decoded nodes (cache.go)
 }
 
 var _ boot.Store = (*DB)(nil)

@@ -34,7 +34,7 @@ func (s *DB) AppendEvent(ctx context.Context, mac boot.MAC, ev boot.Event, p boo
 	var stored boot.Event
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		var err error
-		stored, err = appendEvent(tx, mac, ev, p)
+		stored, err = s.appendEvent(tx, mac, ev, p)
 		return err
 	})
 	return stored, err
@@ -50,7 +50,7 @@ func (s *DB) AppendEvents(ctx context.Context, evs []boot.MACEvent, p boot.Timel
 	stored := make([]boot.Event, len(evs))
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i, e := range evs {
-			ev, err := appendEvent(tx, e.MAC, e.Event, p)
+			ev, err := s.appendEvent(tx, e.MAC, e.Event, p)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func (s *DB) AppendEvents(ctx context.Context, evs []boot.MACEvent, p boot.Timel
 }
 
 // appendEvent adds ev to mac's timeline inside tx and returns it as stored.
-func appendEvent(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
+func (s *DB) appendEvent(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
 	b, err := tx.Bucket(bucketTimeline).CreateBucketIfNotExists(nodeKey(mac))
 	if err != nil {
 		return ev, err
@@ -97,7 +97,7 @@ func appendEvent(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy
 	if err := trimBoots(b, seq, p.KeepBoots); err != nil {
 		return ev, err
 	}
-	return ev, applyToNode(tx, mac, ev, p)
+	return ev, s.applyToNode(tx, mac, ev, p)
 }
 
 // trimBoots deletes the events of boots older than the newest keep.
@@ -115,7 +115,7 @@ func trimBoots(b *bolt.Bucket, newest, keep int) error {
 	return nil
 }
 
-func applyToNode(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) error {
+func (s *DB) applyToNode(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) error {
 	if p.Apply == nil {
 		return nil
 	}
@@ -124,7 +124,7 @@ func applyToNode(tx *bolt.Tx, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy
 		return err
 	}
 	p.Apply(n, ev)
-	return putNode(tx, n)
+	return s.putNode(tx, n)
 }
 
 // Timeline implements boot.Store.
