@@ -37,7 +37,28 @@ done
 # mounts the build needs live in a private mount namespace that ends with
 # its process, so nothing is left mounted whatever happens.
 work=$(mktemp -d "$OUT/.$NAME.build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Long steps run through run: in the background in their own process group
+# (setsid), so that a signal interrupts the wait at once and cleanup stops
+# the whole step (bash would otherwise finish a foreground step first).
+child=
+run() {
+  setsid -w "$@" &
+  child=$!
+  wait "$child"
+  child=
+}
+cleanup() {
+  if [ -n "$child" ]; then
+    kill -TERM -- "-$child" "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+    for _ in $(seq 20); do # the rest of the group (mkinitramfs's children) goes soon after
+      kill -0 -- "-$child" 2>/dev/null || break
+      sleep 0.5
+    done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 t0=$(date +%s)
 
@@ -78,11 +99,11 @@ APT::Sandbox::User "root";
 Acquire::Languages "none";
 CONF
 export APT_CONFIG=$apt/apt.conf
-apt-get update -qq
+apt-get update -qq --error-on=any
 # The kernel, the firmware, and a root just big enough for mkinitramfs: an
 # empty dpkg status pulls in dependencies but not the Essential set, so the
 # few essential programs mkinitramfs and its hooks call are named here.
-apt-get install -qq -y --download-only linux-image-arm64 raspi-firmware \
+run apt-get install -qq -y --download-only linux-image-arm64 raspi-firmware \
   initramfs-tools busybox e2fsprogs dash bash coreutils sed grep findutils gzip \
   libc-bin util-linux mawk debianutils >/dev/null
 debs=$apt/cache/archives
@@ -101,7 +122,7 @@ for d in "$debs"/*.deb; do
 done
 ver=$(ls "$root/lib/modules")
 [ "$(echo "$ver" | wc -l)" = 1 ] || die "expected one kernel in the arm64 root, found: $ver"
-nice -n 19 depmod -b "$root" "$ver"
+run nice -n 19 depmod -b "$root" "$ver"
 
 # The stock initrd, as Debian's mkinitramfs makes it, with a short module
 # list: the Pi 4's Ethernet (genet, its PHY and MDIO bus) and ext4.
@@ -116,7 +137,7 @@ FSTYPE=ext4
 CONF
 printf '%s\n' genet broadcom mdio-bcm-unimac ext4 crc32c_generic > "$conf/modules"
 echo "image $NAME: running mkinitramfs $ver in the arm64 root"
-nice -n 19 unshare -m --propagation private sh -c \
+run nice -n 19 unshare -m --propagation private sh -c \
   "mount -t proc proc '$root/proc' && mount --bind /dev '$root/dev' && \
    chroot '$root' /usr/sbin/mkinitramfs -d /tmp/initramfs-conf -o /tmp/initrd.img '$ver'"
 [ -s "$root/tmp/initrd.img" ] || die "mkinitramfs made no initrd"
