@@ -16,7 +16,7 @@ export GOFLAGS = -tags=$(GOTAGS)
 CEPH_TEST_DIR  ?= $(CURDIR)/.ceph-test
 CEPH_TEST_ADDR ?= 127.0.0.1
 
-.PHONY: all build run demo demo-down test unit integration e2e lint deps clean
+.PHONY: all build run demo demo-down test unit integration e2e lint deps clean image-debian image-pi4
 
 all: build
 
@@ -60,7 +60,19 @@ demo-down:
 ## built once into $(E2E_CACHE)
 E2E_CACHE ?= $(CURDIR)/.cache/e2e
 e2e: build
+	$(MAKE) --no-print-directory image-debian image-pi4 IMAGES_DIR=$(E2E_CACHE)/images
 	BOOTD_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags "$(GOTAGS) e2e" -count=1 -v -timeout 20m ./scripts/e2e/
+
+## image-debian: as root, an amd64 initramfs-tools image from Debian 12 packages
+## into $(IMAGES_DIR) (debian-12.yaml and debian-12/; left alone once built)
+IMAGES_DIR ?= $(CURDIR)/.cache/images
+image-debian:
+	./scripts/image-debian.sh $(IMAGES_DIR) debian-12
+
+## image-pi4: as root, a Raspberry Pi 4 arm64 initramfs-tools image from Debian 12
+## packages (kernel, device trees, raspi-firmware) into $(IMAGES_DIR) (debian-12-pi4)
+image-pi4:
+	./scripts/image-pi4.sh $(IMAGES_DIR) debian-12-pi4
 
 ## lint: gofmt, go vet and the package-arrow check
 lint:

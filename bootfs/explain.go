@@ -126,6 +126,9 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 	if img.Modloop != "" {
 		e.Checks = append(e.Checks, fileCheck("modloop file", img.Modloop))
 	}
+	if img.Firmware != "" {
+		e.Checks = append(e.Checks, firmwareCheck(img.Firmware))
+	}
 	if img.Flavour == boot.FlavourInitramfsTools && img.Modules != "" {
 		e.Checks = append(e.Checks, modulesCheck(img.Modules))
 	}
@@ -234,7 +237,7 @@ func explainFiles(plan *boot.Plan, rbd bool) []ExplainFile {
 		}
 		gen("config.txt")
 		gen("cmdline.txt")
-		out = append(out, ExplainFile{Name: "*", Source: img.Firmware + "/"})
+		out = append(out, piFirmwareFiles(img.Firmware)...)
 	}
 	return out
 }

@@ -34,7 +34,7 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 		"alp.yaml": "name: alp\nflavour: alpine\narch: amd64\nkernel: a/vmlinuz-lts\ninitrds: [a/initramfs-lts]\n" +
 			"modloop: a/modloop-lts\nrepository: https://dl-cdn.alpinelinux.org/alpine/v3.20/main\n" +
 			"cmdline: \"console=ttyS0\"\ngolden: {image: alp, snapshot: v1}\nsize: 1G\n",
-		"k/vmlinuz": "K", "k/initrd.img": "I", "p/vmlinuz": "K", "p/initrd.img": "I", "p/fw/start4.elf": "F",
+		"k/vmlinuz": "K", "k/initrd.img": "I", "p/vmlinuz": "K", "p/initrd.img": "I", "p/fw/start4.elf": "F", "p/fw/fixup4.dat": "F", "p/fw/bcm2711-rpi-4-b.dtb": "D",
 		"a/vmlinuz-lts": "K", "a/initramfs-lts": "I", "a/modloop-lts": "M",
 		"k/modules/modules.dep": mods, "k/modules/kernel/rbd.ko": "R", "k/modules/kernel/libceph.ko": "L",
 		"k/modules/kernel/crc32c_generic.ko": "C",

@@ -4,6 +4,8 @@
 // namespace with a bridge and tap devices, starts the project's single-node
 // Ceph cluster and bootd there, and boots QEMU virtual machines (SeaBIOS
 // with the NIC's iPXE ROM, and OVMF's own PXE client) through bootd onto
-// their RBD cloud disks, reading their serial consoles. `make e2e` runs it;
+// their RBD cloud disks, reading their serial consoles. It also builds the
+// Raspberry Pi 4 image (scripts/image-pi4.sh) and checks that bootd explain
+// passes for a node of each image and that the Pi's files come over TFTP. `make e2e` runs it;
 // the README's test command includes it.
 package e2e

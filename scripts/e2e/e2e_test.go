@@ -40,7 +40,7 @@ type rig struct {
 
 const httpAddr = bridgeAddr + ":8080"
 
-// setUp builds the golden image and the boot image, starts Ceph and bootd.
+// setUp builds the golden image and the boot images, starts Ceph and bootd.
 func setUp(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{ns: newNetns(t, 2), images: filepath.Join(cacheDir(), "images"), server: "http://" + httpAddr}
@@ -53,6 +53,12 @@ func setUp(t *testing.T) *rig {
 		out, err := exec.Command(filepath.Join(repo, "scripts/image-debian.sh"), r.images, "debian-12").CombinedOutput()
 		if err != nil {
 			t.Fatalf("image-debian.sh: %v\n%s", err, out)
+		}
+	})
+	step("raspberry pi 4 image (scripts/image-pi4.sh)", func() {
+		out, err := exec.Command(filepath.Join(repo, "scripts/image-pi4.sh"), r.images, piImage).CombinedOutput()
+		if err != nil {
+			t.Fatalf("image-pi4.sh: %v\n%s", err, out)
 		}
 	})
 	cephDir := filepath.Join(r.ns.dir, "ceph")
@@ -188,6 +194,7 @@ func inOrder(got, want []string) bool {
 
 func TestNetboot(t *testing.T) {
 	r := setUp(t)
+	t.Run("explain", r.testExplain) // explain_test.go
 	local := r.localBaseline(t)
 	runs := []struct {
 		fw       firmware
