@@ -34,7 +34,7 @@ const (
 	// batch; more are dropped and counted. Repeats are folded first.
 	soonPerNode = 32
 	// paceMax caps the pause between two batches (see drain).
-	paceMax = 250 * time.Millisecond
+	paceMax = time.Second
 )
 
 // queued is an event waiting for its batch.
@@ -163,10 +163,11 @@ func (s *Service) enqueue(q *queued) {
 	}
 }
 
-// drain writes batches until the queue is empty. After a batch that took a
-// while it pauses twice as long (at most paceMax), so that a flood of fetch
-// events keeps the writer to about a third of a core and lets more events
-// gather (and fold) into the next batch; a waiting Record waits that long too.
+// drain writes batches until the queue is empty. After a batch that took
+// over a millisecond it pauses eight times as long (at most paceMax), so that
+// a flood of fetch events keeps the writer to about a ninth of a core and
+// lets more events gather (and fold) into the next batch; a Record waits
+// through the pause too.
 func (s *Service) drain() {
 	r := &s.rec
 	for {
@@ -186,7 +187,7 @@ func (s *Service) drain() {
 		start := time.Now()
 		s.writeBatch(batch)
 		if took := time.Since(start); took > time.Millisecond {
-			time.Sleep(min(2*took, paceMax))
+			time.Sleep(min(8*took, paceMax))
 		}
 	}
 }

@@ -62,6 +62,7 @@ type Files struct {
 	rbd      RBDNodes
 	overlays overlays
 	helpers  helperCache
+	scripts  scriptCache // rendered scripts without tokens (scriptcache.go)
 }
 
 // Names in a Raspberry Pi node's tree that config.txt points at.

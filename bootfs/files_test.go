@@ -259,3 +259,35 @@ func TestTFTPNames(t *testing.T) {
 		t.Errorf("Pi serial changed to %q", n.PiSerial)
 	}
 }
+
+// TestScriptFollowsNode checks that a node's script, rendered once and then
+// served from the cache, changes as soon as the node does.
+func TestScriptFollowsNode(t *testing.T) {
+	t.Parallel()
+	fx := bootfstest.New(t, bootfstest.Options{})
+	ctx := context.Background()
+	mac := bootfstest.MAC(bootfstest.X86)
+	script := func() string {
+		c, err := fx.Files.Node(ctx, mac, "boot.ipxe", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(read(t, c))
+	}
+	first := script()
+	if again := script(); again != first {
+		t.Fatalf("the same node got two scripts:\n%s\n%s", first, again)
+	}
+	if _, err := fx.Service.SetNetboot(ctx, mac, false); err != nil {
+		t.Fatal(err)
+	}
+	if off := script(); !strings.Contains(off, "\nexit\n") {
+		t.Errorf("netboot off, script:\n%s", off)
+	}
+	if _, err := fx.Service.SetNetboot(ctx, mac, true); err != nil {
+		t.Fatal(err)
+	}
+	if on := script(); on != first {
+		t.Errorf("netboot on again, script:\n%s\nwant:\n%s", on, first)
+	}
+}

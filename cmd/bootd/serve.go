@@ -71,6 +71,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bootd_timeline_events_dropped_total",
+		Help: "Fetch events not written to a timeline because their node had too many waiting (see boot.RecordSoon).",
+	}, func() float64 { return float64(svc.DroppedEvents()) }))
 	password, err := readPasswordFile(cfg.DashboardPasswordFile)
 	if err != nil {
 		return err
