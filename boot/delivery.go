@@ -23,8 +23,8 @@ func ValidPiSerial(s string) bool {
 
 // NodeByAddr returns the node last seen at ip (by a DHCP exchange or a boot
 // event), the most recently seen when several were, or an error wrapping
-// ErrUnknown when none was. It reads every node: protocol servers call it
-// once per request, not per packet.
+// ErrUnknown when none was. Protocol servers call it once per request: it
+// looks through the nodes without copying them (see NodeScanner).
 func (s *Service) NodeByAddr(ctx context.Context, ip net.IP) (*Node, error) {
 	if ip == nil || ip.IsUnspecified() {
 		return nil, fmt.Errorf("%w: no address", ErrUnknown)
@@ -33,20 +33,42 @@ func (s *Service) NodeByAddr(ctx context.Context, ip net.IP) (*Node, error) {
 	if v4 := ip.To4(); v4 != nil {
 		want = v4.String()
 	}
-	nodes, err := s.store.Nodes(ctx)
+	var best *Node
+	err := scanNodes(ctx, s.store, func(n *Node) bool {
+		if n.Addr == want && n.State != StateRetired && (best == nil || seen(n).After(seen(best))) {
+			best = n.Clone()
+		}
+		return true
+	})
 	if err != nil {
 		return nil, err
-	}
-	var best *Node
-	for _, n := range nodes {
-		if n.Addr == want && n.State != StateRetired && (best == nil || seen(n).After(seen(best))) {
-			best = n
-		}
 	}
 	if best == nil {
 		return nil, fmt.Errorf("%w: no machine seen at %s", ErrUnknown, want)
 	}
 	return best, nil
+}
+
+// NodeScanner is a Store that can show every node without copying it.
+// ScanNodes calls fn with each node until fn returns false; fn must neither
+// keep nor change the node it is given.
+type NodeScanner interface {
+	ScanNodes(ctx context.Context, fn func(*Node) bool) error
+}
+
+// scanNodes runs fn over every node of st, through its NodeScanner when it
+// has one, else over copies from Nodes.
+func scanNodes(ctx context.Context, st Store, fn func(*Node) bool) error {
+	if sc, ok := st.(NodeScanner); ok {
+		return sc.ScanNodes(ctx, fn)
+	}
+	nodes, err := st.Nodes(ctx)
+	for _, n := range nodes {
+		if !fn(n) {
+			break
+		}
+	}
+	return err
 }
 
 // seen is when a node was last heard of.
@@ -63,16 +85,21 @@ func (s *Service) NodeBySerial(ctx context.Context, serial string) (*Node, error
 	if !ValidPiSerial(serial) {
 		return nil, invalid("bad Raspberry Pi serial %q: want eight lower-case hex digits", serial)
 	}
-	nodes, err := s.store.Nodes(ctx)
+	var found *Node
+	err := scanNodes(ctx, s.store, func(n *Node) bool {
+		if n.PiSerial == serial && n.State != StateRetired {
+			found = n.Clone()
+			return false
+		}
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range nodes {
-		if n.PiSerial == serial && n.State != StateRetired {
-			return n, nil
-		}
+	if found == nil {
+		return nil, fmt.Errorf("%w: no machine has Raspberry Pi serial %s", ErrUnknown, serial)
 	}
-	return nil, fmt.Errorf("%w: no machine has Raspberry Pi serial %s", ErrUnknown, serial)
+	return found, nil
 }
 
 // BindPiSerial records that the Raspberry Pi with this serial number is the

@@ -200,3 +200,8 @@ func (w watchedStore) AppendEvents(ctx context.Context, evs []MACEvent, p Timeli
 	}
 	return stored, nil
 }
+
+// ScanNodes passes NodeScanner through to the store under the watch.
+func (w watchedStore) ScanNodes(ctx context.Context, fn func(*Node) bool) error {
+	return scanNodes(ctx, w.Store, fn)
+}

@@ -1,14 +1,20 @@
 package store
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/bootd/bootd/boot"
 	bolt "go.etcd.io/bbolt"
 )
 
-// nodeCache keeps decoded nodes, so that the protocol servers, which read a
-// node on every request, do not decode JSON each time. Every entry carries
+// nodeCache keeps every stored node decoded, so that the protocol servers,
+// which read a node (or look one up by address) on every request, do not
+// decode JSON each time. Open loads it; from then on every committed write
+// goes into it, so it holds all the stored nodes. Every entry carries
 // the id of the transaction its node is as of: a write sets its nodes once
 // committed, and a read fills a missing or older entry with what it read.
 // Neither ever replaces a newer entry, so the cache never goes back in time,
@@ -17,6 +23,8 @@ import (
 type nodeCache struct {
 	mu sync.Mutex
 	m  map[string]cached
+	// loaded: every stored node is in m (load ran); Nodes answers from it.
+	loaded bool
 }
 
 type cached struct {
@@ -49,6 +57,60 @@ func (c *nodeCache) put(key string, n *boot.Node, txid int) {
 		return
 	}
 	c.m[key] = cached{node: n, txid: txid}
+}
+
+// load puts every node of tx into the cache and marks it complete.
+func (c *nodeCache) load(tx *bolt.Tx) error {
+	id := tx.ID()
+	err := tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+		n := new(boot.Node)
+		if err := json.Unmarshal(v, n); err != nil {
+			return fmt.Errorf("decode node %s: %w", k, err)
+		}
+		c.put(string(k), n, id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.loaded = true
+	c.mu.Unlock()
+	return nil
+}
+
+// all returns copies of every cached node sorted by MAC, and false when the
+// cache was never loaded.
+func (c *nodeCache) all() ([]*boot.Node, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return nil, false
+	}
+	out := make([]*boot.Node, 0, len(c.m))
+	for _, e := range c.m {
+		if e.node != nil {
+			out = append(out, e.node.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b *boot.Node) int { return strings.Compare(a.MAC.String(), b.MAC.String()) })
+	return out, true
+}
+
+// scan calls fn with each cached node until fn returns false; false when
+// the cache was never loaded. fn must neither keep nor change the node.
+func (c *nodeCache) scan(fn func(*boot.Node) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return false
+	}
+	for _, e := range c.m {
+		if e.node != nil && !fn(e.node) {
+			break
+		}
+	}
+	return true
 }
 
 // wrote arranges for n (nil: deleted) to enter the cache once tx commits.

@@ -127,3 +127,49 @@ func TestNodeCacheOrder(t *testing.T) {
 		t.Errorf("an older node replaced a delete: %v", n)
 	}
 }
+
+// TestNodesFromCache checks that after a reopen the loaded cache answers
+// Nodes (sorted, as stored) and ScanNodes (every node, stopping when told),
+// and that nodes enrolled and deleted since are seen by both.
+func TestNodesFromCache(t *testing.T) {
+	t.Parallel()
+	db, path := openTemp(t)
+	ctx := context.Background()
+	for _, i := range []int{3, 1, 2} {
+		if _, err := newService(t, db).Enroll(ctx, boot.EnrollRequest{MAC: macN(i), Image: "debian"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := newService(t, db).Enroll(ctx, boot.EnrollRequest{MAC: macN(4), Image: "debian"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Update(ctx, macN(2), func(*boot.Node) (*boot.Node, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range nodes {
+		got = append(got, n.MAC.String())
+	}
+	want := []string{macN(1).String(), macN(3).String(), macN(4).String()}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Nodes = %v, want %v", got, want)
+	}
+	seen := 0
+	if err := db.ScanNodes(ctx, func(*boot.Node) bool { seen++; return true }); err != nil || seen != 3 {
+		t.Errorf("ScanNodes saw %d nodes (%v), want 3", seen, err)
+	}
+	seen = 0
+	if err := db.ScanNodes(ctx, func(*boot.Node) bool { seen++; return false }); err != nil || seen != 1 {
+		t.Errorf("ScanNodes told to stop saw %d nodes (%v), want 1", seen, err)
+	}
+}

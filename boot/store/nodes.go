@@ -63,8 +63,14 @@ func (s *DB) Node(ctx context.Context, mac boot.MAC) (*boot.Node, error) {
 	return n, err
 }
 
-// Nodes implements boot.Store.
+// Nodes implements boot.Store, from the cache of decoded nodes.
 func (s *DB) Nodes(ctx context.Context) ([]*boot.Node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if all, ok := s.cache.all(); ok {
+		return all, nil
+	}
 	var out []*boot.Node
 	err := s.read(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
@@ -77,6 +83,25 @@ func (s *DB) Nodes(ctx context.Context) ([]*boot.Node, error) {
 		})
 	})
 	return out, err
+}
+
+// ScanNodes implements boot.NodeScanner: fn sees every stored node, in no
+// particular order, until it returns false. It must neither keep nor change
+// the node it is given.
+func (s *DB) ScanNodes(ctx context.Context, fn func(*boot.Node) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.cache.scan(fn) {
+		return nil
+	}
+	nodes, err := s.Nodes(ctx)
+	for _, n := range nodes {
+		if !fn(n) {
+			break
+		}
+	}
+	return err
 }
 
 // Update implements boot.Store.
