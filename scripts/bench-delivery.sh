@@ -21,6 +21,7 @@
 # port cannot be changed, so it gets its own loopback address).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 REPS=${REPS:-3}
 CONCURRENT=${CONCURRENT:-100}
 HTTP_CLIENTS=${HTTP_CLIENTS:-50}
@@ -32,16 +33,7 @@ command -v in.tftpd >/dev/null || need+=(tftpd-hpa)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base) # the binary, without the dnsmasq service
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || { echo "bench: missing ${need[*]}; run as root" >&2; exit 1; }
-  own_policy=
-  if [ ! -e /usr/sbin/policy-rc.d ]; then # keep apt from starting tftpd-hpa and nginx
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-fi
+bench_install "${need[@]}"
 # Should a service have started all the same (a machine without policy-rc.d
 # support), stop and disable it: nothing of these packages may keep running.
 for svc in tftpd-hpa nginx; do
@@ -53,15 +45,7 @@ for svc in tftpd-hpa nginx; do
 done
 
 # --- files and servers -----------------------------------------------------
-work=$(mktemp -d /tmp/bench-delivery.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work bench-delivery
 
 root=$work/root
 mkdir -p "$root" "$work/catalog" "$work/data"

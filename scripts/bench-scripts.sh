@@ -22,6 +22,7 @@
 # Ports: bootd 127.0.0.1:8091, nginx 127.0.0.1:8092.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 NODES=${NODES:-5000}
 REPS=${REPS:-3}
 CONNS=${CONNS:-50}
@@ -31,26 +32,9 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || { echo "bench: missing ${need[*]}; run as root" >&2; exit 1; }
-  own_policy=
-  if [ ! -e /usr/sbin/policy-rc.d ]; then # keep apt from starting nginx
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-fi
+bench_install "${need[@]}"
 
-work=$(mktemp -d /tmp/bench-scripts.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work bench-scripts
 
 # --- bootd, nginx ------------------------------------------------------------
 root=$work/root

@@ -1,0 +1,34 @@
+# bench-lib.sh: what the benchmark scripts share; source it.
+#
+#   bench_install PKG...   installs Debian packages (as root) without letting
+#                          apt start their services (policy-rc.d)
+#   bench_work NAME        makes $work (a temporary folder) and the array
+#                          $pids; on exit every PID in it is stopped and
+#                          waited for, and $work removed
+
+bench_install() {
+  [ $# -gt 0 ] || return 0
+  [ "$(id -u)" = 0 ] || { echo "bench: missing $*; run as root" >&2; exit 1; }
+  local own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  echo "bench: installing $*"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+bench_work() {
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  chmod 755 "$work"
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
