@@ -145,7 +145,7 @@ func TestPiBootSequence(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"arm_64bit=1\n", "kernel=kernel8.img\n", "initramfs initrd.img followkernel\n", "cmdline=cmdline.txt\n"} {
+	for _, want := range []string{"arm_64bit=1\n", "enable_uart=1\n", "kernel=kernel8.img\n", "initramfs initrd.img followkernel\n", "cmdline=cmdline.txt\n"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config.txt lacks %q:\n%s", want, cfg)
 		}
