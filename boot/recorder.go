@@ -61,6 +61,12 @@ type recorder struct {
 	dropped int64              // RecordSoon events dropped (soonPerNode)
 }
 
+// init readies the recorder; NewService calls it.
+func (r *recorder) init() {
+	r.newest, r.soon = map[string]*queued{}, map[string]int{}
+	r.idle = sync.NewCond(&r.mu)
+}
+
 // RecordSoon queues ev for mac's timeline and returns at once; the event is
 // written with the next batch, in order with the node's other events. A
 // repeat of the node's newest queued event (also recorded with RecordSoon,
@@ -124,7 +130,10 @@ func (s *Service) Flush(ctx context.Context) error {
 	for r.running && ctx.Err() == nil {
 		r.idle.Wait()
 	}
-	return ctx.Err()
+	if r.running {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // DroppedEvents returns how many RecordSoon events were dropped because
@@ -140,10 +149,6 @@ func (s *Service) enqueue(q *queued) {
 	key := string(q.mac)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.newest == nil {
-		r.newest, r.soon = map[string]*queued{}, map[string]int{}
-		r.idle = sync.NewCond(&r.mu)
-	}
 	if q.done == nil {
 		if n := r.newest[key]; n != nil && n.done == nil && sameFetch(n.ev, q.ev) {
 			n.repeats++

@@ -225,6 +225,22 @@ func TestRecordBatchFallback(t *testing.T) {
 	}
 }
 
+// TestFlushIdle checks that Flush returns at once when nothing was ever
+// recorded, also with a context that has already ended.
+func TestFlushIdle(t *testing.T) {
+	t.Parallel()
+	svc, _ := newGatedService(t, false)
+	if err := svc.Flush(t.Context()); err != nil {
+		t.Errorf("Flush of nothing = %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := svc.Flush(ctx); err != nil {
+		t.Errorf("Flush of nothing with an ended context = %v, want nil", err)
+	}
+	time.Sleep(10 * time.Millisecond) // the context's AfterFunc has run
+}
+
 // TestFlushDeadline checks that Flush gives up when its context ends while
 // the writer is stuck, and that bad stages are refused by both calls.
 func TestFlushDeadline(t *testing.T) {

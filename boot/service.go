@@ -64,6 +64,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
 	s.tokens = NewBootTokens(bootTokenTTL, s.now)
+	s.rec.init()
 	return s, nil
 }
 
