@@ -87,7 +87,9 @@ func TestReconcileAndGoldenRoutes(t *testing.T) {
 	if rec.Code != http.StatusOK || r.Repair || len(r.Findings) != 0 {
 		t.Errorf("POST reconcile = %d %+v, want no findings", rec.Code, r)
 	}
-	f.catalog.images["broken"] = &boot.Image{Name: "broken", Golden: boot.GoldenRef{Image: "unprotected", Snapshot: "v1"}}
+	broken := boot.GoldenRef{Image: "unprotected", Snapshot: "v1"}
+	f.catalog.images["broken"] = &boot.Image{Name: "broken", Golden: broken}
+	f.vols.SetGolden(broken, fmt.Errorf("%w: golden snapshot %s is not protected", boot.ErrUnprotected, broken))
 	for _, tc := range []struct {
 		method, path string
 		want         goldenBody
