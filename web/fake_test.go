@@ -220,24 +220,33 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// newFixture is the API's fixture: a clock stopped at 2025-01-02 03:04:05
+// UTC and, with volumes, boottest's in-memory backend in f.vols.
 func newFixture(t *testing.T, withVolumes bool) *fixture {
+	t.Helper()
+	return buildFixture(t, withVolumes, func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) },
+		Config{Version: "v1.2.3"})
+}
+
+// buildFixture makes a fixture whose service reads the clock now (nil for
+// the real one) and whose handler is built from cfg with the fixture's
+// service, the test token, a fresh registry and the captured log.
+func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{store: newMemStore(), catalog: newCatalog(), log: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger,
-		Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }}
+	bc := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger, Now: now}
 	if withVolumes {
 		f.vols = boottest.NewVolumes()
-		cfg.Volumes = f.vols
+		bc.Volumes = f.vols
 	}
-	svc, err := boot.NewService(cfg)
+	svc, err := boot.NewService(bc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.h, err = New(Config{Service: svc, Token: testToken, Registry: prometheus.NewRegistry(),
-		Logger: logger, Version: "v1.2.3"})
-	if err != nil {
+	cfg.Service, cfg.Token, cfg.Registry, cfg.Logger = svc, testToken, prometheus.NewRegistry(), logger
+	if f.h, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return f
