@@ -33,6 +33,25 @@ func read(t *testing.T, c *bootfs.Content) []byte {
 	return b
 }
 
+// checkGolden compares got, the answer of call, with testdata/golden, which
+// it first rewrites with got when -update is given.
+func checkGolden(t *testing.T, golden string, got []byte, call string) {
+	t.Helper()
+	path := filepath.Join("testdata", golden)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s =\n%s\nwant (%s)\n%s", call, got, path, want)
+	}
+}
+
 // TestGenerated compares every generated file with its golden copy.
 func TestGenerated(t *testing.T) {
 	t.Parallel()
@@ -61,19 +80,7 @@ func TestGenerated(t *testing.T) {
 				t.Errorf("Node(%s, %s): kind %s, generated %v, etag %q; want %s, generated, no etag", tt.mac, tt.name, c.Kind, c.Generated, c.ETag, tt.kind)
 			}
 			got := read(t, c)
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Node(%s, %s) =\n%s\nwant (%s)\n%s", tt.mac, tt.name, got, path, want)
-			}
+			checkGolden(t, tt.golden, got, "Node("+tt.mac+", "+tt.name+")")
 		})
 	}
 }

@@ -123,19 +123,7 @@ func TestRBDGenerated(t *testing.T) {
 				t.Fatalf("%s holds the key", tt.name)
 			}
 			got := bootTokenRE.ReplaceAll(raw, []byte("bootd.token=TOKEN"))
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Node(%s, %s) =\n%s\nwant (%s)\n%s", tt.mac, tt.name, got, path, want)
-			}
+			checkGolden(t, tt.golden, got, "Node("+tt.mac+", "+tt.name+")")
 		})
 	}
 }

@@ -14,16 +14,11 @@ func (c *Client) Holders(ctx context.Context, name string) ([]boot.Holder, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	io, err := c.ioctx("", name)
+	img, closeRoot, err := c.openVolumeRoot(name, true)
 	if err != nil {
 		return nil, err
 	}
-	defer io.Destroy()
-	img, err := c.openRoot(io, name, true)
-	if err != nil {
-		return nil, err
-	}
-	defer img.Close()
+	defer closeRoot()
 	ws, err := img.ListWatchers()
 	if err != nil {
 		return nil, fmt.Errorf("watchers of %s: %w", name, err)
@@ -65,16 +60,11 @@ func (c *Client) Release(ctx context.Context, name string, holders []boot.Holder
 		}
 		c.log.Warn("client blocklisted", "volume", name, "addr", h.Addr, "client", h.Client)
 	}
-	io, err := c.ioctx("", name)
+	img, closeRoot, err := c.openVolumeRoot(name, true)
 	if err != nil {
 		return err
 	}
-	defer io.Destroy()
-	img, err := c.openRoot(io, name, true)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
+	defer closeRoot()
 	_, lockers, err := img.ListLockers()
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("lockers of %s: %w", name, err)

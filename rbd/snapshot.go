@@ -18,16 +18,11 @@ func (c *Client) Snapshot(ctx context.Context, name, snap string) (*boot.Snapsho
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	io, err := c.ioctx("", name)
+	img, closeRoot, err := c.openVolumeRoot(name, false)
 	if err != nil {
 		return nil, err
 	}
-	defer io.Destroy()
-	img, err := c.openRoot(io, name, false)
-	if err != nil {
-		return nil, err
-	}
-	defer img.Close()
+	defer closeRoot()
 	if _, err := img.CreateSnapshot(snap); err != nil {
 		if hasErrno(err, syscall.EEXIST) {
 			return nil, fmt.Errorf("%w: volume %s already has a snapshot called %s", boot.ErrExists, name, snap)
@@ -54,12 +49,27 @@ func (c *Client) openRoot(io *rados.IOContext, name string, readOnly bool) (*rbd
 	}
 	img, err := open(io, boot.RootImage, rbd.NoSnapshot)
 	if isNotFound(err) {
-		return nil, fmt.Errorf("%w: volume %s has no root image", boot.ErrNotFound, name)
+		return nil, fmt.Errorf("%w: volume %s has no root image %s", boot.ErrNotFound, name, spec(c.cfg.Pool, name, boot.RootImage))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", spec(c.cfg.Pool, name, boot.RootImage), err)
 	}
 	return img, nil
+}
+
+// openVolumeRoot opens an I/O context on volume name's namespace and the
+// volume's root in it, as openRoot does; closeRoot closes the root, then the context.
+func (c *Client) openVolumeRoot(name string, readOnly bool) (img *rbd.Image, closeRoot func(), err error) {
+	io, err := c.ioctx("", name)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err = c.openRoot(io, name, readOnly)
+	if err != nil {
+		io.Destroy()
+		return nil, nil, err
+	}
+	return img, func() { img.Close(); io.Destroy() }, nil
 }
 
 // rootSnapshots lists an open image's snapshots.

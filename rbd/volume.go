@@ -200,19 +200,11 @@ func (c *Client) Volume(ctx context.Context, name string) (*boot.Volume, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	io, err := c.ioctx("", name)
+	img, closeRoot, err := c.openVolumeRoot(name, true)
 	if err != nil {
 		return nil, err
 	}
-	defer io.Destroy()
-	img, err := rbd.OpenImageReadOnly(io, boot.RootImage, rbd.NoSnapshot)
-	if isNotFound(err) {
-		return nil, fmt.Errorf("%w: volume %s has no root image %s", boot.ErrNotFound, name, spec(c.cfg.Pool, name, boot.RootImage))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", spec(c.cfg.Pool, name, boot.RootImage), err)
-	}
-	defer img.Close()
+	defer closeRoot()
 	v := &boot.Volume{Name: name}
 	if v.ID, err = img.GetId(); err != nil {
 		return nil, err

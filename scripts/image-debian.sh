@@ -7,24 +7,16 @@
 # left alone; delete OUT/NAME to rebuild. Needs root (apt, mount namespace).
 set -euo pipefail
 OUT=${1:?usage: image-debian.sh OUT [NAME]}
-NAME=${2:-debian-12}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-DIR=$OUT/$NAME
-if [ -f "$OUT/$NAME.yaml" ] && [ -f "$DIR/initrd.img" ]; then
-  echo "image $NAME: already built in $DIR"
-  exit 0
-fi
-[ "$(id -u)" = 0 ] || { echo "image-debian.sh: run as root (it uses apt and a private mount namespace)" >&2; exit 1; }
-for tool in mkinitramfs depmod unshare dpkg-deb; do
-  command -v "$tool" >/dev/null || { echo "image-debian.sh: $tool is missing: run make deps" >&2; exit 1; }
-done
+. "$(dirname "$0")/image-lib.sh"
+image_begin "$OUT" "${2:-debian-12}"
+[ "$(id -u)" = 0 ] || die "run as root (it uses apt and a private mount namespace)"
+need_tools mkinitramfs depmod unshare dpkg-deb
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
 if [ -z "$pkg" ]; then apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1); fi
-[ -n "$pkg" ] || { echo "image-debian.sh: cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
+[ -n "$pkg" ] || die "cannot find the kernel package behind linux-image-amd64"
 echo "image $NAME: kernel package $pkg"
 (cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
 dpkg-deb -x "$work"/"$pkg"_*.deb "$work/root"
@@ -34,15 +26,7 @@ depmod -b "$work/root" "$ver"
 # The stock initrd, as Debian's mkinitramfs makes it, with a short module list
 # (the NICs QEMU and common servers use, ext4) to keep it small.
 conf=$work/conf
-mkdir -p "$conf/conf.d" "$conf/hooks" "$conf/scripts"
-cat > "$conf/initramfs.conf" <<CONF
-MODULES=list
-BUSYBOX=y
-COMPRESS=gzip
-RUNSIZE=10%
-FSTYPE=ext4
-CONF
-printf '%s\n' e1000 e1000e igb ixgbe bnx2 tg3 virtio_net virtio_pci virtio_blk ext4 crc32c_generic > "$conf/modules"
+initramfs_conf "$conf" e1000 e1000e igb ixgbe bnx2 tg3 virtio_net virtio_pci virtio_blk ext4 crc32c_generic
 mkdir -p /lib/modules
 unshare -m sh -c "mount --bind '$work/root/lib/modules' /lib/modules && mount --bind '$work/root/boot' /boot && \
   mkinitramfs -d '$conf' -o '$work/initrd.img' '$ver'"
@@ -63,11 +47,6 @@ initrds:
 modules: $NAME/modules
 # bootd adds bootd=, bootd.token= and BOOTIF= itself.
 cmdline: "console=ttyS0 boot=bootd root=/dev/rbd0 rw ip=dhcp"
-golden:
-  pool: rbd
-  namespace: golden
-  image: $NAME
-  snapshot: v1
-size: 1G
+$(catalog_golden "$NAME")
 YAML
 echo "image $NAME: built in $DIR ($(du -sh "$DIR" | cut -f1)), catalog entry $OUT/$NAME.yaml"

@@ -13,23 +13,14 @@
 # folder, and checks signatures with Debian's archive keyring.
 set -euo pipefail
 OUT=${1:?usage: image-pi4.sh OUT [NAME]}
-NAME=${2:-debian-12-pi4}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY=${SECURITY:-http://deb.debian.org/debian-security}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-DIR=$OUT/$NAME
-if [ -f "$OUT/$NAME.yaml" ] && [ -f "$DIR/initrd.img" ]; then
-  echo "image $NAME: already built in $DIR"
-  exit 0
-fi
-die() { echo "image-pi4.sh: $*" >&2; exit 1; }
+. "$(dirname "$0")/image-lib.sh"
+image_begin "$OUT" "${2:-debian-12-pi4}"
 [ "$(id -u)" = 0 ] || die "run as root (it uses chroot, a private mount namespace and binfmt_misc)"
-for tool in apt-get dpkg-deb depmod unshare chroot; do
-  command -v "$tool" >/dev/null || die "$tool is missing: run make deps"
-done
+need_tools apt-get dpkg-deb depmod unshare chroot
 [ -r "$KEYRING" ] || die "$KEYRING is missing: run make deps (debian-archive-keyring)"
 
 # The work folder is beside the image (a dot folder, which the catalog
@@ -126,16 +117,7 @@ run nice -n 19 depmod -b "$root" "$ver"
 
 # The stock initrd, as Debian's mkinitramfs makes it, with a short module
 # list: the Pi 4's Ethernet (genet, its PHY and MDIO bus) and ext4.
-conf=$root/tmp/initramfs-conf
-mkdir -p "$conf/conf.d" "$conf/hooks" "$conf/scripts"
-cat > "$conf/initramfs.conf" <<CONF
-MODULES=list
-BUSYBOX=y
-COMPRESS=gzip
-RUNSIZE=10%
-FSTYPE=ext4
-CONF
-printf '%s\n' genet broadcom mdio-bcm-unimac ext4 crc32c_generic > "$conf/modules"
+initramfs_conf "$root/tmp/initramfs-conf" genet broadcom mdio-bcm-unimac ext4 crc32c_generic
 echo "image $NAME: running mkinitramfs $ver in the arm64 root"
 run nice -n 19 unshare -m --propagation private sh -c \
   "mount -t proc proc '$root/proc' && mount --bind /dev '$root/dev' && \
@@ -168,12 +150,7 @@ modules: $NAME/modules
 # The Pi 4's UART is ttyS1 under Debian's kernel (as raspi-firmware writes it).
 # bootd adds bootd=, bootd.token= and BOOTIF= itself.
 cmdline: "console=tty0 console=ttyS1,115200 boot=bootd root=/dev/rbd0 rw ip=dhcp net.ifnames=0"
-golden:
-  pool: rbd
-  namespace: golden
-  image: $NAME
-  snapshot: v1
-size: 1G
+$(catalog_golden "$NAME")
 YAML
 mv "$work/$NAME.yaml" "$OUT/$NAME.yaml"
 echo "image $NAME: built in $DIR ($(du -sh "$DIR" | cut -f1)) in $(( $(date +%s) - t0 )) s, catalog entry $OUT/$NAME.yaml"

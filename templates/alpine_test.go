@@ -1,9 +1,7 @@
 package templates
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,10 +12,7 @@ import (
 // bootd-init.
 func TestAlpineServiceUnderBusybox(t *testing.T) {
 	t.Parallel()
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox is needed (scripts/deps.d): %v", err)
-	}
+	busybox := lookBusybox(t)
 	service, err := Alpine.ReadFile("alpine/bootd-rbd")
 	if err != nil {
 		t.Fatal(err)
@@ -31,26 +26,16 @@ func TestAlpineServiceUnderBusybox(t *testing.T) {
 			dir := t.TempDir()
 			bin := filepath.Join(dir, "bin")
 			os.MkdirAll(bin, 0o755)
-			stub := func(name, body string) {
-				os.WriteFile(filepath.Join(bin, name), []byte("#!"+busybox+" sh\n"+body+"\n"), 0o755)
-			}
-			stub("bootd-init", `case $1 in map) echo map >>"$LOG"; [ `+tc.mapExit+` = 0 ] && echo /dev/rbd0; exit `+tc.mapExit+`;; report) shift; echo "report $*" >>"$LOG";; esac`)
-			log := filepath.Join(dir, "log")
+			os.WriteFile(filepath.Join(bin, "bootd-init"), []byte(bootdInitStub(busybox, tc.mapExit)), 0o755)
 			mnt := filepath.Join(dir, "mnt")
 			script := strings.Replace(string(service), "MOUNTPOINT=/media/rbd", "MOUNTPOINT="+mnt, 1)
 			// busybox sh runs its own applets before $PATH, so the stand-ins are functions.
 			prelude := `ebegin() { echo ebegin >>"$LOG"; }; eend() { echo "eend $*" >>"$LOG"; return $1; }
 modprobe() { echo "modprobe $*" >>"$LOG"; }; mount() { echo "mount $*" >>"$LOG"; }; mkdir() { :; }` + "\n"
 			os.WriteFile(filepath.Join(dir, "svc"), []byte(prelude+script), 0o644)
-			cmd := exec.Command(busybox, "sh", "-c", `. "$DIR/svc"; start`)
-			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "LOG=" + log, "DIR=" + dir}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			cmd.Run()
-			got, _ := os.ReadFile(log)
-			s := strings.ReplaceAll(strings.ReplaceAll(string(got), mnt, "MNT"), "\n", "|")
-			if s != tc.want {
-				t.Errorf("steps = %q\nwant    %q (output %s)", s, tc.want, out.String())
+			steps, out := runSteps(t, busybox, `. "$DIR/svc"; start`, []string{"PATH=" + bin + ":/usr/bin:/bin", "DIR=" + dir})
+			if s := strings.ReplaceAll(steps, mnt, "MNT"); s != tc.want {
+				t.Errorf("steps = %q\nwant    %q (output %s)", s, tc.want, out)
 			}
 		})
 	}

@@ -1,9 +1,7 @@
 package templates
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,10 +12,7 @@ import (
 // checks the order of the steps and the root it mounts.
 func TestBootScriptUnderBusybox(t *testing.T) {
 	t.Parallel()
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox is needed (scripts/deps.d): %v", err)
-	}
+	busybox := lookBusybox(t)
 	for _, tc := range []struct {
 		name, mapExit, root, want string
 	}{
@@ -37,8 +32,7 @@ func TestBootScriptUnderBusybox(t *testing.T) {
 				"scripts/local": "local_mount_root() { echo \"mount ${ROOT}\" >>\"$LOG\"; }\n" +
 					"configure_networking() { echo net >>\"$LOG\"; }\n" +
 					"panic() { echo \"panic $*\" >>\"$LOG\"; exit 1; }\n",
-				"bin/bootd-init": "#!" + busybox + " sh\ncase $1 in map) echo map >>\"$LOG\"; [ " + tc.mapExit +
-					" = 0 ] && echo /dev/rbd0; exit " + tc.mapExit + ";; report) shift; echo \"report $*\" >>\"$LOG\";; esac\n",
+				"bin/bootd-init": bootdInitStub(busybox, tc.mapExit),
 			}
 			for name, body := range files {
 				p := filepath.Join(root, name)
@@ -47,16 +41,11 @@ func TestBootScriptUnderBusybox(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			log := filepath.Join(root, "log")
-			cmd := exec.Command(busybox, "sh", "-c", ". \"$BOOTD_INIT_ROOT/scripts/bootd\"; mountroot; echo >>\"$LOG\"")
-			cmd.Env = []string{"PATH=" + filepath.Join(root, "bin") + ":/usr/bin:/bin", "BOOTD_INIT_ROOT=" + root,
-				"LOG=" + log, "ROOT=" + tc.root, "rootmnt=/root"}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			cmd.Run()
-			got, _ := os.ReadFile(log)
-			if s := strings.ReplaceAll(string(got), "\n", "|"); !strings.HasPrefix(s, tc.want) {
-				t.Errorf("steps = %q, want %q (output %s)", s, tc.want, out.String())
+			steps, out := runSteps(t, busybox, ". \"$BOOTD_INIT_ROOT/scripts/bootd\"; mountroot; echo >>\"$LOG\"",
+				[]string{"PATH=" + filepath.Join(root, "bin") + ":/usr/bin:/bin", "BOOTD_INIT_ROOT=" + root,
+					"ROOT=" + tc.root, "rootmnt=/root"})
+			if !strings.HasPrefix(steps, tc.want) {
+				t.Errorf("steps = %q, want %q (output %s)", steps, tc.want, out)
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/bootd/bootd/boot"
@@ -87,7 +86,9 @@ func TestReconcileAndGoldenRoutes(t *testing.T) {
 	if rec.Code != http.StatusOK || r.Repair || len(r.Findings) != 0 {
 		t.Errorf("POST reconcile = %d %+v, want no findings", rec.Code, r)
 	}
-	f.catalog.images["broken"] = &boot.Image{Name: "broken", Golden: boot.GoldenRef{Image: "unprotected", Snapshot: "v1"}}
+	broken := boot.GoldenRef{Image: "unprotected", Snapshot: "v1"}
+	f.catalog.images["broken"] = &boot.Image{Name: "broken", Golden: broken}
+	f.vols.SetGolden(broken, fmt.Errorf("%w: golden snapshot %s is not protected", boot.ErrUnprotected, broken))
 	for _, tc := range []struct {
 		method, path string
 		want         goldenBody
@@ -112,13 +113,7 @@ func TestReconcileAndGoldenRoutes(t *testing.T) {
 func TestVolumeRouteErrors(t *testing.T) {
 	t.Parallel()
 	const node = "/api/v1/nodes/52:54:00:12:34:56"
-	for _, tc := range []struct {
-		name               string
-		volumes            bool
-		method, path, body string
-		want               int
-		wantMsg            string
-	}{
+	checkErrors(t, []errorCase{
 		{"snapshot without volumes", false, http.MethodPost, node + "/snapshots", `{"name":"a"}`, 409, "no volume backend"},
 		{"bad snapshot name", true, http.MethodPost, node + "/snapshots", `{"name":"a/b"}`, 400, "bad snapshot name"},
 		{"rollback without snapshot", true, http.MethodPost, node + "/rollback", `{}`, 400, `"snapshot" is required`},
@@ -128,20 +123,7 @@ func TestVolumeRouteErrors(t *testing.T) {
 		{"retire unknown node", true, http.MethodPost, "/api/v1/nodes/52:54:00:00:00:99/retire", "", 404, "unknown machine"},
 		{"reconcile without volumes", false, http.MethodPost, "/api/v1/reconcile", `{"repair":false}`, 409, "no volume backend"},
 		{"unfence without volumes", false, http.MethodPost, node + "/unfence", "", 409, "no volume backend"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, tc.volumes)
-			f.enroll(t, "52:54:00:12:34:56", "alpine")
-			rec := f.do(t, tc.method, tc.path, tc.body)
-			if rec.Code != tc.want {
-				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, rec.Code, rec.Body, tc.want)
-			}
-			if msg := errorOf(t, rec); !strings.Contains(msg, tc.wantMsg) {
-				t.Errorf("error = %q, want it to say %q", msg, tc.wantMsg)
-			}
-		})
-	}
+	})
 }
 
 func TestVolumeErrorStatus(t *testing.T) {

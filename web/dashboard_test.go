@@ -2,7 +2,6 @@ package web
 
 import (
 	"html"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,34 +11,16 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
-	"github.com/bootd/bootd/boot/boottest"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 const testPassword = "correct horse battery staple"
 
-// newDashFixture is newFixture with a dashboard password, a Closing channel
-// and, with volumes, boottest's in-memory backend in f.vols.
+// newDashFixture is the dashboard's fixture: the real clock, a dashboard
+// password, a Closing channel and, with volumes, boottest's in-memory
+// backend in f.vols.
 func newDashFixture(t *testing.T, withVolumes bool, closing <-chan struct{}) *fixture {
 	t.Helper()
-	f := &fixture{store: newMemStore(), catalog: newCatalog(), log: &syncBuffer{}}
-	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger}
-	if withVolumes {
-		f.vols = boottest.NewVolumes()
-		cfg.Volumes = f.vols
-	}
-	svc, err := boot.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.svc = svc
-	f.h, err = New(Config{Service: svc, Token: testToken, Registry: prometheus.NewRegistry(),
-		Logger: logger, Password: testPassword, Closing: closing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return buildFixture(t, withVolumes, nil, Config{Password: testPassword, Closing: closing})
 }
 
 // browser is a dashboard client: it keeps cookies and the page's CSRF token.

@@ -13,13 +13,7 @@ import (
 func TestAPIErrors(t *testing.T) {
 	t.Parallel()
 	const node = "/api/v1/nodes/52:54:00:12:34:56"
-	tests := []struct {
-		name               string
-		volumes            bool
-		method, path, body string
-		want               int
-		wantMsg            string // a part of the error message
-	}{
+	checkErrors(t, []errorCase{
 		{"bad MAC in path", false, http.MethodGet, "/api/v1/nodes/52:54:00:12:34", "", 400, "bad MAC address"},
 		{"bad MAC in body", false, http.MethodPost, "/api/v1/nodes", `{"mac":"nope","image":"alpine"}`, 400, "bad MAC address"},
 		{"no MAC", false, http.MethodPost, "/api/v1/nodes", `{"image":"alpine"}`, 400, `"mac" and "image" are required`},
@@ -50,18 +44,34 @@ func TestAPIErrors(t *testing.T) {
 		{"two objects", false, http.MethodPut, node + "/netboot", `{"enabled":true}{"enabled":false}`, 400, "nothing after it"},
 		{"body too large", false, http.MethodPost, "/api/v1/nodes",
 			`{"mac":"52:54:00:aa:bb:cc","image":"alpine","hostname":"` + strings.Repeat("a", maxBody) + `"}`, 400, "larger than 64 KiB"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	})
+}
+
+// errorCase is a request the API refuses, with the status and a part of the
+// error message it answers.
+type errorCase struct {
+	name               string
+	volumes            bool // a fixture with a volume backend
+	method, path, body string
+	want               int
+	wantMsg            string
+}
+
+// checkErrors serves each case, in parallel, on a fresh fixture where
+// 52:54:00:12:34:56 is enrolled with alpine.
+func checkErrors(t *testing.T, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, tt.volumes)
+			f := newFixture(t, tc.volumes)
 			f.enroll(t, "52:54:00:12:34:56", "alpine")
-			rec := f.do(t, tt.method, tt.path, tt.body)
-			if rec.Code != tt.want {
-				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, rec.Code, rec.Body, tt.want)
+			rec := f.do(t, tc.method, tc.path, tc.body)
+			if rec.Code != tc.want {
+				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, rec.Code, rec.Body, tc.want)
 			}
-			if msg := errorOf(t, rec); !strings.Contains(msg, tt.wantMsg) {
-				t.Errorf("%s %s: error %q, want it to contain %q", tt.method, tt.path, msg, tt.wantMsg)
+			if msg := errorOf(t, rec); !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("%s %s: error %q, want it to contain %q", tc.method, tc.path, msg, tc.wantMsg)
 			}
 		})
 	}

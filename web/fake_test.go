@@ -25,7 +25,7 @@ type memStore struct {
 	mu      sync.Mutex
 	nodes   map[string]*boot.Node
 	boots   map[string][]boot.Boot
-	intents map[string]boot.Intent // see fake_volumes_test.go
+	intents map[string]boot.Intent
 	err     error
 }
 
@@ -117,6 +117,41 @@ func (s *memStore) Timeline(_ context.Context, mac boot.MAC) ([]boot.Boot, error
 	return slices.Clone(s.boots[mac.String()]), nil
 }
 
+// The intents of the in-memory store.
+
+func (s *memStore) PutIntent(_ context.Context, in boot.Intent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.intents == nil {
+		s.intents = map[string]boot.Intent{}
+	}
+	if _, ok := s.intents[in.MAC.String()]; ok {
+		return fmt.Errorf("%w: %s", boot.ErrBusy, in.MAC)
+	}
+	s.intents[in.MAC.String()] = in
+	return nil
+}
+
+func (s *memStore) DeleteIntent(_ context.Context, mac boot.MAC) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.intents, mac.String())
+	return s.err
+}
+
+func (s *memStore) Intents(context.Context) ([]boot.Intent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []boot.Intent
+	for _, in := range s.intents {
+		out = append(out, in)
+	}
+	return out, s.err
+}
+
 // catalog is a fixed boot.Catalog. When panics is set, Images panics.
 type catalog struct {
 	images map[string]*boot.Image
@@ -155,30 +190,6 @@ func (c *catalog) Images(context.Context) ([]*boot.Image, error) {
 	return out, nil
 }
 
-// volumes is an in-memory boot.Volumes.
-type volumes struct {
-	mu    sync.Mutex
-	names map[string]bool
-	snaps map[string][]boot.Snapshot // see fake_volumes_test.go
-}
-
-func (v *volumes) Create(_ context.Context, req boot.VolumeRequest) (*boot.Volume, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.names[req.Name] {
-		return nil, fmt.Errorf("volume %s exists", req.Name)
-	}
-	v.names[req.Name] = true
-	return &boot.Volume{Name: req.Name, SizeBytes: req.SizeBytes, Parent: req.Golden.String()}, nil
-}
-
-func (v *volumes) Remove(_ context.Context, name string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	delete(v.names, name)
-	return nil
-}
-
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // fixture is a handler over fakes, with its log captured.
@@ -187,7 +198,7 @@ type fixture struct {
 	svc     *boot.Service
 	store   *memStore
 	catalog *catalog
-	vols    *boottest.Volumes // the dashboard's fixture's backend, when it has one
+	vols    *boottest.Volumes // the in-memory backend, when the fixture has one
 	log     *syncBuffer
 }
 
@@ -209,23 +220,33 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// newFixture is the API's fixture: a clock stopped at 2025-01-02 03:04:05
+// UTC and, with volumes, boottest's in-memory backend in f.vols.
 func newFixture(t *testing.T, withVolumes bool) *fixture {
+	t.Helper()
+	return buildFixture(t, withVolumes, func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) },
+		Config{Version: "v1.2.3"})
+}
+
+// buildFixture makes a fixture whose service reads the clock now (nil for
+// the real one) and whose handler is built from cfg with the fixture's
+// service, the test token, a fresh registry and the captured log.
+func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{store: newMemStore(), catalog: newCatalog(), log: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger,
-		Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }}
+	bc := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger, Now: now}
 	if withVolumes {
-		cfg.Volumes = &volumes{names: map[string]bool{}}
+		f.vols = boottest.NewVolumes()
+		bc.Volumes = f.vols
 	}
-	svc, err := boot.NewService(cfg)
+	svc, err := boot.NewService(bc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.h, err = New(Config{Service: svc, Token: testToken, Registry: prometheus.NewRegistry(),
-		Logger: logger, Version: "v1.2.3"})
-	if err != nil {
+	cfg.Service, cfg.Token, cfg.Registry, cfg.Logger = svc, testToken, prometheus.NewRegistry(), logger
+	if f.h, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -46,6 +46,13 @@ var urlRE = regexp.MustCompile(`serving on (http://\S+)`)
 // startDaemon runs bootd serve on a free loopback port with a fresh data folder.
 func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonSaw(t, nil, extra...)
+}
+
+// startDaemonSaw is startDaemon, passing saw (when not nil) each line bootd
+// serve prints up to its address, that line included.
+func startDaemonSaw(t *testing.T, saw func(line string), extra ...string) *daemon {
+	t.Helper()
 	d := &daemon{dataDir: t.TempDir(), stderr: new(bytes.Buffer)}
 	d.tokenFile = filepath.Join(d.dataDir, "api-token")
 	args := append([]string{"serve", "--data-dir", d.dataDir, "--http-listen", "127.0.0.1:0"}, extra...)
@@ -62,6 +69,9 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Cleanup(func() { d.stop(t) })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		if saw != nil {
+			saw(sc.Text())
+		}
 		if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
 			d.url = m[1]
 			go func() { // drain the rest

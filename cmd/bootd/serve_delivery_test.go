@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net/http"
@@ -23,39 +22,16 @@ var tftpRE = regexp.MustCompile(`^TFTP on (\S+)`)
 // port and returns it with the TFTP address it printed.
 func startServeDelivery(t *testing.T, extra ...string) (*daemon, string) {
 	t.Helper()
-	d := &daemon{dataDir: t.TempDir(), stderr: new(bytes.Buffer)}
-	d.tokenFile = filepath.Join(d.dataDir, "api-token")
-	args := append([]string{"serve", "--data-dir", d.dataDir, "--http-listen", "127.0.0.1:0",
-		"--tftp-listen", "127.0.0.1:0"}, extra...)
-	d.cmd = exec.Command(bootdBin, args...)
-	d.cmd.Env = cleanEnv()
-	d.cmd.Stderr = d.stderr
-	out, err := d.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.stop(t) })
 	tftpAddr := ""
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := tftpRE.FindStringSubmatch(sc.Text()); m != nil {
+	d := startDaemonSaw(t, func(line string) {
+		if m := tftpRE.FindStringSubmatch(line); m != nil {
 			tftpAddr = m[1]
 		}
-		if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-			d.url = m[1]
-			go io.Copy(io.Discard, out)
-			if tftpAddr == "" {
-				t.Fatalf("bootd serve printed no TFTP address")
-			}
-			return d, tftpAddr
-		}
+	}, append([]string{"--tftp-listen", "127.0.0.1:0"}, extra...)...)
+	if tftpAddr == "" {
+		t.Fatalf("bootd serve printed no TFTP address")
 	}
-	d.cmd.Wait()
-	t.Fatalf("bootd serve printed no address; stderr:\n%s", d.stderr)
-	return nil, ""
+	return d, tftpAddr
 }
 
 // TestServeDelivers runs the real daemon with Debian's iPXE folder (the
