@@ -169,8 +169,8 @@ func (s *Service) enqueue(q *queued) {
 }
 
 // drain writes batches until the queue is empty. After a batch that took
-// over a millisecond it pauses eight times as long (at most paceMax), so that
-// a flood of fetch events keeps the writer to about a ninth of a core and
+// over a millisecond it pauses sixteen times as long (at most paceMax), so that
+// a flood of fetch events keeps the writer to about a seventeenth of a core and
 // lets more events gather (and fold) into the next batch; a Record waits
 // through the pause too.
 func (s *Service) drain() {
@@ -192,7 +192,7 @@ func (s *Service) drain() {
 		start := time.Now()
 		s.writeBatch(batch)
 		if took := time.Since(start); took > time.Millisecond {
-			time.Sleep(min(8*took, paceMax))
+			time.Sleep(min(16*took, paceMax))
 		}
 	}
 }

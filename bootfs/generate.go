@@ -57,28 +57,34 @@ func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
 	return generated(name, KindScript, b), nil
 }
 
-// cachedScript is script for an enrolled machine's script that holds no
-// one-time token: it is rendered once per distinct input (scriptcache.go).
-func (f *Files) cachedScript(name, tmpl string, d scriptData) (*Content, error) {
-	key := cacheKey(tmpl, d)
-	if b, ok := f.scripts.get(key); ok {
-		return generated(name, KindScript, b), nil
+// nodeScript returns an enrolled node's boot.ipxe: exit when netboot is
+// off, a waiting script when it cannot boot, else one that boots its image.
+// A script without a one-time token is rendered once per distinct input and
+// then served from the cache (scriptcache.go).
+func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
+	if plan.Netboot && plan.Problem == "" && f.rbdBoot(plan) {
+		tmpl, d := f.nodeScriptData(ctx, plan, remote)
+		return f.script("boot.ipxe", tmpl, d) // holds a one-time token
 	}
+	key := scriptKey(plan)
+	if b, ok := f.scripts.get(key); ok {
+		return generated("boot.ipxe", KindScript, b), nil
+	}
+	tmpl, d := f.nodeScriptData(ctx, plan, remote)
 	b, err := f.render(tmpl, d)
 	if err != nil {
 		return nil, err
 	}
 	f.scripts.put(key, b)
-	return generated(name, KindScript, b), nil
+	return generated("boot.ipxe", KindScript, b), nil
 }
 
-// nodeScript returns an enrolled node's boot.ipxe: exit when netboot is
-// off, a waiting script when it cannot boot, else one that boots its image.
-func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
+// nodeScriptData works out the template and data of a node's boot.ipxe.
+func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.IP) (string, scriptData) {
 	n := plan.Node
 	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image}
 	if !plan.Netboot {
-		return f.cachedScript("boot.ipxe", "off.ipxe", d)
+		return "off.ipxe", d
 	}
 	problem := plan.Problem
 	if problem == "" {
@@ -100,14 +106,13 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	}
 	if problem != "" {
 		d.Problem = printable(problem)
-		return f.script("boot.ipxe", "problem.ipxe", d)
+		return "problem.ipxe", d
 	}
-	rbd := f.rbdBoot(plan)
 	// bootd's archives go first: they are whole 512-byte blocks, so every
 	// archive after them starts aligned, as the kernel's cpio reader needs.
 	// (A distribution's compressed initrd may end at any byte, and UEFI's
 	// kernel stub loads initrds back to back without padding.)
-	if rbd {
+	if f.rbdBoot(plan) {
 		for _, n := range f.rbdInitrds(plan) {
 			d.Initrds = append(d.Initrds, initrdRef{Name: n, Path: n})
 		}
@@ -115,10 +120,7 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	for i := range plan.Image.Initrds {
 		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
 	}
-	if rbd {
-		return f.script("boot.ipxe", "node.ipxe", d) // holds a one-time token
-	}
-	return f.cachedScript("boot.ipxe", "node.ipxe", d)
+	return "node.ipxe", d
 }
 
 // piConfig returns a Raspberry Pi node's config.txt.

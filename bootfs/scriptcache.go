@@ -1,8 +1,11 @@
 package bootfs
 
 import (
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bootd/bootd/boot"
 )
 
 // scriptCache keeps rendered scripts by everything they are rendered from,
@@ -46,19 +49,24 @@ func (c *scriptCache) putLocked(key string, b []byte) {
 	c.cur[key] = b
 }
 
-// cacheKey is the template name and d's fields, NUL-separated (no field
-// can hold a NUL: they come from validated names and the catalog's text).
-func cacheKey(tmpl string, d scriptData) string {
-	var k strings.Builder
-	k.Grow(len(tmpl) + len(d.MAC) + len(d.Hostname) + len(d.Image) + len(d.Cmdline) + len(d.Problem) + 64)
-	for _, s := range []string{tmpl, d.MAC, d.Hostname, d.Image, d.Cmdline, d.Kernel, d.Initramfs, d.Problem} {
-		k.WriteString(s)
-		k.WriteByte(0)
+// scriptKey is everything a script without a one-time token is rendered
+// from, NUL-separated (no field can hold a NUL: they come from validated
+// names and the catalog's text): the node's MAC, hostname, image and netboot
+// switch, the plan's problem, and the image's command line template and
+// number of initrds.
+func scriptKey(plan *boot.Plan) string {
+	n := plan.Node
+	var cmdline, initrds string
+	if img := plan.Image; img != nil {
+		cmdline, initrds = img.Cmdline, strconv.Itoa(len(img.Initrds))
 	}
-	for _, r := range d.Initrds {
-		k.WriteString(r.Name)
-		k.WriteByte(0)
-		k.WriteString(r.Path)
+	netboot := "off"
+	if plan.Netboot {
+		netboot = "on"
+	}
+	var k strings.Builder
+	for _, s := range []string{n.MAC.String(), n.Hostname, n.Image, netboot, plan.Problem, cmdline, initrds} {
+		k.WriteString(s)
 		k.WriteByte(0)
 	}
 	return k.String()

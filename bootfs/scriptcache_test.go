@@ -3,6 +3,8 @@ package bootfs
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bootd/bootd/boot"
 )
 
 // TestScriptCacheGenerations checks that the cache keeps at most two
@@ -27,35 +29,36 @@ func TestScriptCacheGenerations(t *testing.T) {
 	}
 }
 
-// TestCacheKeyDistinct checks that keys differ whenever an input differs,
-// also when text moves from one field to the next.
-func TestCacheKeyDistinct(t *testing.T) {
+// TestScriptKeyDistinct checks that keys differ whenever an input of the
+// script differs, also when text moves from one field to the next.
+func TestScriptKeyDistinct(t *testing.T) {
 	t.Parallel()
-	base := scriptData{MAC: "52:54:00:12:34:56", Hostname: "web1", Image: "debian", Cmdline: "console=ttyS0",
-		Initrds: []initrdRef{{Name: "initrd0", Path: "initrd/0"}}}
-	variants := []scriptData{base}
-	for _, change := range []func(*scriptData){
-		func(d *scriptData) { d.Hostname = "web2" },
-		func(d *scriptData) { d.Image = "alpine" },
-		func(d *scriptData) { d.Cmdline = "console=ttyS1" },
-		func(d *scriptData) { d.Hostname, d.Image = "web1debian", "" },
-		func(d *scriptData) { d.Initrds = nil },
-		func(d *scriptData) { d.Initrds = []initrdRef{{Name: "initrd0", Path: "initrd/1"}} },
-		func(d *scriptData) { d.Problem = "gone" },
+	mac, _ := boot.ParseMAC("52:54:00:12:34:56")
+	plan := func() *boot.Plan {
+		return &boot.Plan{Node: &boot.Node{MAC: mac, Hostname: "web1", Image: "debian"}, Netboot: true,
+			Image: &boot.Image{Name: "debian", Cmdline: "console=ttyS0", Initrds: []string{"/a"}}}
+	}
+	variants := []*boot.Plan{plan()}
+	for _, change := range []func(*boot.Plan){
+		func(p *boot.Plan) { p.Node.Hostname = "web2" },
+		func(p *boot.Plan) { p.Node.Image = "alpine" },
+		func(p *boot.Plan) { p.Node.MAC, _ = boot.ParseMAC("52:54:00:12:34:57") },
+		func(p *boot.Plan) { p.Netboot = false },
+		func(p *boot.Plan) { p.Image.Cmdline = "console=ttyS1" },
+		func(p *boot.Plan) { p.Node.Hostname, p.Node.Image = "web1debian", "" },
+		func(p *boot.Plan) { p.Image.Initrds = nil },
+		func(p *boot.Plan) { p.Image, p.Problem = nil, "gone" },
 	} {
-		d := base
-		change(&d)
-		variants = append(variants, d)
+		p := plan()
+		change(p)
+		variants = append(variants, p)
 	}
 	seen := map[string]int{}
-	for i, d := range variants {
-		k := cacheKey("node.ipxe", d)
+	for i, p := range variants {
+		k := scriptKey(p)
 		if j, ok := seen[k]; ok {
 			t.Errorf("variants %d and %d share a key", j, i)
 		}
 		seen[k] = i
-	}
-	if cacheKey("node.ipxe", base) == cacheKey("off.ipxe", base) {
-		t.Error("two templates share a key")
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -52,7 +53,7 @@ func (s *server) bootNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sendBoot(w, r, c)
-	if c.Kind == bootfs.KindScript && r.Method == http.MethodGet {
+	if c.Kind == bootfs.KindScript && r.Method == http.MethodGet && s.log.Enabled(r.Context(), slog.LevelInfo) {
 		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 		s.log.Info("ipxe script served", "mac", mac.String(), "ip", ip, "enrolled", c.Node != nil)
 	}
@@ -116,6 +117,10 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	func() {
 		m.active.Inc()
 		defer m.active.Dec() // also when the write is aborted by a panic
+		if c.Kind == bootfs.KindScript && c.Generated {
+			sendScript(cw, r, c) // a few hundred bytes of text: no ranges, nothing to compare
+			return
+		}
 		http.ServeContent(cw, r, c.Name, c.ModTime, c.ReadSeeker)
 	}()
 	took := time.Since(start)
@@ -142,6 +147,16 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	// Queued, not waited for: the client has its file, and the next request
 	// on this connection need not wait for the disk.
 	s.svc.RecordSoon(c.Node.MAC, boot.Event{Stage: stage, Source: ip, Detail: detail})
+}
+
+// sendScript sends a generated iPXE script whole, with its length; HEAD gets
+// the headers only.
+func sendScript(w http.ResponseWriter, r *http.Request, c *bootfs.Content) {
+	w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		io.Copy(w, c.ReadSeeker)
+	}
 }
 
 // countingWriter counts the status and body bytes of a response. It
