@@ -70,10 +70,11 @@ func (r *recorder) init() {
 // RecordSoon queues ev for mac's timeline and returns at once; the event is
 // written with the next batch, in order with the node's other events. A
 // repeat of the node's newest queued event (also recorded with RecordSoon,
-// same stage, source and subject: the detail's text before its first colon,
-// "http initrd/0" in "http initrd/0: 41 MB in 2.1s") is folded into it and
-// counted in its detail, so a client fetching one file in a loop costs one
-// event per batch. It is for
+// same stage, source and detail but for a closing " in <duration>", as in
+// "http boot.ipxe: 436 bytes in 31µs") is folded into it and counted in its
+// detail, so a client fetching one file in a loop costs one event per
+// batch, while a probe the client aborted and the whole fetch after it stay
+// two events. It is for
 // the fetch events of the protocol servers, which must not wait for the
 // disk; a zero ev.Time means now, an unknown stage or node is logged.
 func (s *Service) RecordSoon(mac MAC, ev Event) {
@@ -89,8 +90,15 @@ func (s *Service) RecordSoon(mac MAC, ev Event) {
 
 // sameFetch reports whether b repeats a (see RecordSoon).
 func sameFetch(a, b Event) bool {
-	subject := func(d string) string { s, _, _ := strings.Cut(d, ":"); return s }
-	return a.Stage == b.Stage && a.Source == b.Source && subject(a.Detail) == subject(b.Detail)
+	return a.Stage == b.Stage && a.Source == b.Source && untimed(a.Detail) == untimed(b.Detail)
+}
+
+// untimed is a fetch's detail without its closing " in <duration>".
+func untimed(detail string) string {
+	if i := strings.LastIndex(detail, " in "); i >= 0 && !strings.Contains(detail[i+4:], " ") {
+		return detail[:i]
+	}
+	return detail
 }
 
 // Record adds an event to mac's timeline, moves the node's state along, and

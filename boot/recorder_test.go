@@ -122,8 +122,9 @@ func TestRecordSoonOrder(t *testing.T) {
 				svc.RecordSoon(mac, Event{Stage: StageKernel, Source: "198.18.0.9", Detail: "http kernel: 9 bytes"})
 			}
 			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/0: 1 bytes"})
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes"})
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes"})
+			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes in 1ms"})
+			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes in 3ms"})
+			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: aborted after 1 of 2 bytes"})
 			recorded := make(chan Event, 1)
 			go func() {
 				ev, err := svc.Record(context.Background(), mac, Event{Stage: StageNetwork, Source: "198.18.0.9", Detail: "up"})
@@ -151,7 +152,8 @@ func TestRecordSoonOrder(t *testing.T) {
 				"script http boot.ipxe: 400 bytes",
 				"kernel http kernel: 9 bytes (and 4 more like it)",
 				"initrd http initrd/0: 1 bytes",
-				"initrd http initrd/1: 2 bytes (and 1 more like it)",
+				"initrd http initrd/1: 2 bytes in 1ms (and 1 more like it)",
+				"initrd http initrd/1: aborted after 1 of 2 bytes",
 				"network up",
 				"kernel http kernel: 9 bytes",
 			}
