@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,9 +120,37 @@ func (r *rig) testPi4(t *testing.T) {
 	v.finish(t, 2*time.Minute)
 	fmt.Printf("e2e: pi4-arm64 (qemu-system-aarch64 -M virt, TCG): bootloader's DHCP and TFTP from %s %.1f s; "+
 		"first kernel line %.1f s and the marker on the cloud disk %.1f s after QEMU's start\n", addr, fetch, kernel, secs)
+	// The Pi fetches everything over TFTP, which records stage tftp per file
+	// (the details name them); then the initramfs reports its own stages.
 	got := r.stages(t, mac)
 	t.Logf("timeline of %s: %v", mac, got)
-	if want := []string{"dhcp", "script", "kernel", "initrd", "network", "key", "volume", "root"}; !inOrder(got, want) {
+	if want := []string{"dhcp", "tftp", "network", "key", "volume", "root"}; !inOrder(got, want) {
 		t.Errorf("timeline stages %v, want %v in order", got, want)
 	}
+	details := strings.Join(r.details(t, mac, "tftp"), "\n")
+	for _, f := range []string{"config.txt", "cmdline.txt", "kernel8.img", "initrd.img"} {
+		if !strings.Contains(details, "/"+f+": ") {
+			t.Errorf("the timeline's tftp events do not show %s:\n%s", f, details)
+		}
+	}
+}
+
+// details returns the details of the events of stage in the node's newest boot.
+func (r *rig) details(t *testing.T, mac, stage string) []string {
+	t.Helper()
+	var tl struct {
+		Boots []struct {
+			Events []struct{ Stage, Detail string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil || len(tl.Boots) == 0 {
+		t.Fatalf("timeline of %s: %v, %d boots", mac, err, len(tl.Boots))
+	}
+	var out []string
+	for _, ev := range tl.Boots[len(tl.Boots)-1].Events {
+		if ev.Stage == stage {
+			out = append(out, ev.Detail)
+		}
+	}
+	return out
 }
