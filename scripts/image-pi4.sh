@@ -7,10 +7,11 @@
 # run in a throwaway arm64 root under qemu-user (binfmt_misc).
 # Writes OUT/NAME.yaml (the catalog entry) and
 # OUT/NAME/{vmlinuz,initrd.img,firmware/,modules/}. Idempotent: a finished
-# image of the current RECIPE is left alone; delete OUT/NAME.yaml to rebuild. Needs root (chroot, a
-# private mount namespace, binfmt_misc). The host's apt configuration is not
-# touched: apt runs with its own sources list, state and cache in a temporary
-# folder, and checks signatures with Debian's archive keyring.
+# image of the current RECIPE is left alone; delete OUT/NAME.yaml to rebuild.
+# Needs root (chroot, a private mount namespace, binfmt_misc). The host's apt
+# configuration is not touched: apt runs with its own sources list, state and
+# cache in a temporary folder (scripts/apt-lib.sh), and checks signatures
+# with Debian's archive keyring.
 set -euo pipefail
 OUT=${1:?usage: image-pi4.sh OUT [NAME]}
 NAME=${2:-debian-12-pi4}
