@@ -55,9 +55,9 @@ demo:
 demo-down:
 	./scripts/demo.sh down
 
-## e2e: as root, boot QEMU VMs (BIOS and UEFI) through bootd onto RBD clones in a
-## network namespace with its own Ceph cluster (scripts/e2e); the boot image is
-## built once into $(E2E_CACHE)
+## e2e: as root, boot QEMU VMs (BIOS and UEFI, and the Pi 4 image's arm64 kernel
+## under -M virt) through bootd onto RBD clones in a network namespace with its
+## own Ceph cluster (scripts/e2e); the boot images are built once into $(E2E_CACHE)
 E2E_CACHE ?= $(CURDIR)/.cache/e2e
 e2e: build
 	$(MAKE) --no-print-directory image-debian image-pi4 IMAGES_DIR=$(E2E_CACHE)/images

@@ -1,22 +1,45 @@
 #!/usr/bin/env bash
-# golden-rootfs.sh OUT.img [SIZE]: builds a tiny ext4 root file system from
-# Debian's busybox-static, for tests and the demo: its init prints a marker,
-# where / is mounted from and the hostname bootd gave, shows and rewrites a
-# file that survives reboots, then powers the machine off. Lines start with
-# BOOTD- so a harness can read them off the serial console. With bootd.stay
-# on the kernel command line (the demo) it leaves a shell on the console
-# instead of powering off.
+# golden-rootfs.sh OUT.img [SIZE] [ARCH]: builds a tiny ext4 root file system
+# from Debian's busybox-static, for tests and the demo: its init prints a
+# marker, where / is mounted from and the hostname bootd gave, shows and
+# rewrites a file that survives reboots, then powers the machine off. Lines
+# start with BOOTD- so a harness can read them off the serial console. With
+# bootd.stay on the kernel command line (the demo) it leaves a shell on the
+# console instead of powering off.
+# ARCH (a Debian architecture, the host's by default) picks the busybox: the
+# host's own (package busybox-static), or for another one (arm64, for the
+# Raspberry Pi image) busybox-static_*_ARCH.deb downloaded through a private
+# apt (scripts/apt-lib.sh; the host's apt and dpkg architectures are left
+# alone) and kept in $GOLDEN_CACHE when that is set, so it is fetched once.
 set -euo pipefail
-OUT=${1:?usage: golden-rootfs.sh OUT.img [SIZE]}
+OUT=${1:?usage: golden-rootfs.sh OUT.img [SIZE] [ARCH]}
 SIZE=${2:-64M}
-BUSYBOX=$(command -v busybox || true)
-[ -n "$BUSYBOX" ] || { echo "golden-rootfs.sh: busybox is missing: run make deps" >&2; exit 1; }
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'dynamically' && { echo "golden-rootfs.sh: $BUSYBOX is not static (install busybox-static)" >&2; exit 1; }
+ARCH=${3:-$(dpkg --print-architecture)}
+die() { echo "golden-rootfs.sh: $*" >&2; exit 1; }
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root,run}
-cp "$BUSYBOX" "$root/bin/busybox"
+if [ "$ARCH" = "$(dpkg --print-architecture)" ]; then
+  BUSYBOX=$(command -v busybox || true)
+  [ -n "$BUSYBOX" ] || die "busybox is missing: run make deps"
+  file -L "$BUSYBOX" 2>/dev/null | grep -q 'dynamically' && die "$BUSYBOX is not static (install busybox-static)"
+  cp "$BUSYBOX" "$root/bin/busybox"
+else
+  debs=${GOLDEN_CACHE:-$root/.cache}/busybox-static-$ARCH
+  deb=$(ls "$debs"/busybox-static_*_"$ARCH".deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    . "$(dirname "$0")/apt-lib.sh"
+    private_apt "$root/.apt" "$ARCH" main
+    apt-get install -qq -y --download-only busybox-static >/dev/null
+    mkdir -p "$debs"
+    cp "$root"/.apt/cache/archives/busybox-static_*_"$ARCH".deb "$debs/"
+    deb=$(ls "$debs"/busybox-static_*_"$ARCH".deb | head -n1)
+  fi
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./bin/busybox > "$root/bin/busybox"
+  chmod 755 "$root/bin/busybox"
+  rm -rf "$root/.apt" "$root/.cache"
+fi
 ln -s busybox "$root/bin/sh"
 cat > "$root/sbin/init" <<'INIT'
 #!/bin/busybox sh
@@ -46,4 +69,4 @@ chmod 755 "$root/sbin/init"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 rm -f "$OUT"
 mkfs.ext4 -q -F -L golden -d "$root" "$OUT" "$SIZE"
-echo "golden root file system: $OUT ($SIZE)"
+echo "golden root file system: $OUT ($SIZE, $ARCH)"

@@ -4,15 +4,17 @@
 # die MESSAGE...: the message, named after the script, on stderr; exit 1.
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
-# image_begin OUT NAME: makes OUT absolute (creating it) and sets DIR to
-# OUT/NAME; exits 0 when that image is already built (its catalog entry and
-# initrd are there).
+# image_begin OUT NAME [RECIPE]: makes OUT absolute (creating it) and sets
+# DIR to OUT/NAME; exits 0 when that image is already built (its catalog
+# entry and initrd are there, and the entry says "# recipe RECIPE" when a
+# RECIPE is given, so that an image an older recipe built is rebuilt).
 image_begin() {
   mkdir -p "$1"
   OUT=$(cd "$1" && pwd)
   NAME=$2
   DIR=$OUT/$NAME
-  if [ -f "$OUT/$NAME.yaml" ] && [ -f "$DIR/initrd.img" ]; then
+  if [ -f "$OUT/$NAME.yaml" ] && [ -f "$DIR/initrd.img" ] &&
+    { [ -z "${3:-}" ] || grep -q "^# recipe $3\$" "$OUT/$NAME.yaml"; }; then
     echo "image $NAME: already built in $DIR"
     exit 0
   fi

@@ -7,18 +7,19 @@
 # run in a throwaway arm64 root under qemu-user (binfmt_misc).
 # Writes OUT/NAME.yaml (the catalog entry) and
 # OUT/NAME/{vmlinuz,initrd.img,firmware/,modules/}. Idempotent: a finished
-# image is left alone; delete OUT/NAME.yaml to rebuild. Needs root (chroot, a
-# private mount namespace, binfmt_misc). The host's apt configuration is not
-# touched: apt runs with its own sources list, state and cache in a temporary
-# folder, and checks signatures with Debian's archive keyring.
+# image of the current RECIPE is left alone; delete OUT/NAME.yaml to rebuild.
+# Needs root (chroot, a private mount namespace, binfmt_misc). The host's apt
+# configuration is not touched: apt runs with its own sources list, state and
+# cache in a temporary folder (scripts/apt-lib.sh), and checks signatures
+# with Debian's archive keyring.
 set -euo pipefail
 OUT=${1:?usage: image-pi4.sh OUT [NAME]}
-SUITE=${SUITE:-bookworm}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECURITY=${SECURITY:-http://deb.debian.org/debian-security}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 . "$(dirname "$0")/image-lib.sh"
-image_begin "$OUT" "${2:-debian-12-pi4}"
+# RECIPE changes when what the script puts in the image changes, so that an
+# image an older recipe built is rebuilt (2: virtio-net in the initrd).
+RECIPE=2
+image_begin "$OUT" "${2:-debian-12-pi4}" "$RECIPE"
 [ "$(id -u)" = 0 ] || die "run as root (it uses chroot, a private mount namespace and binfmt_misc)"
 need_tools apt-get dpkg-deb depmod unshare chroot
 [ -r "$KEYRING" ] || die "$KEYRING is missing: run make deps (debian-archive-keyring)"
@@ -67,30 +68,8 @@ fi
 
 # A private apt: arm64, main and non-free-firmware, state and cache in $work.
 apt=$work/apt
-mkdir -p "$apt"/etc/apt.conf.d "$apt"/etc/preferences.d "$apt"/etc/sources.list.d \
-  "$apt"/state/lists/partial "$apt"/cache/archives/partial
-: > "$apt/state/status"
-{
-  echo "deb [signed-by=$KEYRING] $MIRROR $SUITE main non-free-firmware"
-  echo "deb [signed-by=$KEYRING] $MIRROR $SUITE-updates main non-free-firmware"
-  echo "deb [signed-by=$KEYRING] $SECURITY $SUITE-security main non-free-firmware"
-} > "$apt/etc/sources.list"
-cat > "$apt/apt.conf" <<CONF
-Dir::Etc "$apt/etc";
-Dir::Etc::Parts "$apt/etc/apt.conf.d";
-Dir::Etc::PreferencesParts "$apt/etc/preferences.d";
-Dir::Etc::SourceParts "$apt/etc/sources.list.d";
-Dir::State "$apt/state";
-Dir::State::status "$apt/state/status";
-Dir::Cache "$apt/cache";
-APT::Architecture "arm64";
-APT::Architectures { "arm64"; };
-APT::Install-Recommends "false";
-APT::Sandbox::User "root";
-Acquire::Languages "none";
-CONF
-export APT_CONFIG=$apt/apt.conf
-apt-get update -qq --error-on=any
+. "$(dirname "$0")/apt-lib.sh"
+private_apt "$apt" arm64 "main non-free-firmware"
 # The kernel, the firmware, and a root just big enough for mkinitramfs: an
 # empty dpkg status pulls in dependencies but not the Essential set, so the
 # few essential programs mkinitramfs and its hooks call are named here.
@@ -116,8 +95,12 @@ ver=$(ls "$root/lib/modules")
 run nice -n 19 depmod -b "$root" "$ver"
 
 # The stock initrd, as Debian's mkinitramfs makes it, with a short module
-# list: the Pi 4's Ethernet (genet, its PHY and MDIO bus) and ext4.
-initramfs_conf "$root/tmp/initramfs-conf" genet broadcom mdio-bcm-unimac ext4 crc32c_generic
+# list: the Pi 4's Ethernet (genet, its PHY and MDIO bus) and ext4, plus
+# virtio-net on PCI (virtio_net, virtio_pci; the generic PCI host and the
+# PL011 UART are built in) for the end-to-end test, which boots this kernel
+# and initrd under qemu-system-aarch64 -M virt since QEMU here has no Pi 4
+# machine. A real Pi loads them to no effect (it has no virtio device); they add ~75 KB.
+initramfs_conf "$root/tmp/initramfs-conf" genet broadcom mdio-bcm-unimac ext4 crc32c_generic virtio_net virtio_pci
 echo "image $NAME: running mkinitramfs $ver in the arm64 root"
 run nice -n 19 unshare -m --propagation private sh -c \
   "mount -t proc proc '$root/proc' && mount --bind /dev '$root/dev' && \
@@ -138,6 +121,7 @@ mv "$root/lib/modules/$ver" "$work/image/modules"
 rm -rf "$DIR"
 mv "$work/image" "$DIR"
 cat > "$work/$NAME.yaml" <<YAML
+# recipe $RECIPE
 # Built by scripts/image-pi4.sh from $(basename "$kdeb" .deb) and $(basename "$(ls "$debs"/raspi-firmware_*.deb)" .deb).
 name: $NAME
 flavour: initramfs-tools

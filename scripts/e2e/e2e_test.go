@@ -43,7 +43,7 @@ const httpAddr = bridgeAddr + ":8080"
 // setUp builds the golden image and the boot images, starts Ceph and bootd.
 func setUp(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{ns: newNetns(t, 2), images: filepath.Join(cacheDir(), "images"), server: "http://" + httpAddr}
+	r := &rig{ns: newNetns(t, 3), images: filepath.Join(cacheDir(), "images"), server: "http://" + httpAddr}
 	step := func(name string, f func()) {
 		t0 := time.Now()
 		f()
@@ -231,6 +231,7 @@ func TestNetboot(t *testing.T) {
 			}
 		})
 	}
+	t.Run("pi4-arm64", r.testPi4) // arm64_test.go, on tap2
 }
 
 // localBaseline boots the same kernel and root file system from a local

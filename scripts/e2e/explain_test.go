@@ -35,14 +35,11 @@ type explanation struct {
 // node of each; the Pi node's tree has what its bootloader reads, and its
 // config.txt, cmdline.txt and start4.elf come over TFTP.
 //
-// The Pi image's golden volume is the same busybox ext4 file system as the
-// amd64 one (scripts/golden-rootfs.sh): explain only needs a protected
-// snapshot to clone from, and no Pi boots here.
+// The Pi image's golden volume is an arm64 busybox ext4 file system
+// (scripts/golden-rootfs.sh with ARCH arm64), which the pi4-arm64 subtest
+// (arm64_test.go) boots.
 func (r *rig) testExplain(t *testing.T) {
-	r.ceph(t, "rbd", "import", "--no-progress", "--image-feature", "layering",
-		filepath.Join(r.ns.dir, "golden.img"), "rbd/golden/"+piImage)
-	r.ceph(t, "rbd", "snap", "create", "--no-progress", "rbd/golden/"+piImage+"@v1")
-	r.ceph(t, "rbd", "snap", "protect", "rbd/golden/"+piImage+"@v1")
+	r.piGolden(t)
 	images := r.cli(t, "images")
 	for _, img := range []string{"debian-12", piImage} {
 		if !strings.Contains(images, img) {

@@ -67,7 +67,13 @@ func startQEMU(t *testing.T, ns *netns, name string, args []string) *vm {
 	if args[0] != "-accel" {
 		args = append([]string{"-accel", "tcg", "-m", "768", "-smp", "1", "-nographic", "-no-reboot", "-serial", "mon:stdio"}, args...)
 	}
-	args = append([]string{"qemu-system-x86_64"}, args...)
+	return runQEMU(t, ns, name, append([]string{"qemu-system-x86_64"}, args...))
+}
+
+// runQEMU runs argv (a qemu-system binary and its arguments) in the
+// namespace and collects its serial console (-serial mon:stdio).
+func runQEMU(t *testing.T, ns *netns, name string, args []string) *vm {
+	t.Helper()
 	v := &vm{log: filepath.Join(ns.dir, name+".console.log"), started: time.Now(), done: make(chan struct{})}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
