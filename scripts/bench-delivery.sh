@@ -73,26 +73,9 @@ pids+=($!)
 dnsmasq --no-daemon --conf-file=/dev/null --port=0 --listen-address=127.0.0.2 --bind-interfaces \
   --enable-tftp --tftp-root="$root" --tftp-max=1000 --quiet-tftp --pid-file= --user=root --log-facility=- 2>"$work/dnsmasq.log" &
 pids+=($!)
-mkdir -p "$work/nginx/logs"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  sendfile on; tcp_nopush on; access_log off;
-  types { application/octet-stream bin; }
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:8082; root $root; }
-}
-EOF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
-pids+=($!)
+bench_nginx 127.0.0.1:8082 "$root" "sendfile on; tcp_nopush on; types { application/octet-stream bin; } default_type application/octet-stream;"
 
-for i in $(seq 50); do
-  grep -q "serving on" "$work/bootd.out" 2>/dev/null && break
-  sleep 0.1
-done
+bench_wait_bootd "$work/bootd.out"
 export BOOTD_SERVER=http://127.0.0.1:8081 BOOTD_TOKEN_FILE=$work/data/api-token
 "$work/bootd" enroll 52:54:00:12:34:56 --image bench >/dev/null
 sleep 0.5

@@ -32,3 +32,36 @@ bench_cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
+
+# bench_nginx ADDR ROOT [DIRECTIVES]: starts nginx (its own config under
+# $work/nginx, no access log) serving ROOT on ADDR, with DIRECTIVES added to
+# its http block; its PID goes into $pids.
+bench_nginx() {
+  mkdir -p "$work/nginx/logs"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  ${3:-}
+  server { listen $1; root $2; }
+}
+CONF
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
+  pids+=($!)
+}
+
+# bench_wait_bootd OUT: waits up to 5 s for bootd to say it serves (in its
+# standard output OUT); fails with its log otherwise.
+bench_wait_bootd() {
+  local _
+  for _ in $(seq 50); do
+    grep -q "serving on" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: bootd did not start" >&2
+  cat "${1%.out}.log" >&2 2>/dev/null || true
+  exit 1
+}

@@ -38,7 +38,7 @@ bench_work bench-scripts
 
 # --- bootd, nginx ------------------------------------------------------------
 root=$work/root
-mkdir -p "$root" "$work/catalog" "$work/data" "$work/nginx/logs" "$work/got"
+mkdir -p "$root" "$work/catalog" "$work/data" "$work/got"
 head -c 4096 /dev/urandom >"$root/vmlinuz"
 head -c 4096 /dev/urandom >"$root/initrd.img"
 head -c 150 /dev/urandom | base64 -w0 >"$root/static200" # 200 bytes
@@ -58,24 +58,8 @@ go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
   --http-listen 127.0.0.1:8091 --tftp-listen 127.0.0.1:6911 >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  default_type text/plain;
-  server { listen 127.0.0.1:8092; root $root; }
-}
-EOF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
-pids+=($!)
-for _ in $(seq 50); do
-  grep -q "serving on" "$work/bootd.out" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q "serving on" "$work/bootd.out" || { cat "$work/bootd.log" >&2; exit 1; }
+bench_nginx 127.0.0.1:8092 "$root" "default_type text/plain;"
+bench_wait_bootd "$work/bootd.out"
 token=$(cat "$work/data/api-token")
 
 # mac I: the I-th benchmark MAC, 52:54:01:xx:xx:xx
