@@ -60,17 +60,24 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: boottest.NewVolumes()})
+	vols := boottest.NewVolumes()
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: vols})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []struct{ mac, image, host string }{
-		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"},
+		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"}, {rbdFenced, "deb", "web9"},
 	} {
 		if _, err := svc.Enroll(context.Background(), boot.EnrollRequest{MAC: mustMAC(t, n.mac), Image: n.image, Hostname: n.host}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// rbdFenced's volume is in use by another machine.
+	fenced, err := svc.Node(context.Background(), mustMAC(t, rbdFenced))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols.Hold(fenced.Volume, boot.Holder{Addr: "198.18.0.77:0/1", Client: "client.99"})
 	f, err := bootfs.New(bootfs.Config{Nodes: svc, RBD: svc, BootURL: "http://198.18.0.1:8080",
 		InitDir: filepath.Join(dir, "init")})
 	if err != nil {
@@ -83,6 +90,8 @@ const (
 	rbdDeb = "52:54:00:00:01:01"
 	rbdPi  = "dc:a6:32:00:01:02"
 	rbdAlp = "52:54:00:00:01:03"
+	// rbdFenced boots deb, but its volume is held by another client.
+	rbdFenced = "52:54:00:00:01:04"
 )
 
 func mustMAC(t *testing.T, s string) boot.MAC {
@@ -102,11 +111,15 @@ func TestRBDGenerated(t *testing.T) {
 	t.Parallel()
 	f, _ := rbdFixture(t)
 	remote := net.IPv4(198, 18, 0, 50)
-	tests := []struct{ golden, mac, name string }{
-		{"rbd-initramfs-tools.ipxe", rbdDeb, "boot.ipxe"},
-		{"rbd-alpine.ipxe", rbdAlp, "boot.ipxe"},
-		{"rbd-pi-cmdline.txt", rbdPi, "cmdline.txt"},
-		{"rbd-pi-config.txt", rbdPi, "config.txt"},
+	tests := []struct {
+		golden, mac, name string
+		tokens            int
+	}{
+		{"rbd-initramfs-tools.ipxe", rbdDeb, "boot.ipxe", 1},
+		{"rbd-alpine.ipxe", rbdAlp, "boot.ipxe", 1},
+		{"rbd-pi-cmdline.txt", rbdPi, "cmdline.txt", 1},
+		{"rbd-pi-config.txt", rbdPi, "config.txt", 0},
+		{"rbd-fenced.ipxe", rbdFenced, "boot.ipxe", 0}, // says why, loads nothing, hands out no token
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -116,8 +129,8 @@ func TestRBDGenerated(t *testing.T) {
 				t.Fatalf("Node(%s, %s) = %v", tt.mac, tt.name, err)
 			}
 			raw := read(t, c)
-			if tt.name != "config.txt" && len(bootTokenRE.FindAll(raw, -1)) != 1 {
-				t.Errorf("%s has not exactly one token:\n%s", tt.name, raw)
+			if n := len(bootTokenRE.FindAll(raw, -1)); n != tt.tokens {
+				t.Errorf("%s has %d tokens, want %d:\n%s", tt.name, n, tt.tokens, raw)
 			}
 			if bytes.Contains(raw, []byte(boottest.TestKey)) {
 				t.Fatalf("%s holds the key", tt.name)
