@@ -74,9 +74,9 @@ func (r *recorder) init() {
 // "http boot.ipxe: 436 bytes in 31µs") is folded into it and counted in its
 // detail, so a client fetching one file in a loop costs one event per
 // batch, while a probe the client aborted and the whole fetch after it stay
-// two events. It is for
-// the fetch events of the protocol servers, which must not wait for the
-// disk; a zero ev.Time means now, an unknown stage or node is logged.
+// two events. It is for the fetch events of the protocol servers, which
+// must not wait for the disk; a zero ev.Time means now, an unknown stage or
+// node is logged.
 func (s *Service) RecordSoon(mac MAC, ev Event) {
 	if !ValidStage(ev.Stage) {
 		s.log.Warn("boot event with an unknown stage not recorded", "mac", mac.String(), "stage", string(ev.Stage))
