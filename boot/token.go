@@ -20,14 +20,24 @@ var ErrTokenRefused = errors.New("boot token refused")
 // anyone on the node; so it is good once, for a short time, and only for the
 // MAC and address it was issued to. Tokens live in memory: a restart of
 // bootd invalidates them, and the node's next boot gets a new one.
+//
+// A node has at most tokensPerNode tokens outstanding: a new one retires its
+// oldest. Scripts are served to anyone who asks, so this keeps a client that
+// fetches a node's script in a loop from filling memory, and from crowding
+// out other nodes' tokens: the tokens held are bounded by the enrolled nodes.
 // It is safe for concurrent use.
 type BootTokens struct {
-	mu  sync.Mutex
-	m   map[string]tokenGrant
-	ttl time.Duration
-	max int
-	now func() time.Time
+	mu    sync.Mutex
+	m     map[string]tokenGrant // token -> grant
+	byMAC map[string][]string   // MAC -> its outstanding tokens, oldest first
+	ttl   time.Duration
+	now   func() time.Time
 }
+
+// tokensPerNode is how many tokens one node may have outstanding: a boot
+// uses the one in the script it booted, and iPXE may fetch the script again
+// (a retry) before the kernel redeems it.
+const tokensPerNode = 4
 
 type tokenGrant struct {
 	mac     string
@@ -40,27 +50,36 @@ func NewBootTokens(ttl time.Duration, now func() time.Time) *BootTokens {
 	if now == nil {
 		now = time.Now
 	}
-	return &BootTokens{m: map[string]tokenGrant{}, ttl: ttl, max: 100000, now: now}
+	return &BootTokens{m: map[string]tokenGrant{}, byMAC: map[string][]string{}, ttl: ttl, now: now}
 }
 
-// Issue returns a new token for mac booting from addr.
+// Issue returns a new token for mac booting from addr, retiring mac's
+// oldest when it has tokensPerNode outstanding.
 func (t *BootTokens) Issue(mac MAC, addr netip.Addr) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
 	tok := hex.EncodeToString(b)
+	key := mac.String()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if len(t.m) >= t.max {
-		t.pruneLocked(now)
-		if len(t.m) >= t.max {
-			return "", errors.New("too many boot tokens outstanding")
-		}
+	held := t.pruneLocked(key, now)
+	if len(held) >= tokensPerNode {
+		delete(t.m, held[0])
+		held = held[1:]
 	}
-	t.m[tok] = tokenGrant{mac: mac.String(), addr: addr.Unmap(), expires: now.Add(t.ttl)}
+	t.m[tok] = tokenGrant{mac: key, addr: addr.Unmap(), expires: now.Add(t.ttl)}
+	t.byMAC[key] = append(held, tok)
 	return tok, nil
+}
+
+// Outstanding returns how many tokens are held, for all nodes.
+func (t *BootTokens) Outstanding() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
 }
 
 // Redeem uses up token if it was issued to mac at addr and has not expired.
@@ -74,6 +93,7 @@ func (t *BootTokens) Redeem(token string, mac MAC, addr netip.Addr) error {
 		return ErrTokenRefused
 	}
 	delete(t.m, token)
+	t.pruneLocked(g.mac, t.now())
 	if t.now().After(g.expires) ||
 		subtle.ConstantTimeCompare([]byte(g.mac), []byte(mac.String())) != 1 || g.addr != addr.Unmap() {
 		return ErrTokenRefused
@@ -81,10 +101,21 @@ func (t *BootTokens) Redeem(token string, mac MAC, addr netip.Addr) error {
 	return nil
 }
 
-func (t *BootTokens) pruneLocked(now time.Time) {
-	for k, g := range t.m {
-		if now.After(g.expires) {
-			delete(t.m, k)
+// pruneLocked drops mac's used and expired tokens and returns the rest,
+// oldest first.
+func (t *BootTokens) pruneLocked(mac string, now time.Time) []string {
+	held := t.byMAC[mac][:0]
+	for _, tok := range t.byMAC[mac] {
+		if g, ok := t.m[tok]; ok && !now.After(g.expires) {
+			held = append(held, tok)
+		} else {
+			delete(t.m, tok)
 		}
 	}
+	if len(held) == 0 {
+		delete(t.byMAC, mac)
+		return nil
+	}
+	t.byMAC[mac] = held
+	return held
 }

@@ -54,3 +54,43 @@ func TestBootTokens(t *testing.T) {
 		t.Errorf("Redeem with the IPv4 form of an IPv4-mapped address = %v", err)
 	}
 }
+
+// TestBootTokensPerNode checks that a node holds at most tokensPerNode
+// tokens (a new one retires its oldest), that one node's flood leaves other
+// nodes' tokens alone, and that used and expired tokens are let go.
+func TestBootTokensPerNode(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tk := NewBootTokens(5*time.Minute, func() time.Time { return now })
+	mac := MAC{0x52, 0x54, 0, 0x12, 0x34, 0x56}
+	other := MAC{0x52, 0x54, 0, 0, 0, 1}
+	addr := netip.MustParseAddr("198.18.0.10")
+	otherTok, _ := tk.Issue(other, addr)
+	var toks []string
+	for range 1000 {
+		tok, err := tk.Issue(mac, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	if n := tk.Outstanding(); n != tokensPerNode+1 {
+		t.Errorf("after 1,000 scripts for one node, %d tokens outstanding, want %d", n, tokensPerNode+1)
+	}
+	if err := tk.Redeem(toks[len(toks)-tokensPerNode-1], mac, addr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("a retired token = %v, want ErrTokenRefused", err)
+	}
+	if err := tk.Redeem(toks[len(toks)-tokensPerNode], mac, addr); err != nil {
+		t.Errorf("the oldest token still held = %v, want it good", err)
+	}
+	if err := tk.Redeem(otherTok, other, addr); err != nil {
+		t.Errorf("another node's token after the flood = %v, want it good", err)
+	}
+	now = now.Add(6 * time.Minute)
+	if _, err := tk.Issue(mac, addr); err != nil {
+		t.Fatal(err)
+	}
+	if n := tk.Outstanding(); n != 1 {
+		t.Errorf("after expiry and a new token, %d outstanding, want 1", n)
+	}
+}
