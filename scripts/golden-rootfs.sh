@@ -61,7 +61,9 @@ sync
 echo "BOOTD-DONE"
 if grep -q bootd.stay /proc/cmdline; then
 	echo "bootd.stay on the command line: a shell on the console instead of powering off"
-	exec setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+	tty=$(sed -n 's/.*console=\([^ ,]*\).*/\1/p' /proc/cmdline) # the last console= (ttyS0, ttyAMA0)
+	tty=${tty:-ttyS0}
+	exec setsid sh -c "exec sh </dev/$tty >/dev/$tty 2>&1"
 fi
 poweroff -f
 INIT
