@@ -23,8 +23,6 @@ import (
 type nodeCache struct {
 	mu sync.Mutex
 	m  map[string]cached
-	// loaded: every stored node is in m (load ran); Nodes answers from it.
-	loaded bool
 }
 
 type cached struct {
@@ -59,10 +57,10 @@ func (c *nodeCache) put(key string, n *boot.Node, txid int) {
 	c.m[key] = cached{node: n, txid: txid}
 }
 
-// load puts every node of tx into the cache and marks it complete.
+// load puts every node of tx into the cache (Open calls it).
 func (c *nodeCache) load(tx *bolt.Tx) error {
 	id := tx.ID()
-	err := tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+	return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
 		n := new(boot.Node)
 		if err := json.Unmarshal(v, n); err != nil {
 			return fmt.Errorf("decode node %s: %w", k, err)
@@ -70,23 +68,12 @@ func (c *nodeCache) load(tx *bolt.Tx) error {
 		c.put(string(k), n, id)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.loaded = true
-	c.mu.Unlock()
-	return nil
 }
 
-// all returns copies of every cached node sorted by MAC, and false when the
-// cache was never loaded.
-func (c *nodeCache) all() ([]*boot.Node, bool) {
+// all returns copies of every cached node, sorted by MAC.
+func (c *nodeCache) all() []*boot.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		return nil, false
-	}
 	out := make([]*boot.Node, 0, len(c.m))
 	for _, e := range c.m {
 		if e.node != nil {
@@ -94,23 +81,19 @@ func (c *nodeCache) all() ([]*boot.Node, bool) {
 		}
 	}
 	slices.SortFunc(out, func(a, b *boot.Node) int { return strings.Compare(a.MAC.String(), b.MAC.String()) })
-	return out, true
+	return out
 }
 
-// scan calls fn with each cached node until fn returns false; false when
-// the cache was never loaded. fn must neither keep nor change the node.
-func (c *nodeCache) scan(fn func(*boot.Node) bool) bool {
+// scan calls fn with each cached node until fn returns false. fn must
+// neither keep nor change the node.
+func (c *nodeCache) scan(fn func(*boot.Node) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		return false
-	}
 	for _, e := range c.m {
 		if e.node != nil && !fn(e.node) {
-			break
+			return
 		}
 	}
-	return true
 }
 
 // wrote arranges for n (nil: deleted) to enter the cache once tx commits.

@@ -63,26 +63,13 @@ func (s *DB) Node(ctx context.Context, mac boot.MAC) (*boot.Node, error) {
 	return n, err
 }
 
-// Nodes implements boot.Store, from the cache of decoded nodes.
+// Nodes implements boot.Store, from the cache of decoded nodes (which Open
+// loads with every stored node).
 func (s *DB) Nodes(ctx context.Context) ([]*boot.Node, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if all, ok := s.cache.all(); ok {
-		return all, nil
-	}
-	var out []*boot.Node
-	err := s.read(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
-			n := new(boot.Node)
-			if err := json.Unmarshal(v, n); err != nil {
-				return fmt.Errorf("decode node %s: %w", k, err)
-			}
-			out = append(out, n)
-			return nil
-		})
-	})
-	return out, err
+	return s.cache.all(), nil
 }
 
 // ScanNodes implements boot.NodeScanner: fn sees every stored node, in no
@@ -92,16 +79,8 @@ func (s *DB) ScanNodes(ctx context.Context, fn func(*boot.Node) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.cache.scan(fn) {
-		return nil
-	}
-	nodes, err := s.Nodes(ctx)
-	for _, n := range nodes {
-		if !fn(n) {
-			break
-		}
-	}
-	return err
+	s.cache.scan(fn)
+	return nil
 }
 
 // Update implements boot.Store.
