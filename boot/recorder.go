@@ -78,14 +78,23 @@ func (r *recorder) init() {
 // must not wait for the disk; a zero ev.Time means now, an unknown stage or
 // node is logged.
 func (s *Service) RecordSoon(mac MAC, ev Event) {
-	if !ValidStage(ev.Stage) {
-		s.log.Warn("boot event with an unknown stage not recorded", "mac", mac.String(), "stage", string(ev.Stage))
+	ev, err := s.stamp(ev)
+	if err != nil {
+		s.log.Warn("boot event not recorded", "mac", mac.String(), "err", err)
 		return
+	}
+	s.enqueue(&queued{mac: mac, ev: ev})
+}
+
+// stamp checks ev's stage and sets its time to now when it has none.
+func (s *Service) stamp(ev Event) (Event, error) {
+	if !ValidStage(ev.Stage) {
+		return ev, invalid("unknown stage %q", ev.Stage)
 	}
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
-	s.enqueue(&queued{mac: mac, ev: ev})
+	return ev, nil
 }
 
 // sameFetch reports whether b repeats a (see RecordSoon).
@@ -104,11 +113,9 @@ func untimed(detail string) string {
 // Record adds an event to mac's timeline, moves the node's state along, and
 // returns once the event is stored. A zero ev.Time means now.
 func (s *Service) Record(ctx context.Context, mac MAC, ev Event) (Event, error) {
-	if !ValidStage(ev.Stage) {
-		return Event{}, invalid("unknown stage %q", ev.Stage)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = s.now()
+	ev, err := s.stamp(ev)
+	if err != nil {
+		return Event{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Event{}, err
@@ -206,7 +213,8 @@ func (s *Service) drain() {
 }
 
 // writeBatch stores batch in one transaction when the store can, else (or
-// when that transaction fails) event by event, and answers the waiters.
+// when that transaction fails, so that one bad event loses only itself)
+// event by event, and answers the waiters.
 func (s *Service) writeBatch(batch []*queued) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
