@@ -94,8 +94,8 @@ func outcomeFor(code int) string {
 }
 
 // sendBoot sends c with http.ServeContent (Range, HEAD, conditional
-// requests), with sendfile for a static file, and records the fetch in the
-// node's timeline.
+// requests), with sendfile for a static file, or whole for a generated iPXE
+// script, and queues the fetch for the node's timeline.
 func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Content) {
 	defer c.Close()
 	h := w.Header()

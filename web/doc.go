@@ -5,8 +5,8 @@
 // over server-sent events (dashboard*.go), and, when Config.Files is set,
 // the boot files under /boot (boot.go): iPXE binaries at /boot/ipxe/<file>
 // and each node's tree at /boot/<mac>/<name> (its iPXE script, kernel,
-// initrds, generated files), sent with http.ServeContent and recorded in
-// the node's timeline.
+// initrds, generated files), sent with http.ServeContent (iPXE scripts
+// whole) and recorded in the node's timeline.
 //
 // New builds the handler; cmd/bootd puts it in an http.Server:
 //
