@@ -7,13 +7,23 @@ import (
 	"time"
 )
 
+// The MACs and address of the token tests.
+var (
+	tokenMAC   = MAC{0x52, 0x54, 0, 0x12, 0x34, 0x56}
+	tokenOther = MAC{0x52, 0x54, 0, 0, 0, 1}
+	tokenAddr  = netip.MustParseAddr("198.18.0.10")
+)
+
+// newTestTokens returns tokens good for 5 minutes on a clock the test moves
+// through *now, and the MACs and address the tests use.
+func newTestTokens() (*BootTokens, *time.Time, MAC, MAC, netip.Addr) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return NewBootTokens(5*time.Minute, func() time.Time { return now }), &now, tokenMAC, tokenOther, tokenAddr
+}
+
 func TestBootTokens(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tk := NewBootTokens(5*time.Minute, func() time.Time { return now })
-	mac := MAC{0x52, 0x54, 0, 0x12, 0x34, 0x56}
-	other := MAC{0x52, 0x54, 0, 0, 0, 1}
-	addr := netip.MustParseAddr("198.18.0.10")
+	tk, now, mac, other, addr := newTestTokens()
 
 	tok, err := tk.Issue(mac, addr)
 	if err != nil || len(tok) != 48 {
@@ -37,7 +47,7 @@ func TestBootTokens(t *testing.T) {
 		{"expired", mac, addr, 6 * time.Minute},
 	} {
 		tok, _ := tk.Issue(mac, addr)
-		now = now.Add(tc.wait)
+		*now = now.Add(tc.wait)
 		if err := tk.Redeem(tok, tc.mac, tc.addr); !errors.Is(err, ErrTokenRefused) {
 			t.Errorf("%s: Redeem = %v, want ErrTokenRefused", tc.name, err)
 		}
@@ -60,11 +70,7 @@ func TestBootTokens(t *testing.T) {
 // nodes' tokens alone, and that used and expired tokens are let go.
 func TestBootTokensPerNode(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tk := NewBootTokens(5*time.Minute, func() time.Time { return now })
-	mac := MAC{0x52, 0x54, 0, 0x12, 0x34, 0x56}
-	other := MAC{0x52, 0x54, 0, 0, 0, 1}
-	addr := netip.MustParseAddr("198.18.0.10")
+	tk, now, mac, other, addr := newTestTokens()
 	otherTok, _ := tk.Issue(other, addr)
 	var toks []string
 	for range 1000 {
@@ -86,7 +92,7 @@ func TestBootTokensPerNode(t *testing.T) {
 	if err := tk.Redeem(otherTok, other, addr); err != nil {
 		t.Errorf("another node's token after the flood = %v, want it good", err)
 	}
-	now = now.Add(6 * time.Minute)
+	*now = now.Add(6 * time.Minute)
 	if _, err := tk.Issue(mac, addr); err != nil {
 		t.Fatal(err)
 	}
