@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +164,11 @@ type Volumes interface {
 	Key(ctx context.Context, name string) (string, error)
 	// Target returns what a node's kernel needs to map volume name.
 	Target(ctx context.Context, name string) (*MapTarget, error)
+	// Confine restricts the node user of volume name to one client
+	// address: the cluster then refuses its key from any other. bootd calls
+	// it at each key release that passed the boot's binding, with the
+	// address the node booted from. An invalid addr lifts the restriction.
+	Confine(ctx context.Context, name string, addr netip.Addr) error
 }
 
 // RootImage is the RBD image name of every node's root, inside its namespace.

@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -237,6 +238,8 @@ func (f *fakeVolumes) Golden(context.Context, GoldenRef, bool) error { return f.
 func (f *fakeVolumes) Key(_ context.Context, name string) (string, error) {
 	return "AQ" + strings.Repeat("x", 38), nil
 }
+
+func (f *fakeVolumes) Confine(context.Context, string, netip.Addr) error { return nil }
 
 func (f *fakeVolumes) Target(_ context.Context, name string) (*MapTarget, error) {
 	return &MapTarget{Monitors: []string{"198.18.0.1:6789"}, Pool: "rbd", Namespace: name, Image: RootImage, User: name}, nil

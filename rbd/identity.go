@@ -3,6 +3,7 @@ package rbd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -147,3 +148,6 @@ func (c *Client) Target(ctx context.Context, name string) (*boot.MapTarget, erro
 	}
 	return t, nil
 }
+
+// Confine implements boot.Volumes. (To do: cephx network clause.)
+func (c *Client) Confine(ctx context.Context, name string, addr netip.Addr) error { return nil }

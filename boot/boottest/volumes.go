@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 
@@ -21,13 +22,14 @@ const TestKey = "AQBkZXYAAAAAABAAc2VjcmV0LWtleS1mb3ItdGVzdA=="
 // pretends another client holds that volume; golden problems, when set for
 // a snapshot, make its check fail.
 type Volumes struct {
-	mu      sync.Mutex
-	vols    map[string]boot.VolumeRequest
-	ids     map[string]string // a fresh ID per created root, as RBD gives
-	snaps   map[string][]boot.Snapshot
-	holders map[string][]boot.Holder
-	golden  map[string]error // by GoldenRef.String()
-	created int
+	mu       sync.Mutex
+	vols     map[string]boot.VolumeRequest
+	ids      map[string]string // a fresh ID per created root, as RBD gives
+	snaps    map[string][]boot.Snapshot
+	holders  map[string][]boot.Holder
+	golden   map[string]error // by GoldenRef.String()
+	created  int
+	confined map[string]netip.Addr
 }
 
 var _ boot.Volumes = (*Volumes)(nil)
@@ -179,6 +181,24 @@ func (v *Volumes) Golden(_ context.Context, ref boot.GoldenRef, protect bool) er
 		return nil
 	}
 	return err
+}
+
+// Confine implements boot.Volumes: it remembers the address.
+func (v *Volumes) Confine(_ context.Context, name string, addr netip.Addr) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.confined == nil {
+		v.confined = map[string]netip.Addr{}
+	}
+	v.confined[name] = addr
+	return nil
+}
+
+// Confined returns the address the node user of volume name was last confined to.
+func (v *Volumes) Confined(name string) netip.Addr {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.confined[name]
 }
 
 // Key implements boot.Volumes.
