@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 )
 
@@ -42,55 +41,6 @@ func holderList(hs []Holder) string {
 	return strings.Join(parts, ", ")
 }
 
-// CheckFence is called before a node is told to map its volume. It lists
-// the clients holding the volume: those at addr, the booting node's own
-// address, are its own previous boot, which is over, and are released;
-// any other holder fences the node: CheckFence records a failed stage in
-// the timeline and returns an error wrapping ErrFenced whose message is for
-// the node's console. The operator lifts the fence with Unfence. A node with
-// no volume, or bootd with no volume backend, is never fenced.
-func (s *Service) CheckFence(ctx context.Context, mac MAC, addr net.IP) error {
-	n, err := s.enrolled(ctx, mac)
-	if err != nil || s.volumes == nil || n.Volume == "" {
-		return err
-	}
-	hs, err := s.volumes.Holders(ctx, n.Volume)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("check fence of %s: %w", mac, err)
-	}
-	var own, others []Holder
-	for _, h := range hs {
-		if addr != nil && h.IP().Equal(addr) {
-			own = append(own, h)
-		} else {
-			others = append(others, h)
-		}
-	}
-	if len(others) > 0 {
-		msg := fmt.Sprintf("volume %s is in use by another client (%s); if that machine is dead, run: bootd unfence %s",
-			n.Volume, holderList(others), mac)
-		ev := Event{Stage: StageFailed, Detail: msg}
-		if addr != nil {
-			ev.Source = addr.String()
-		}
-		if _, err := s.Record(ctx, mac, ev); err != nil {
-			s.log.Warn("recording a fenced boot failed", "mac", mac.String(), "err", err)
-		}
-		s.log.Warn("boot refused: volume fenced", "mac", mac.String(), "volume", n.Volume, "holders", holderList(others))
-		return fmt.Errorf("%w: %s", ErrFenced, msg)
-	}
-	if len(own) > 0 {
-		if err := s.volumes.Release(ctx, n.Volume, own); err != nil {
-			return fmt.Errorf("release the previous boot of %s: %w", mac, err)
-		}
-		s.log.Info("released the node's previous session", "mac", mac.String(), "volume", n.Volume, "holders", holderList(own))
-	}
-	return nil
-}
-
 // Unfence is the operator's override of a fence: it blocklists every client
 // holding a node's volume and breaks its lock, so the node can boot. Only
 // use it when the holder is dead or must be cut off. It returns the clients
@@ -114,14 +64,15 @@ func (s *Service) Unfence(ctx context.Context, mac MAC) ([]Holder, error) {
 	return hs, nil
 }
 
-// NodeKey returns the Ceph secret key of a node's own user, for the boot
-// script's one-time exchange. It is a secret: never log it.
-func (s *Service) NodeKey(ctx context.Context, mac MAC) (string, error) {
+// CheckNodeKey checks that the Ceph key of a node's own user can be had
+// (for bootd explain); the key itself stays inside the Service.
+func (s *Service) CheckNodeKey(ctx context.Context, mac MAC) error {
 	_, vol, err := s.withVolume(ctx, mac, "key of")
 	if err != nil {
-		return "", err
+		return err
 	}
-	return s.volumes.Key(ctx, vol)
+	_, err = s.volumes.Key(ctx, vol)
+	return err
 }
 
 // MapTarget returns what a node's kernel needs to map its volume.

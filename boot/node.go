@@ -50,6 +50,10 @@ type Node struct {
 	LastStageAt time.Time `json:"last_stage_at,omitzero"`
 	Created     time.Time `json:"created"`
 	Updated     time.Time `json:"updated"`
+	// ArmedUntil, when in the future, arms the node for one boot: under a
+	// key release rule with "armed", its key may be released until then
+	// (bootd netboot <mac> once). The key release clears it.
+	ArmedUntil time.Time `json:"armed_until,omitzero"`
 	// LastSeen is when the node was last seen on the wire.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -76,8 +77,19 @@ func (r *recorder) init() {
 // batch, while a probe the client aborted and the whole fetch after it stay
 // two events. It is for the fetch events of the protocol servers, which
 // must not wait for the disk; a zero ev.Time means now, an unknown stage or
-// node is logged.
+// node is logged. When bootd's DHCP reports leases (Config.Leases), only
+// fetches from an address of the node's current boot are recorded: a
+// stranger's fetch of a node's files does not write its timeline.
 func (s *Service) RecordSoon(mac MAC, ev Event) {
+	if s.leases {
+		// Only the node's own boot writes its timeline: a fetch from an
+		// address bootd did not see this MAC take is counted, not recorded.
+		a, err := netip.ParseAddr(ev.Source)
+		if err != nil || !s.bound(mac, a.Unmap()) {
+			s.trust.FetchesUnbound.Add(1)
+			return
+		}
+	}
 	ev, err := s.stamp(ev)
 	if err != nil {
 		s.log.Warn("boot event not recorded", "mac", mac.String(), "err", err)

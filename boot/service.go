@@ -26,6 +26,18 @@ type Config struct {
 	// operations that record intents (see checkpoint names in volumes_ops.go).
 	// It exists for crash tests; nil in production.
 	Checkpoint func(step string)
+	// KeyRelease is the rule for releasing nodes' Ceph keys (session.go);
+	// empty means KeyReleaseLease.
+	KeyRelease KeyRelease
+	// BootWindow is how long after bootd's DHCP saw a machine's boot its key
+	// may be released; 0 means DefaultBootWindow.
+	BootWindow time.Duration
+	// Leases says that bootd's DHCP server reports what it sees (SawLease).
+	// Then a fetch event is recorded on a node's timeline only when it comes
+	// from an address of the node's current boot. Without it, nothing binds
+	// a boot to an address: fetch events are recorded from any address, and
+	// only the armed rule can release a key.
+	Leases bool
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
@@ -42,16 +54,22 @@ type Service struct {
 	// checkpoint and inflight: see volumes_ops.go.
 	checkpoint func(step string)
 	inflight   inflight
-	tokens     *BootTokens // one-time key tokens (bootcfg.go)
-	rec        recorder    // the timeline writer (recorder.go)
+	rec        recorder // the timeline writer (recorder.go)
+	// The trust chain (session.go, keyrelease.go).
+	keyRelease KeyRelease
+	window     time.Duration
+	leases     bool
+	sess       sessions
+	sessPruned time.Time
+	trust      TrustCounters
 }
 
 // NewService returns a Service for cfg.
-func NewService(cfg Config) (*Service, error) {
+func NewService(cfg Config) (s *Service, err error) {
 	if cfg.Store == nil || cfg.Catalog == nil {
 		return nil, errors.New("boot: Config needs a Store and a Catalog")
 	}
-	s := &Service{store: cfg.Store, catalog: cfg.Catalog, volumes: cfg.Volumes,
+	s = &Service{store: cfg.Store, catalog: cfg.Catalog, volumes: cfg.Volumes,
 		log: cfg.Logger, now: cfg.Now, timeline: cfg.Timeline, checkpoint: cfg.Checkpoint}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -63,7 +81,14 @@ func NewService(cfg Config) (*Service, error) {
 		s.timeline = DefaultTimelinePolicy()
 	}
 	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
-	s.tokens = NewBootTokens(bootTokenTTL, s.now)
+	if s.keyRelease, err = ParseKeyRelease(string(cfg.KeyRelease)); err != nil {
+		return nil, err
+	}
+	s.window, s.leases = cfg.BootWindow, cfg.Leases
+	if s.window <= 0 {
+		s.window = DefaultBootWindow
+	}
+	s.sess.m = map[string]*session{}
 	s.rec.init()
 	return s, nil
 }

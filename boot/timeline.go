@@ -18,11 +18,14 @@ const (
 	StageVolume  Stage = "volume"  // the node mapped its RBD volume
 	StageRoot    Stage = "root"    // the root filesystem is mounted
 	StageFailed  Stage = "failed"  // the boot failed; Detail says why
+	// StageWarning marks something an operator should know about a boot
+	// (a second key request) without moving the node's state.
+	StageWarning Stage = "warning"
 )
 
 var stageRank = map[Stage]int{
 	StageDHCP: 1, StageTFTP: 2, StageScript: 3, StageKernel: 4, StageInitrd: 5,
-	StageNetwork: 6, StageKey: 7, StageVolume: 8, StageRoot: 9, StageFailed: 10,
+	StageNetwork: 6, StageKey: 7, StageVolume: 8, StageRoot: 9, StageFailed: 10, StageWarning: 11,
 }
 
 // ValidStage reports whether s is one of the known stages.
@@ -90,6 +93,9 @@ func newBoot(last *Event, ev Event) bool {
 
 // applyEvent moves a node's state along with its boot.
 func applyEvent(n *Node, ev Event) {
+	if ev.Stage == StageWarning {
+		return // on the timeline; the node's summary and state stay
+	}
 	n.LastStage, n.LastStageAt = ev.Stage, ev.Time
 	if ev.Source != "" {
 		n.Addr = ev.Source

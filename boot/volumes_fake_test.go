@@ -63,6 +63,7 @@ type fakeVolumes struct {
 	// released records Release calls.
 	released []Holder
 	seq      int
+	confined map[string]netip.Addr
 }
 
 func (f *fakeVolumes) init() {
@@ -239,7 +240,16 @@ func (f *fakeVolumes) Key(_ context.Context, name string) (string, error) {
 	return "AQ" + strings.Repeat("x", 38), nil
 }
 
-func (f *fakeVolumes) Confine(context.Context, string, netip.Addr) error { return nil }
+func (f *fakeVolumes) Confine(_ context.Context, name string, addr netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.init()
+	if f.confined == nil {
+		f.confined = map[string]netip.Addr{}
+	}
+	f.confined[name] = addr
+	return nil
+}
 
 func (f *fakeVolumes) Target(_ context.Context, name string) (*MapTarget, error) {
 	return &MapTarget{Monitors: []string{"198.18.0.1:6789"}, Pool: "rbd", Namespace: name, Image: RootImage, User: name}, nil

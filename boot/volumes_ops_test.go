@@ -3,7 +3,6 @@ package boot
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 )
@@ -183,42 +182,6 @@ func TestReconcile(t *testing.T) {
 	}
 	if r, _ = s.Reconcile(ctx, false); len(r.Findings) != 0 {
 		t.Errorf("after repair Reconcile = %+v, want none", r.Findings)
-	}
-}
-
-func TestCheckFence(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, _, vols := newVolumeService(t)
-	enrollTest(t, s, testMAC)
-	name := VolumeName(testMAC)
-	own := Holder{Addr: "198.18.0.5:0/111", Client: "client.4100", Lock: true}
-	other := Holder{Addr: "198.18.0.9:0/222", Client: "client.4200"}
-	vols.holders[name] = []Holder{own}
-	if err := s.CheckFence(ctx, testMAC, net.ParseIP("198.18.0.5")); err != nil {
-		t.Errorf("CheckFence with the node's own previous session = %v, want nil", err)
-	}
-	if len(vols.released) != 1 || vols.released[0] != own {
-		t.Errorf("released %v, want the node's own previous session", vols.released)
-	}
-	vols.holders[name] = []Holder{other}
-	err := s.CheckFence(ctx, testMAC, net.ParseIP("198.18.0.5"))
-	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "bootd unfence 52:54:00:12:34:56") {
-		t.Errorf("CheckFence with another holder = %v, want ErrFenced with the way out", err)
-	}
-	n, _ := s.Node(ctx, testMAC)
-	if n.State != StateFailed || n.LastStage != StageFailed {
-		t.Errorf("fenced node = %s at %s, want failed", n.State, n.LastStage)
-	}
-	hs, err := s.Unfence(ctx, testMAC)
-	if err != nil || len(hs) != 1 || hs[0] != other {
-		t.Errorf("Unfence = %v, %v; want the other holder released", hs, err)
-	}
-	if err := s.CheckFence(ctx, testMAC, net.ParseIP("198.18.0.5")); err != nil {
-		t.Errorf("CheckFence after Unfence = %v", err)
-	}
-	if err := s.CheckFence(ctx, MAC{1, 2, 3, 4, 5, 6}, nil); !errors.Is(err, ErrUnknown) {
-		t.Errorf("CheckFence(unknown) = %v, want ErrUnknown", err)
 	}
 }
 

@@ -3,9 +3,11 @@ package bootfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -37,10 +39,10 @@ const (
 type RBDNodes interface {
 	// MapTarget returns what the node's kernel needs to map its volume.
 	MapTarget(ctx context.Context, mac boot.MAC) (*boot.MapTarget, error)
-	// IssueBootToken returns a one-time token for mac booting from addr.
-	IssueBootToken(mac boot.MAC, addr net.IP) (string, error)
-	// CheckFence refuses a boot whose volume another client holds.
-	CheckFence(ctx context.Context, mac boot.MAC, addr net.IP) error
+	// IssueBootToken returns a one-time token for mac's boot script fetched
+	// from addr, or an error wrapping boot.ErrNotBound when addr is not
+	// the address of that machine's boot (the script then has no token).
+	IssueBootToken(mac boot.MAC, addr netip.Addr) (string, error)
 }
 
 // overlays caches each image's overlay.cpio: the same for all its nodes.
@@ -53,7 +55,7 @@ type overlays struct {
 // it has a volume, its image is of a flavour bootd knows how to map it in,
 // and bootd knows its own URL and has the helper.
 func (f *Files) rbdBoot(plan *boot.Plan) bool {
-	if f.bootURL == "" || f.rbd == nil || plan.Image == nil || plan.Node.Volume == "" {
+	if f.bootURL == "" || f.node.url == "" || f.rbd == nil || plan.Image == nil || plan.Node.Volume == "" {
 		return false
 	}
 	switch plan.Image.Flavour {
@@ -65,29 +67,37 @@ func (f *Files) rbdBoot(plan *boot.Plan) bool {
 	return false
 }
 
-// nodeURL is the node's base URL, which bootd-init talks to.
-func (f *Files) nodeURL(mac boot.MAC) string {
-	return f.bootURL + "/boot/" + strings.ReplaceAll(mac.String(), ":", "-")
+// nodeEndpoint is bootd's node listener: where bootd-init gets the key,
+// over TLS with the certificate of this fingerprint.
+type nodeEndpoint struct {
+	url         string
+	fingerprint string
 }
 
+// nodePath is the path of mac's tree under /boot.
+func nodePath(mac boot.MAC) string { return "/boot/" + strings.ReplaceAll(mac.String(), ":", "-") }
+
 // rbdCmdline returns what bootd adds to the kernel command line of a node
-// booting from remote, with a fresh one-time token. A fenced volume is an
-// error whose message is for the node's console.
-func (f *Files) rbdCmdline(ctx context.Context, plan *boot.Plan, remote net.IP) (string, error) {
+// booting from remote, with a fresh one-time token when remote is the
+// address of that node's boot. It has no side effect but the token: the
+// volume's holders are looked at only when the key is released.
+func (f *Files) rbdCmdline(plan *boot.Plan, remote net.IP) (string, error) {
 	mac := plan.Node.MAC
-	if err := f.rbd.CheckFence(ctx, mac, remote); err != nil {
-		return "", err
-	}
-	tok, err := f.rbd.IssueBootToken(mac, remote)
-	if err != nil {
-		return "", err
-	}
-	url := f.nodeURL(mac)
+	files := f.bootURL + nodePath(mac) // the plain listener: files nobody needs to hide
 	hyphen := strings.ReplaceAll(mac.String(), ":", "-")
-	extra := "bootd=" + url + " bootd.token=" + tok + " BOOTIF=01-" + hyphen
+	extra := "bootd=" + f.node.url + nodePath(mac)
+	a, _ := netip.AddrFromSlice(remote)
+	tok, err := f.rbd.IssueBootToken(mac, a.Unmap())
+	switch {
+	case err == nil:
+		extra += " bootd.token=" + tok
+	case !errors.Is(err, boot.ErrNotBound):
+		return "", err
+	}
+	extra += " BOOTIF=01-" + hyphen
 	if plan.Image.Flavour == boot.FlavourAlpine {
-		extra = "ip=dhcp modloop=" + url + "/" + modloopName + " alpine_repo=" + plan.Image.Repository +
-			" apkovl=" + url + "/" + apkovlName + " " + extra
+		extra = "ip=dhcp modloop=" + files + "/" + modloopName + " alpine_repo=" + plan.Image.Repository +
+			" apkovl=" + files + "/" + apkovlName + " " + extra
 	}
 	return extra, nil
 }
@@ -146,7 +156,7 @@ func (f *Files) nodeConf(ctx context.Context, plan *boot.Plan) (images.NodeConf,
 		return images.NodeConf{}, err
 	}
 	return images.NodeConf{Monitors: t.Monitors, Pool: t.Pool, Namespace: t.Namespace, Image: t.Image,
-		User: t.User, Hostname: plan.Node.Hostname}, nil
+		User: t.User, Hostname: plan.Node.Hostname, Fingerprint: f.node.fingerprint}, nil
 }
 
 // imageOverlay returns the image's overlay.cpio, built once.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -21,8 +21,8 @@ const TokenPlaceholder = "<one-time>"
 type Checks interface {
 	Volume(ctx context.Context, mac boot.MAC) (*boot.Volume, []boot.Holder, error)
 	CheckGolden(ctx context.Context, image string, protect bool) (*boot.Image, error)
-	// NodeKey is called only to see that the key can be had; Explain drops it.
-	NodeKey(ctx context.Context, mac boot.MAC) (string, error)
+	// CheckNodeKey checks that the node's key can be had, without returning it.
+	CheckNodeKey(ctx context.Context, mac boot.MAC) error
 	MapTarget(ctx context.Context, mac boot.MAC) (*boot.MapTarget, error)
 }
 
@@ -112,7 +112,7 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 	e.Files = explainFiles(plan, e.RBDBoot)
 	if line, err := g.cmdline(plan); err == nil {
 		if e.RBDBoot {
-			extra, _ := g.rbdCmdline(ctx, plan, nil)
+			extra, _ := g.rbdCmdline(plan, nil)
 			line += " " + extra
 		}
 		e.Cmdline = line
@@ -154,8 +154,8 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 // noRBDReason says why a node with a volume does not boot from it.
 func (f *Files) noRBDReason(img *boot.Image) string {
 	switch {
-	case f.bootURL == "" || f.rbd == nil:
-		return "bootd does not know its own HTTP URL (--advertise) or has no RBD boot configured"
+	case f.bootURL == "" || f.node.url == "" || f.rbd == nil:
+		return "bootd does not know its own URLs (--advertise) or has no RBD boot configured"
 	case img.Flavour == boot.FlavourInitramfsTools && img.Modules == "":
 		return "the image has no modules tree (modules:) to take the rbd modules from"
 	}
@@ -163,21 +163,22 @@ func (f *Files) noRBDReason(img *boot.Image) string {
 }
 
 // redacted returns Files like f whose RBD boot puts TokenPlaceholder on
-// command lines and checks no fence.
+// command lines.
 func (f *Files) redacted() *Files {
 	g := &Files{nodes: f.nodes, ipxeDir: f.ipxeDir, retry: f.retry, log: f.log, tmpl: f.tmpl,
-		bootURL: f.bootURL, helpers: helperCache{dir: f.helpers.dir}}
+		bootURL: f.bootURL, node: f.node, helpers: helperCache{dir: f.helpers.dir}}
 	if f.rbd != nil {
 		g.rbd = placeholderRBD{f.rbd}
 	}
 	return g
 }
 
-// placeholderRBD issues TokenPlaceholder instead of tokens and fences nothing.
+// placeholderRBD issues TokenPlaceholder instead of tokens.
 type placeholderRBD struct{ RBDNodes }
 
-func (placeholderRBD) IssueBootToken(boot.MAC, net.IP) (string, error)    { return TokenPlaceholder, nil }
-func (placeholderRBD) CheckFence(context.Context, boot.MAC, net.IP) error { return nil }
+func (placeholderRBD) IssueBootToken(boot.MAC, netip.Addr) (string, error) {
+	return TokenPlaceholder, nil
+}
 
 // explainDHCP describes the DHCP server's rule (cmd/bootd's decider and
 // package dhcp): boot information only when netboot is on; iPXE binaries
@@ -289,7 +290,7 @@ func (f *Files) volumeChecks(ctx context.Context, e *Explanation, plan *boot.Pla
 		vol.Detail = fmt.Sprintf("%s, %s, clone of %s, held by %s", v.Name, boot.FormatSize(v.SizeBytes), v.Parent, holders(hs))
 	}
 	key := Check{Name: "node key obtainable"}
-	if _, err := chk.NodeKey(ctx, mac); err != nil {
+	if err := chk.CheckNodeKey(ctx, mac); err != nil {
 		key.Problem = err.Error()
 	} else {
 		key.OK = true

@@ -41,6 +41,13 @@ type Config struct {
 	// BootURL is bootd's HTTP base URL as machines reach it
 	// (http://198.18.0.1:8080); "" leaves the RBD boot out.
 	BootURL string
+	// NodeURL is the base URL of bootd's node listener as machines reach it
+	// (https://198.18.0.1:8443), where bootd-init fetches the node's key over
+	// TLS; "" leaves the RBD boot out.
+	NodeURL string
+	// NodeFingerprint is the SHA-256 of the node listener's certificate, in
+	// hex; each node's overlay carries it and bootd-init pins it.
+	NodeFingerprint string
 	// RBD is what the RBD boot needs of the domain; nil leaves it out.
 	RBD RBDNodes
 	// InitDir is the folder of the bootd-init binaries (bootd-init-amd64, -arm64).
@@ -59,6 +66,7 @@ type Files struct {
 	tmpl     *template.Template
 	cmdlines sync.Map // image cmdline text -> *template.Template
 	bootURL  string
+	node     nodeEndpoint
 	rbd      RBDNodes
 	overlays overlays
 	helpers  helperCache
@@ -81,7 +89,8 @@ func New(cfg Config) (*Files, error) {
 		return nil, err
 	}
 	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
-		bootURL: strings.TrimSuffix(cfg.BootURL, "/"), rbd: cfg.RBD, helpers: helperCache{dir: cfg.InitDir}}
+		bootURL: strings.TrimSuffix(cfg.BootURL, "/"), rbd: cfg.RBD, helpers: helperCache{dir: cfg.InitDir},
+		node: nodeEndpoint{url: strings.TrimSuffix(cfg.NodeURL, "/"), fingerprint: cfg.NodeFingerprint}}
 	if f.retry <= 0 {
 		f.retry = 10
 	}
@@ -175,7 +184,7 @@ func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, rem
 			return nil, err
 		}
 		if f.rbdBoot(plan) {
-			extra, err := f.rbdCmdline(ctx, plan, remote)
+			extra, err := f.rbdCmdline(plan, remote)
 			if err != nil {
 				return nil, err
 			}

@@ -96,7 +96,7 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 			problem = "the image's kernel command line has a dollar sign, which an iPXE script would expand"
 		}
 		if problem == "" && f.rbdBoot(plan) {
-			extra, err := f.rbdCmdline(ctx, plan, remote)
+			extra, err := f.rbdCmdline(plan, remote)
 			if err != nil {
 				problem = err.Error()
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,24 +62,21 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 	}
 	t.Cleanup(func() { db.Close() })
 	vols := boottest.NewVolumes()
-	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: vols})
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: vols, Leases: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []struct{ mac, image, host string }{
-		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"}, {rbdFenced, "deb", "web9"},
+		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"},
 	} {
 		if _, err := svc.Enroll(context.Background(), boot.EnrollRequest{MAC: mustMAC(t, n.mac), Image: n.image, Hostname: n.host}); err != nil {
 			t.Fatal(err)
 		}
+		// bootd's DHCP leased each node rbdAddr in the boot under way.
+		svc.SawLease(mustMAC(t, n.mac), rbdAddr, true, false)
 	}
-	// rbdFenced's volume is in use by another machine.
-	fenced, err := svc.Node(context.Background(), mustMAC(t, rbdFenced))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vols.Hold(fenced.Volume, boot.Holder{Addr: "198.18.0.77:0/1", Client: "client.99"})
 	f, err := bootfs.New(bootfs.Config{Nodes: svc, RBD: svc, BootURL: "http://198.18.0.1:8080",
+		NodeURL: "https://198.18.0.1:8443", NodeFingerprint: "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
 		InitDir: filepath.Join(dir, "init")})
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +88,10 @@ const (
 	rbdDeb = "52:54:00:00:01:01"
 	rbdPi  = "dc:a6:32:00:01:02"
 	rbdAlp = "52:54:00:00:01:03"
-	// rbdFenced boots deb, but its volume is held by another client.
-	rbdFenced = "52:54:00:00:01:04"
 )
+
+// rbdAddr is the address bootd's DHCP leased each node.
+var rbdAddr = netip.MustParseAddr("198.18.0.50")
 
 func mustMAC(t *testing.T, s string) boot.MAC {
 	t.Helper()
@@ -110,21 +109,24 @@ var bootTokenRE = regexp.MustCompile(`bootd\.token=[0-9a-f]+`)
 func TestRBDGenerated(t *testing.T) {
 	t.Parallel()
 	f, _ := rbdFixture(t)
-	remote := net.IPv4(198, 18, 0, 50)
+	stranger := net.IPv4(198, 18, 0, 51)
 	tests := []struct {
 		golden, mac, name string
+		remote            net.IP
 		tokens            int
 	}{
-		{"rbd-initramfs-tools.ipxe", rbdDeb, "boot.ipxe", 1},
-		{"rbd-alpine.ipxe", rbdAlp, "boot.ipxe", 1},
-		{"rbd-pi-cmdline.txt", rbdPi, "cmdline.txt", 1},
-		{"rbd-pi-config.txt", rbdPi, "config.txt", 0},
-		{"rbd-fenced.ipxe", rbdFenced, "boot.ipxe", 0}, // says why, loads nothing, hands out no token
+		{"rbd-initramfs-tools.ipxe", rbdDeb, "boot.ipxe", rbdAddr.AsSlice(), 1},
+		{"rbd-alpine.ipxe", rbdAlp, "boot.ipxe", rbdAddr.AsSlice(), 1},
+		{"rbd-pi-cmdline.txt", rbdPi, "cmdline.txt", rbdAddr.AsSlice(), 1},
+		{"rbd-pi-config.txt", rbdPi, "config.txt", rbdAddr.AsSlice(), 0},
+		// Asked from an address bootd did not lease that MAC: the same
+		// script, without a token (scripts are not secret; tokens are bound).
+		{"rbd-unbound.ipxe", rbdDeb, "boot.ipxe", stranger, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			t.Parallel()
-			c, err := f.Node(context.Background(), mustMAC(t, tt.mac), tt.name, remote)
+			c, err := f.Node(context.Background(), mustMAC(t, tt.mac), tt.name, tt.remote)
 			if err != nil {
 				t.Fatalf("Node(%s, %s) = %v", tt.mac, tt.name, err)
 			}

@@ -83,8 +83,10 @@ type Config struct {
 	Leases LeaseStore
 	// Decider decides what each client gets; required.
 	Decider Decider
-	// Report, when set, receives an Event per packet received and sent. It
-	// is called on the packet's path and must not block.
+	// Report, when set, receives an Event per packet received and per reply,
+	// the reply's just before it is sent (so that what a client does on
+	// receiving it finds it reported). It is called on the packet's path and
+	// must not block.
 	Report func(Event)
 	// Logger gets state changes at Info and per-packet detail at Debug;
 	// nil discards.

@@ -139,10 +139,12 @@ func (s *Server) serveOne(ctx context.Context, c net.PacketConn, b []byte, from 
 		return
 	}
 	out := rep.pkt.ToBytes()
+	// Reported before it leaves: a client may act on an ACK (fetch its
+	// script) at once, and Report's hook must have seen the lease by then.
+	s.sent(rep)
 	if _, err := c.WriteTo(out, rep.to); err != nil {
 		s.log.Warn("dhcp send failed", "mac", rep.pkt.ClientHWAddr.String(), "to", rep.to.String(), "err", err)
 		return
 	}
 	s.met.latency.Observe(time.Since(got).Seconds())
-	s.sent(rep)
 }

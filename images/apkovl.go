@@ -115,7 +115,7 @@ func parents(name string) []string {
 // nodeConf renders node.conf, refusing values that would break its lines.
 func nodeConf(c NodeConf) ([]byte, error) {
 	for field, v := range map[string]string{"pool": c.Pool, "image": c.Image, "user": c.User,
-		"monitors": strings.Join(c.Monitors, ","), "namespace": c.Namespace, "options": c.Options, "hostname": c.Hostname} {
+		"monitors": strings.Join(c.Monitors, ","), "namespace": c.Namespace, "options": c.Options, "hostname": c.Hostname, "fingerprint": c.Fingerprint} {
 		if strings.ContainsAny(v, " \t\r\n=") {
 			return nil, fmt.Errorf("node settings: %s %q has a space, newline or '='", field, v)
 		}
@@ -126,7 +126,8 @@ func nodeConf(c NodeConf) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("# Written by bootd for this node; no secrets here.\n")
 	for _, kv := range [][2]string{{"monitors", strings.Join(c.Monitors, ",")}, {"pool", c.Pool},
-		{"namespace", c.Namespace}, {"image", c.Image}, {"user", c.User}, {"options", c.Options}, {"hostname", c.Hostname}} {
+		{"namespace", c.Namespace}, {"image", c.Image}, {"user", c.User}, {"options", c.Options}, {"hostname", c.Hostname},
+		{"fingerprint", c.Fingerprint}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
 		}

@@ -66,6 +66,9 @@ type NodeConf struct {
 	User      string // Ceph user id, without "client."
 	Options   string // extra rbd map options, e.g. ms_mode=crc
 	Hostname  string
+	// Fingerprint is the SHA-256 (hex) of the certificate of bootd's node
+	// listener: bootd-init pins it when it fetches the key. Not a secret.
+	Fingerprint string
 }
 
 // NodeOverlay returns the per-node part: etc/bootd/node.conf. It is small

@@ -193,7 +193,10 @@ func (s *server) reimage(w http.ResponseWriter, r *http.Request) error {
 	return s.reimageWith(w, r, mac)
 }
 
-// netboot answers PUT /nodes/{mac}/netboot {"enabled":true|false}.
+// netboot answers PUT /nodes/{mac}/netboot {"enabled":true|false} and
+// {"enabled":true,"once":true}: netboot on, and the node armed for one boot
+// (its key may be released to that boot under a key_release rule with
+// "armed").
 func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
 	mac, err := pathMAC(r)
 	if err != nil {
@@ -201,12 +204,20 @@ func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
 	}
 	var req struct {
 		Enabled *bool `json:"enabled"`
+		Once    bool  `json:"once"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Enabled == nil {
 		return badRequest(`"enabled" is required: true or false`)
+	}
+	if req.Once {
+		if !*req.Enabled {
+			return badRequest(`"once" arms the next boot: it needs "enabled": true`)
+		}
+		n, err := s.svc.Arm(r.Context(), mac, 0)
+		return s.writeNode(w, r, n, err)
 	}
 	n, err := s.svc.SetNetboot(r.Context(), mac, *req.Enabled)
 	return s.writeNode(w, r, n, err)

@@ -21,7 +21,6 @@ import (
 //	/boot/ipxe/{file}     an iPXE binary (UEFI HTTP boot)
 //	/boot/{mac}/{name}    a file of the node's tree, e.g. /boot/52-54-00-12-34-56/boot.ipxe
 func (s *server) routesBoot(r chi.Router) {
-	s.routesBootcfg(r)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		r.Method(method, "/ipxe/{file}", http.HandlerFunc(s.bootIPXE))
 		r.Method(method, "/{mac}/*", http.HandlerFunc(s.bootNode))
@@ -47,7 +46,7 @@ func (s *server) bootNode(w http.ResponseWriter, r *http.Request) {
 		s.bootFail(w, r, fmt.Errorf("%w: %v", bootfs.ErrNotFound, err))
 		return
 	}
-	c, err := s.files.Node(r.Context(), mac, chi.URLParam(r, "*"), remoteIP(r))
+	c, err := s.files.Node(r.Context(), mac, chi.URLParam(r, "*"), remoteAddr(r).AsSlice())
 	if err != nil {
 		s.bootFail(w, r, err)
 		return

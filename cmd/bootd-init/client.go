@@ -1,41 +1,102 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// client talks to bootd's per-node boot endpoints under the node URL:
+// client talks to bootd's node listener under the node URL, over TLS with
+// the certificate whose SHA-256 node.conf names (pinned: no CA, no clock):
 //
 //	GET  <url>/time    the server's clock, Unix nanoseconds as text
-//	POST <url>/key     form token=<token>; the node's Ceph key, base64 text
-//	POST <url>/report  form stage=<stage>&detail=<text>
+//	POST <url>/key     form token=<token>; "key=<base64>\nreport=<secret>\n"
+//	POST <url>/report  form stage=<stage>&detail=<text>&auth=<token or secret>
 type client struct {
 	base string
 	http *http.Client
+	// auth authenticates reports: the boot's token until the key came,
+	// then the report secret that came with it.
+	auth string
 }
 
+// reportSecretFile keeps the report secret between bootd-init's calls of
+// one boot (map, then report root): root's only, in the initramfs's /run.
+const reportSecretFile = "/run/bootd/report"
+
+// newClient returns a client of base pinned to fingerprint (hex SHA-256 of
+// the server's certificate). An https URL without a fingerprint, or a plain
+// http URL, is refused: the key must not cross the wire in clear.
+func newClient(base, fingerprint string) (*client, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "https" {
+		return nil, fmt.Errorf("bootd=%s is not an https URL: the key is fetched over TLS only", base)
+	}
+	pin, err := hex.DecodeString(fingerprint)
+	if err != nil || len(pin) != sha256.Size {
+		return nil, fmt.Errorf("node.conf has no certificate fingerprint of bootd to pin")
+	}
+	tc := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		// The chain is not checked against a CA (there is none) nor the
+		// clock (a Pi has no RTC): the certificate itself is pinned below.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("bootd sent no certificate")
+			}
+			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
+				return fmt.Errorf("bootd's certificate is not the one this node's overlay names (sha256 %x): refusing to talk", sum)
+			}
+			return nil
+		},
+	}
+	tr := &http.Transport{TLSClientConfig: tc, Proxy: nil}
+	return &client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 15 * time.Second, Transport: tr}}, nil
+}
+
+// client returns a client for the running boot: the URL from the kernel
+// command line, the pin from node.conf, and the report secret saved by map
+// (else the token).
 func (e *env) client() (*client, error) {
-	raw, err := os.ReadFile(e.path("/proc/cmdline"))
+	s, err := e.readSettings()
 	if err != nil {
 		return nil, err
 	}
-	base := cmdline(raw)["bootd"]
-	if base == "" {
-		return nil, fmt.Errorf("no bootd= on the kernel command line")
+	c, err := newClient(s.url, s.fingerprint)
+	if err != nil {
+		return nil, err
 	}
-	return &client{base: strings.TrimSuffix(base, "/"), http: newHTTPClient()}, nil
+	c.auth = s.token
+	if b, err := os.ReadFile(e.path(reportSecretFile)); err == nil {
+		c.auth = strings.TrimSpace(string(b))
+	}
+	return c, nil
 }
 
-func newHTTPClient() *http.Client { return &http.Client{Timeout: 15 * time.Second} }
+// saveSecret keeps the report secret for the later reports of this boot.
+func (e *env) saveSecret(secret string) error {
+	p := e.path(reportSecretFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(secret+"\n"), 0o600)
+}
 
 // serverError is an answer bootd refused with; its message is for the console.
 type serverError struct{ msg string }
@@ -81,20 +142,33 @@ func (c *client) serverTime(ctx context.Context) (time.Time, error) {
 	return time.Unix(0, ns), nil
 }
 
-// key exchanges the one-time token for the node's Ceph key (decoded).
+// key exchanges the one-time token for the node's Ceph key (decoded) and
+// the boot's report secret, which authenticates the client's later reports.
 func (c *client) key(ctx context.Context, token string) ([]byte, error) {
 	b, err := c.do(ctx, http.MethodPost, "/key", url.Values{"token": {token}})
 	if err != nil {
 		return nil, err
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) < 16 {
+	defer clear(b)
+	var enc, secret []byte
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("key=")); ok {
+			enc = v
+		} else if v, ok := bytes.CutPrefix(line, []byte("report=")); ok {
+			secret = v
+		}
+	}
+	key := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(key, enc)
+	if err != nil || n < 16 || len(secret) == 0 {
+		clear(key)
 		return nil, fmt.Errorf("bootd sent no usable key")
 	}
-	return key, nil
+	c.auth = string(secret)
+	return key[:n], nil
 }
 
 func (c *client) report(ctx context.Context, stage, detail string) error {
-	_, err := c.do(ctx, http.MethodPost, "/report", url.Values{"stage": {stage}, "detail": {detail}})
+	_, err := c.do(ctx, http.MethodPost, "/report", url.Values{"stage": {stage}, "detail": {detail}, "auth": {c.auth}})
 	return err
 }

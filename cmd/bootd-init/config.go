@@ -21,6 +21,9 @@ type settings struct {
 	user     string // Ceph user id, without "client."
 	options  string // extra map options, e.g. ms_mode=crc
 	hostname string // the node's name, from bootd
+	// fingerprint is the SHA-256 (hex) of bootd's node listener
+	// certificate, pinned for the key exchange.
+	fingerprint string
 }
 
 // cmdline reads key=value words of the kernel command line.
@@ -43,8 +46,8 @@ func (e *env) readSettings() (*settings, error) {
 	if s.url == "" {
 		return nil, fmt.Errorf("no bootd= on the kernel command line")
 	}
-	if u, err := url.Parse(s.url); err != nil || u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("bootd=%s is not an http URL", s.url)
+	if u, err := url.Parse(s.url); err != nil || u.Scheme != "https" {
+		return nil, fmt.Errorf("bootd=%s is not an https URL: the key is fetched over TLS only", s.url)
 	}
 	conf, err := os.ReadFile(e.path("/etc/bootd/node.conf"))
 	if err != nil {
@@ -63,8 +66,8 @@ func (e *env) readSettings() (*settings, error) {
 		}
 		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
-	s.monitors, s.pool, s.ns, s.image, s.user, s.options, s.hostname =
-		kv["monitors"], kv["pool"], kv["namespace"], kv["image"], kv["user"], kv["options"], kv["hostname"]
+	s.monitors, s.pool, s.ns, s.image, s.user, s.options, s.hostname, s.fingerprint =
+		kv["monitors"], kv["pool"], kv["namespace"], kv["image"], kv["user"], kv["options"], kv["hostname"], kv["fingerprint"]
 	for name, v := range map[string]string{"monitors": s.monitors, "pool": s.pool, "image": s.image, "user": s.user} {
 		if v == "" || strings.ContainsAny(v, " \t\n") {
 			return nil, fmt.Errorf("node.conf: %s is missing or has spaces", name)

@@ -12,7 +12,8 @@
 //
 // It reads where bootd is and its one-time token from the kernel command line
 // (bootd=<node URL> bootd.token=<token>) and the volume's non-secret settings
-// from /etc/bootd/node.conf. The Ceph key is fetched over HTTP with the token
+// from /etc/bootd/node.conf. The Ceph key is fetched over TLS (bootd's
+// certificate pinned by the fingerprint node.conf names) with the token
 // in a POST body, handed to the kernel through the user keyring (add_key(2),
 // type "ceph"), and the keyring is cleared after the map: the key is never on
 // the command line, in a URL, in a file or in sysfs.

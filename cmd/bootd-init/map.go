@@ -22,7 +22,11 @@ func (e *env) mapVolume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl := &client{base: strings.TrimSuffix(s.url, "/"), http: newHTTPClient()}
+	cl, err := newClient(s.url, s.fingerprint)
+	if err != nil {
+		return err
+	}
+	cl.auth = s.token
 	dev, err := e.mapWith(ctx, s, cl)
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -58,6 +62,9 @@ func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, err
 	key, err := cl.key(ctx, s.token)
 	if err != nil {
 		return "", err
+	}
+	if err := e.saveSecret(cl.auth); err != nil {
+		e.say("cannot keep the report secret: %v", err)
 	}
 	if err := e.kernel.addCephKey(s.user, key); err != nil {
 		return "", err

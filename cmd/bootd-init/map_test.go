@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +25,16 @@ type fakeBootd struct {
 	key     []byte
 	used    bool
 	reports []string
+	auths   []string // each report's auth
 	now     time.Time
+	// keyAsked counts key requests that reached the handler.
+	keyAsked int
+}
+
+// pin is the hex SHA-256 of a test server's certificate.
+func pin(srv *httptest.Server) string {
+	sum := sha256.Sum256(srv.Certificate().Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,9 +49,11 @@ func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.used = true
-		fmt.Fprint(w, base64.StdEncoding.EncodeToString(f.key))
+		f.keyAsked++
+		fmt.Fprintf(w, "key=%s\nreport=secret42\n", base64.StdEncoding.EncodeToString(f.key))
 	case "/boot/node/report":
 		f.reports = append(f.reports, r.FormValue("stage")+":"+r.FormValue("detail"))
+		f.auths = append(f.auths, r.FormValue("auth"))
 	default:
 		http.NotFound(w, r)
 	}
@@ -83,13 +96,13 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 
 // fakeNode makes a root folder with /proc/cmdline, node.conf, a fake sysfs
 // (add_single_major as a plain file, device 0 already listed) and modules.
-func fakeNode(t *testing.T, url, token string) string {
+func fakeNode(t *testing.T, url, token, fingerprint string) string {
 	t.Helper()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
 		"proc/cmdline": "console=ttyS0 root=/dev/rbd0 rw bootd=" + url + "/boot/node bootd.token=" + token + "\n",
 		"etc/bootd/node.conf": "# written by bootd\nmonitors=198.18.0.1:6789\npool=rbd\nnamespace=node-525400123456\n" +
-			"image=root\nuser=node-525400123456\nhostname=web1\n",
+			"image=root\nuser=node-525400123456\nhostname=web1\nfingerprint=" + fingerprint + "\n",
 		"sys/bus/rbd/add_single_major":      "",
 		"sys/bus/rbd/devices/0/pool":        "rbd\n",
 		"sys/bus/rbd/devices/0/pool_ns":     "node-525400123456\n",
@@ -107,9 +120,9 @@ func TestMapWritesExactString(t *testing.T) {
 	t.Parallel()
 	key := bytes.Repeat([]byte{0xAB}, 28)
 	fb := &fakeBootd{token: "tok123", key: key, now: time.Now().Add(-time.Hour)}
-	srv := httptest.NewServer(fb)
+	srv := httptest.NewTLSServer(fb)
 	defer srv.Close()
-	root := fakeNode(t, srv.URL, "tok123")
+	root := fakeNode(t, srv.URL, "tok123", pin(srv))
 	k := &recKernel{}
 	var out bytes.Buffer
 	e := &env{root: root, kernel: k, out: os.Stderr, deviceWait: time.Second}
@@ -117,7 +130,12 @@ func TestMapWritesExactString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := e.mapWith(context.Background(), s, &client{base: s.url, http: newHTTPClient()})
+	cl, err := newClient(s.url, s.fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.auth = s.token
+	dev, err := e.mapWith(context.Background(), s, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,14 +160,49 @@ func TestMapWritesExactString(t *testing.T) {
 	if got := strings.Join(fb.reports, "|"); got != "network:|volume:/dev/rbd0" {
 		t.Errorf("reports = %s, want network then volume", got)
 	}
+	// Before the key, reports carry the token; after it, the boot's secret.
+	if got := strings.Join(fb.auths, "|"); got != "tok123|secret42" {
+		t.Errorf("report auths = %s, want the token then the secret", got)
+	}
+	fi, err := os.Stat(filepath.Join(root, reportSecretFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("report secret file: %v, %v; want mode 600", fi, err)
+	}
+	// A later call (report root) takes the saved secret.
+	later, err := e.client()
+	if err != nil || later.auth != "secret42" {
+		t.Errorf("client() auth = %q, %v; want the saved secret", later.auth, err)
+	}
+}
+
+// TestPinRefusesAnotherServer: a server with another certificate (a man in
+// the middle on the boot LAN) never sees the token: the TLS handshake fails.
+func TestPinRefusesAnotherServer(t *testing.T) {
+	t.Parallel()
+	fb := &fakeBootd{token: "tok", key: make([]byte, 28), now: time.Now()}
+	srv := httptest.NewTLSServer(fb)
+	defer srv.Close()
+	// The overlay names another certificate than the one srv presents.
+	root := fakeNode(t, srv.URL, "tok", strings.Repeat("ab", sha256.Size))
+	e := &env{root: root, kernel: &recKernel{}, out: os.Stderr, deviceWait: time.Second}
+	err := e.mapVolume(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "not the one this node's overlay names") {
+		t.Errorf("map against an unpinned certificate = %v, want the pin refusal", err)
+	}
+	if fb.keyAsked != 0 || len(fb.reports) != 0 {
+		t.Errorf("the server got %d key requests and reports %v past a failed pin", fb.keyAsked, fb.reports)
+	}
+	if _, err := newClient(strings.Replace(srv.URL, "https:", "http:", 1), pin(srv)); err == nil {
+		t.Errorf("newClient accepted a plain http URL")
+	}
 }
 
 func TestMapFailuresAreReported(t *testing.T) {
 	t.Parallel()
 	fb := &fakeBootd{token: "right", key: make([]byte, 28), now: time.Now()}
-	srv := httptest.NewServer(fb)
+	srv := httptest.NewTLSServer(fb)
 	defer srv.Close()
-	root := fakeNode(t, srv.URL, "wrong")
+	root := fakeNode(t, srv.URL, "wrong", pin(srv))
 	e := &env{root: root, kernel: &recKernel{}, out: os.Stderr, deviceWait: time.Second}
 	err := e.mapVolume(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "token refused") {
@@ -169,9 +222,10 @@ func TestSettingsRefusals(t *testing.T) {
 	for name, files := range map[string]map[string]string{
 		"no bootd=":        {"proc/cmdline": "root=/dev/sda1", "etc/bootd/node.conf": ""},
 		"not http":         {"proc/cmdline": "bootd=ftp://x", "etc/bootd/node.conf": ""},
-		"no node.conf":     {"proc/cmdline": "bootd=http://198.18.0.1/boot/x"},
-		"missing monitors": {"proc/cmdline": "bootd=http://198.18.0.1/boot/x", "etc/bootd/node.conf": "pool=rbd\nimage=root\nuser=u\n"},
-		"bad line":         {"proc/cmdline": "bootd=http://198.18.0.1/boot/x", "etc/bootd/node.conf": "monitors 1.2.3.4\n"},
+		"plain http":       {"proc/cmdline": "bootd=http://198.18.0.1/boot/x", "etc/bootd/node.conf": "monitors=1.2.3.4:6789\npool=rbd\nimage=root\nuser=u\n"},
+		"no node.conf":     {"proc/cmdline": "bootd=https://198.18.0.1/boot/x"},
+		"missing monitors": {"proc/cmdline": "bootd=https://198.18.0.1/boot/x", "etc/bootd/node.conf": "pool=rbd\nimage=root\nuser=u\n"},
+		"bad line":         {"proc/cmdline": "bootd=https://198.18.0.1/boot/x", "etc/bootd/node.conf": "monitors 1.2.3.4\n"},
 	} {
 		root := t.TempDir()
 		writeFiles(t, root, files)

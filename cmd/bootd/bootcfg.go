@@ -12,7 +12,17 @@ import (
 // address (or http_listen's own address) with http_listen's port. "" when
 // neither names an address, which leaves the RBD boot out.
 func bootURL(cfg serveConfig, log *slog.Logger) string {
-	host, port, err := net.SplitHostPort(cfg.HTTPListen)
+	return advertisedURL(cfg, "http", cfg.HTTPListen, log)
+}
+
+// nodeURL is the node listener's base URL as machines reach it, the same
+// way (https, the node listener's port).
+func nodeURL(cfg serveConfig, log *slog.Logger) string {
+	return advertisedURL(cfg, "https", nodeListenAddr(cfg), log)
+}
+
+func advertisedURL(cfg serveConfig, scheme, listen string, log *slog.Logger) string {
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return ""
 	}
@@ -21,10 +31,10 @@ func bootURL(cfg serveConfig, log *slog.Logger) string {
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil || a.IsUnspecified() {
-		log.Warn("nodes cannot be told where bootd is (set --advertise): volumes are not mapped at boot")
+		log.Warn("nodes cannot be told where bootd is (set --advertise): volumes are not mapped at boot", "listen", listen)
 		return ""
 	}
-	return "http://" + net.JoinHostPort(a.String(), port)
+	return scheme + "://" + net.JoinHostPort(a.String(), port)
 }
 
 // initDir is the folder of the bootd-init binaries: --init-dir, else the

@@ -41,7 +41,7 @@ var clientCommands = map[string]clientCommand{
 	"assign":   {args: "<mac> <image>", nargs: 2, run: runAssign},
 	"reimage":  {args: "<mac> [--keep [--name NAME]]", nargs: 1, flags: reimageFlags, run: runReimage},
 	"forget":   {args: "<mac>", nargs: 1, run: runForget},
-	"netboot":  {args: "<mac> on|off", nargs: 2, run: runNetboot},
+	"netboot":  {args: "<mac> on|off|once", nargs: 2, run: runNetboot},
 	"images":   {nargs: 0, run: runImages},
 	"timeline": {args: "<mac>", nargs: 1, run: runTimeline},
 	// cloud disks: commands_volumes.go
@@ -186,16 +186,20 @@ func runAssign(ctx context.Context, c *client, inv invocation) error {
 	return nodeAction(ctx, c, inv, http.MethodPost, "/assign", map[string]string{"image": inv.args[1]})
 }
 
+// runNetboot turns netboot on or off, or (once) on and armed for one boot:
+// under key_release armed or lease+armed, only an armed boot gets its key.
 func runNetboot(ctx context.Context, c *client, inv invocation) error {
-	var on bool
+	var on, once bool
 	switch inv.args[1] {
 	case "on":
 		on = true
+	case "once":
+		on, once = true, true
 	case "off":
 	default:
-		return fmt.Errorf("%w: bootd netboot <mac> on|off, not %q", errUsage, inv.args[1])
+		return fmt.Errorf("%w: bootd netboot <mac> on|off|once, not %q", errUsage, inv.args[1])
 	}
-	return nodeAction(ctx, c, inv, http.MethodPut, "/netboot", map[string]bool{"enabled": on})
+	return nodeAction(ctx, c, inv, http.MethodPut, "/netboot", map[string]bool{"enabled": on, "once": once})
 }
 
 // nodeAction calls a route that answers {"node": ...} and shows the node.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"time"
+
 	"bytes"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/bootd/bootd/boot"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,6 +24,20 @@ type serveConfig struct {
 	DataDir string `yaml:"data_dir"`
 	// HTTPListen is the address of the HTTP server (API, boot files, metrics).
 	HTTPListen string `yaml:"http_listen"`
+	// NodeListen is the address of the node listener (TLS): the clock, key
+	// and report endpoints of booting nodes. Empty means http_listen's host,
+	// port 8443.
+	NodeListen string `yaml:"node_listen"`
+	// NodeTLSCert and NodeTLSKey are the node listener's certificate and key
+	// (PEM); empty means bootd's own, made in the data folder at first start.
+	NodeTLSCert string `yaml:"node_tls_cert"`
+	NodeTLSKey  string `yaml:"node_tls_key"`
+	// KeyRelease is the rule for releasing a node's Ceph key: lease, armed
+	// or lease+armed (docs/security.md).
+	KeyRelease string `yaml:"key_release"`
+	// BootWindow is how long after bootd's DHCP saw a machine start a boot
+	// its key may be released, e.g. 5m.
+	BootWindow string `yaml:"boot_window"`
 	// ImagesDir is the image catalog folder; empty means the embedded example catalog.
 	ImagesDir string `yaml:"images_dir"`
 	// DHCPMode is off, proxy or full.
@@ -78,6 +95,9 @@ func defaultServeConfig() serveConfig {
 		// Ceph settings left empty take rbd.Config's defaults: user bootd,
 		// pool rbd, golden namespace golden.
 
+		KeyRelease: "lease",
+		BootWindow: "5m",
+
 		DHCPPort:      "67",
 		DHCPLeaseTime: "1h",
 		DHCPUnknown:   "ignore",
@@ -95,6 +115,11 @@ func (c *serveConfig) fields() []configField {
 	return []configField{
 		{"data-dir", "BOOTD_DATA_DIR", "folder for the store file and the API token", &c.DataDir},
 		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the HTTP server (API, boot files, /metrics)", &c.HTTPListen},
+		{"node-listen", "BOOTD_NODE_LISTEN", "address of the node listener, TLS: key and reports of booting nodes (default: http-listen's host, port 8443)", &c.NodeListen},
+		{"node-tls-cert", "BOOTD_NODE_TLS_CERT", "node listener certificate, PEM (default: bootd's own, made in the data folder)", &c.NodeTLSCert},
+		{"node-tls-key", "BOOTD_NODE_TLS_KEY", "node listener key, PEM, mode 0600", &c.NodeTLSKey},
+		{"key-release", "BOOTD_KEY_RELEASE", "who gets a node's Ceph key: lease, armed or lease+armed", &c.KeyRelease},
+		{"boot-window", "BOOTD_BOOT_WINDOW", "how long after a machine's DHCP exchange its key may be released, e.g. 5m", &c.BootWindow},
 		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
@@ -171,7 +196,7 @@ func readConfigFile(path string, cfg *serveConfig) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	for _, p := range []*string{&cfg.ImagesDir, &cfg.CephConf, &cfg.CephKeyring} {
+	for _, p := range []*string{&cfg.ImagesDir, &cfg.CephConf, &cfg.CephKeyring, &cfg.NodeTLSCert, &cfg.NodeTLSKey} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
@@ -197,5 +222,18 @@ func (c serveConfig) validate() error {
 	if c.HTTPListen == "" {
 		return errors.New("--http-listen must not be empty")
 	}
+	if _, err := boot.ParseKeyRelease(c.KeyRelease); err != nil {
+		return fmt.Errorf("--key-release: %w", err)
+	}
+	if d, err := time.ParseDuration(c.BootWindow); err != nil || d <= 0 {
+		return fmt.Errorf("--boot-window %q: want a duration such as 5m", c.BootWindow)
+	}
 	return nil
+}
+
+// keyRelease is the trust chain's part of boot.Config: the rule and the boot window.
+func (c serveConfig) keyRelease() (boot.KeyRelease, time.Duration) {
+	k, _ := boot.ParseKeyRelease(c.KeyRelease)
+	d, _ := time.ParseDuration(c.BootWindow)
+	return k, d
 }

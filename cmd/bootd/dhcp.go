@@ -104,7 +104,7 @@ func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg 
 	}
 	base := "http://" + net.JoinHostPort(adv.String(), strconv.Itoa(httpPort))
 	port, _ := strconv.Atoi(cfg.DHCPPort)
-	rec := newRecorder(svc, log)
+	rec := newRecorder(svc, dhcp.Mode(cfg.DHCPMode), log)
 	dc := dhcp.Config{
 		Mode: dhcp.Mode(cfg.DHCPMode), ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
 		Files:    dhcp.Files{BIOS: "undionly.kpxe", UEFI64: cfg.DHCPEFIBinary, ARM64: cfg.DHCPARM64Binary},
@@ -180,6 +180,7 @@ const (
 // writer, so they are stored in the order they happened.
 type recorder struct {
 	svc     *boot.Service
+	mode    dhcp.Mode
 	log     *slog.Logger
 	queues  [recordWorkers]chan dhcp.Event
 	wg      sync.WaitGroup
@@ -190,8 +191,8 @@ type recorder struct {
 	warned  atomic.Int64
 }
 
-func newRecorder(svc *boot.Service, log *slog.Logger) *recorder {
-	r := &recorder{svc: svc, log: log, last: map[string]time.Time{}}
+func newRecorder(svc *boot.Service, mode dhcp.Mode, log *slog.Logger) *recorder {
+	r := &recorder{svc: svc, mode: mode, log: log, last: map[string]time.Time{}}
 	for i := range r.queues {
 		q := make(chan dhcp.Event, recordQueue)
 		r.queues[i] = q
@@ -204,8 +205,11 @@ func newRecorder(svc *boot.Service, log *slog.Logger) *recorder {
 	return r
 }
 
-// report is the dhcp server's Report hook: it never blocks.
+// report is the dhcp server's Report hook: it never blocks. It tells the
+// Service at once which address each machine took (the trust chain binds
+// the boot to it), then queues the timeline's writes.
 func (r *recorder) report(ev dhcp.Event) {
+	r.sawLease(ev)
 	if !r.wanted(ev) {
 		return
 	}
@@ -220,6 +224,29 @@ func (r *recorder) report(ev dhcp.Event) {
 			r.log.Warn("dhcp events not recorded: the store is behind", "dropped_total", n)
 		}
 	}
+}
+
+// sawLease passes on what binds a boot to an address: in full mode the
+// address of each ACK bootd sends; in proxy mode the address a
+// network-booting client's REQUEST shows (its ciaddr, or the address it
+// asks the site's DHCP server for), since bootd leases nothing there.
+func (r *recorder) sawLease(ev dhcp.Event) {
+	var ip net.IP
+	proxy := r.mode == dhcp.ModeProxy
+	switch {
+	case !proxy && ev.Type == "ACK":
+		ip = ev.YourIP
+	case proxy && ev.Type == "REQUEST" && ev.Client.PXE():
+		ip = ev.ClientIP
+	default:
+		return
+	}
+	a, ok := netip.AddrFromSlice(ip.To4())
+	mac, err := boot.FromHardwareAddr(ev.Client.MAC)
+	if !ok || err != nil {
+		return
+	}
+	r.svc.SawLease(mac, a, ev.Client.PXE(), proxy)
 }
 
 // wanted decides, under the throttle, whether ev needs a store write.

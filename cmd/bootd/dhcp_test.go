@@ -131,7 +131,7 @@ func mustParseMAC(t *testing.T, s string) boot.MAC {
 func TestRecorderThrottle(t *testing.T) {
 	t.Parallel()
 	svc, cs := newTestService(t, filepath.Join(t.TempDir(), "bootd.db"))
-	rec := newRecorder(svc, slog.New(slog.DiscardHandler))
+	rec := newRecorder(svc, dhcp.ModeFull, slog.New(slog.DiscardHandler))
 	mac := mustParseMAC(t, "52:54:00:00:00:07")
 	pxe := dhcp.Client{MAC: net.HardwareAddr(mac), Class: dhcp.ClassUEFI64, VendorClass: "PXEClient:Arch:00007:UNDI:003000"}
 	plain := dhcp.Client{MAC: net.HardwareAddr(mustParseMAC(t, "52:54:00:00:00:08"))}

@@ -77,7 +77,7 @@ func writeNode(w io.Writer, n *boot.Node) error {
 	}
 	rows := [][]string{
 		{"mac", n.MAC.String()}, {"hostname", orDash(n.Hostname)}, {"image", orDash(n.Image)},
-		{"state", string(n.State)}, {"netboot", onOff(n.Netboot)}, {"volume", volume}, {"size", size},
+		{"state", string(n.State)}, {"netboot", onOff(n.Netboot)}, {"armed", armedUntil(n)}, {"volume", volume}, {"size", size},
 		{"arch", orDash(n.Arch)}, {"vendor class", orDash(n.VendorClass)}, {"address", orDash(n.Addr)},
 		{"pi serial", orDash(n.PiSerial)}, {"last stage", lastStage(n)},
 		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
@@ -87,6 +87,14 @@ func writeNode(w io.Writer, n *boot.Node) error {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
 	return tw.Flush()
+}
+
+// armedUntil says until when a node is armed for one boot, or "no".
+func armedUntil(n *boot.Node) string {
+	if n.ArmedUntil.IsZero() || time.Now().After(n.ArmedUntil) {
+		return "no"
+	}
+	return "until " + when(n.ArmedUntil)
 }
 
 func writeImages(w io.Writer, imgs []*boot.Image) error {

@@ -49,7 +49,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer closeVols()
-	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint})
+	rule, window := cfg.keyRelease()
+	leases := cfg.DHCPMode != "off"
+	if !leases && rule != boot.KeyReleaseArmed {
+		log.Warn("no DHCP server in bootd: no boot can be bound to a lease, so no key is released unless key_release is armed",
+			"key_release", string(rule))
+	}
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint,
+		KeyRelease: rule, BootWindow: window, Leases: leases})
 	if err != nil {
 		return err
 	}
@@ -79,10 +86,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	files, err := newBootFiles(cfg, svc, log)
+	cert, fingerprint, err := nodeCert(cfg, log)
 	if err != nil {
 		return err
 	}
+	registerTrustMetrics(reg, svc)
+	files, err := newBootFiles(cfg, svc, fingerprint, log)
+	if err != nil {
+		return err
+	}
+	nodeAddr, nodeErr, stopNode, err := startNode(cfg, svc, cert, log)
+	if err != nil {
+		return err
+	}
+	defer stopNode()
 	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
 		Password: password, Closing: ctx.Done(), Files: files})
 	if err != nil {
@@ -109,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer stopDHCP()
 
 	url := "http://" + ln.Addr().String()
-	log.Info("bootd serving", "http", url, "data_dir", cfg.DataDir)
+	log.Info("bootd serving", "http", url, "node", nodeAddr.String(), "node_tls_sha256", fingerprint, "data_dir", cfg.DataDir)
 	fmt.Fprintf(stdout, "bootd is serving on %s (data in %s)\nPoint the CLI at it:\n  export BOOTD_SERVER=%s BOOTD_TOKEN_FILE=%s\n",
 		url, cfg.DataDir, url, tokenPath)
 	fmt.Fprintf(stdout, "Dashboard: %s/ (log in with the token in %s)\n", url, tokenPath)
@@ -118,6 +135,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
 	case err := <-dhcpErr:
+		return err
+	case err := <-nodeErr:
 		return err
 	case <-ctx.Done():
 	}
@@ -153,4 +172,24 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelError
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// registerTrustMetrics exports the trust chain's counters (boot.TrustCounters).
+func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
+	t := svc.Trust()
+	for _, m := range []struct {
+		name, help string
+		v          interface{ Load() int64 }
+	}{
+		{"bootd_keys_released_total", "Node keys released to a bound boot.", &t.KeysReleased},
+		{"bootd_keys_refused_total", "Node key requests refused (not the node's boot, fenced, or a backend error).", &t.KeysRefused},
+		{"bootd_keys_second_request_total", "Key requests with a token of a boot whose key had gone out already.", &t.SecondKeys},
+		{"bootd_reports_refused_total", "Boot reports refused: no token or secret of the node's current boot.", &t.ReportsRefused},
+		{"bootd_fetches_unbound_total", "Fetches of a node's files from an address outside its boot, not recorded on its timeline.", &t.FetchesUnbound},
+		{"bootd_stale_sessions_released_total", "A node's own previous boot released from its volume at a key release.", &t.StaleReleased},
+		{"bootd_proxy_claims_ignored_total", "Proxy mode: another address claimed for a boot under way, ignored.", &t.ProxyConflicting},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help},
+			func() float64 { return float64(m.v.Load()) }))
+	}
 }

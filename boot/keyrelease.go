@@ -1,0 +1,180 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// A KeyGrant is what a node gets at its key release: its Ceph key, a
+// secret, and the secret its later reports of this boot carry.
+type KeyGrant struct {
+	Key    string
+	Report string
+}
+
+// RedeemBootKey releases a node's Ceph key for the boot it is in: token must
+// have been issued in mac's current boot to addr, addr must be an address
+// bootd saw mac take in that boot, within the boot window, and (as the
+// site's key release rule says) the node armed; the key of a boot goes out
+// once. A second request with a token of a boot whose key went out is
+// refused, recorded on the node's timeline as a warning, counted and logged
+// with both addresses.
+//
+// Once the request passed, the volume's holders are checked: one at addr is
+// the node's own previous boot (the machine booting at addr now cannot also
+// be running from its volume), which is released (blocklisted, its lock
+// broken) and recorded; any other fences the node, which gets an error
+// wrapping ErrFenced with a message for its console, and its timeline the
+// holders. The node user's key is then confined to addr (Volumes.Confine).
+func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr netip.Addr) (*KeyGrant, error) {
+	addr = addr.Unmap()
+	n, vol, err := s.withVolume(ctx, mac, "key of")
+	if err != nil {
+		return nil, err
+	}
+	secret, second, prev, err := s.claim(mac, token, addr, n)
+	if second {
+		s.trust.SecondKeys.Add(1)
+		msg := fmt.Sprintf("second key request in one boot from %s refused: the key went to %s", addr, prev)
+		s.log.Warn("boot: second key request refused", "mac", mac.String(), "ip", addr.String(), "released_to", prev.String())
+		if _, rerr := s.Record(ctx, mac, Event{Stage: StageWarning, Source: addr.String(), Detail: msg}); rerr != nil {
+			s.log.Warn("recording a warning failed", "mac", mac.String(), "err", rerr)
+		}
+	}
+	if err != nil {
+		s.trust.KeysRefused.Add(1)
+		if !second {
+			s.log.Warn("boot key refused", "mac", mac.String(), "ip", addr.String(), "err", err)
+		}
+		return nil, err
+	}
+	key, err := s.releaseKey(ctx, mac, vol, addr)
+	if err != nil {
+		s.unclaim(mac, secret)
+		s.trust.KeysRefused.Add(1)
+		return nil, err
+	}
+	if armed(n, s.now()) {
+		if _, err := s.disarm(ctx, mac); err != nil {
+			s.log.Warn("disarming after the key release failed", "mac", mac.String(), "err", err)
+		}
+	}
+	s.trust.KeysReleased.Add(1)
+	s.log.Info("boot key released", "mac", mac.String(), "ip", addr.String())
+	s.Record(ctx, mac, Event{Stage: StageKey, Source: addr.String(), Detail: "key released to " + addr.String() + ", bound to this boot"})
+	return &KeyGrant{Key: key, Report: secret}, nil
+}
+
+// releaseKey frees the volume for the node at addr, confines its user to
+// addr and returns its key.
+func (s *Service) releaseKey(ctx context.Context, mac MAC, vol string, addr netip.Addr) (string, error) {
+	hs, err := s.volumes.Holders(ctx, vol)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", fmt.Errorf("key of %s: holders: %w", mac, err)
+	}
+	var own, others []Holder
+	for _, h := range hs {
+		if a, ok := netip.AddrFromSlice(h.IP()); ok && a.Unmap() == addr {
+			own = append(own, h)
+		} else {
+			others = append(others, h)
+		}
+	}
+	if len(others) > 0 {
+		s.Record(ctx, mac, Event{Stage: StageFailed, Source: addr.String(),
+			Detail: fmt.Sprintf("volume %s is in use by another client (%s); if that machine is dead, run: bootd unfence %s",
+				vol, holderList(others), mac)})
+		s.log.Warn("boot refused: volume fenced", "mac", mac.String(), "volume", vol, "holders", holderList(others))
+		return "", fmt.Errorf("%w: volume %s is in use by another machine; if that machine is dead, run: bootd unfence %s",
+			ErrFenced, vol, mac)
+	}
+	if len(own) > 0 {
+		if err := s.volumes.Release(ctx, vol, own); err != nil {
+			return "", fmt.Errorf("release the previous boot of %s: %w", mac, err)
+		}
+		s.trust.StaleReleased.Add(1)
+		s.log.Info("released the node's previous session", "mac", mac.String(), "volume", vol, "holders", holderList(own))
+		s.Record(ctx, mac, Event{Stage: StageKey, Source: addr.String(),
+			Detail: "released this machine's previous boot, which still held its volume: " + holderList(own)})
+	}
+	if err := s.volumes.Confine(ctx, vol, addr); err != nil {
+		return "", fmt.Errorf("confine the key of %s to %s: %w", mac, addr, err)
+	}
+	return s.volumes.Key(ctx, vol)
+}
+
+// ErrReportRefused reports a boot report that does not come from the
+// node's current boot.
+var ErrReportRefused = errors.New("boot report refused")
+
+// nodeStages are the stages a booting node may report itself.
+var nodeStages = map[Stage]bool{StageNetwork: true, StageVolume: true, StageRoot: true, StageFailed: true}
+
+// Report records a stage a booting node reports from its initramfs (network
+// up, volume mapped, root mounted, or a failure and its message). auth is
+// the boot's report secret (after the key release) or its token (before);
+// a report without either, or from another address, is refused with
+// ErrReportRefused and counted.
+func (s *Service) Report(ctx context.Context, mac MAC, stage Stage, detail, auth string, addr netip.Addr) error {
+	if !nodeStages[stage] {
+		return invalid("a node cannot report stage %q", stage)
+	}
+	if len(detail) > 512 {
+		detail = detail[:512]
+	}
+	if _, err := s.enrolled(ctx, mac); err != nil {
+		return err
+	}
+	addr = addr.Unmap()
+	if !s.reportAllowed(mac, auth, addr) {
+		s.trust.ReportsRefused.Add(1)
+		s.log.Debug("boot report refused", "mac", mac.String(), "ip", addr.String(), "stage", string(stage))
+		return ErrReportRefused
+	}
+	_, err := s.Record(ctx, mac, Event{Stage: stage, Source: addr.String(), Detail: printable(detail)})
+	if err != nil {
+		return fmt.Errorf("report %s: %w", stage, err)
+	}
+	return nil
+}
+
+// printable keeps text from a node to one line of printable characters.
+func printable(s string) string {
+	b := []rune(s)
+	for i, r := range b {
+		if r < 0x20 || r == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// Arm arms a node for one boot: netboot on, and its key may be released
+// (under a key release rule with "armed") to its next boot within window
+// (0: DefaultArmWindow). The key release disarms it.
+func (s *Service) Arm(ctx context.Context, mac MAC, window time.Duration) (*Node, error) {
+	if window <= 0 {
+		window = DefaultArmWindow
+	}
+	n, err := s.updateEnrolled(ctx, mac, func(n *Node) error {
+		n.Netboot, n.ArmedUntil = true, s.now().Add(window)
+		return nil
+	})
+	if err == nil {
+		s.log.Info("node armed for one boot", "mac", n.MAC.String(), "until", n.ArmedUntil)
+	}
+	return n, err
+}
+
+func (s *Service) disarm(ctx context.Context, mac MAC) (*Node, error) {
+	return s.updateEnrolled(ctx, mac, func(n *Node) error {
+		n.ArmedUntil = time.Time{}
+		return nil
+	})
+}
+
+// KeyRelease returns the site's key release rule and boot window.
+func (s *Service) KeyRelease() (KeyRelease, time.Duration) { return s.keyRelease, s.window }

@@ -1,0 +1,283 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// keyRig is a Service with volumes, bootd's DHCP reporting leases, and a
+// clock the test moves.
+type keyRig struct {
+	s    *Service
+	vols *fakeVolumes
+	now  *time.Time
+	ctx  context.Context
+}
+
+var (
+	nodeAddr     = netip.MustParseAddr("198.18.0.100")
+	attackerAddr = netip.MustParseAddr("198.18.0.150")
+)
+
+func newKeyRig(t *testing.T, rule KeyRelease) *keyRig {
+	t.Helper()
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	vols := &fakeVolumes{}
+	vols.init()
+	s, err := NewService(Config{Store: newMemStore(), Catalog: catalog{"debian": debian}, Volumes: vols,
+		Now: func() time.Time { return now }, Leases: true, KeyRelease: rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &keyRig{s: s, vols: vols, now: &now, ctx: context.Background()}
+	enrollTest(t, s, testMAC)
+	return r
+}
+
+func (r *keyRig) token(t *testing.T, addr netip.Addr) string {
+	t.Helper()
+	tok, err := r.s.IssueBootToken(testMAC, addr)
+	if err != nil {
+		t.Fatalf("IssueBootToken(%s) = %v", addr, err)
+	}
+	return tok
+}
+
+func (r *keyRig) events(t *testing.T) []Event {
+	t.Helper()
+	if err := r.s.Flush(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := r.s.Timeline(r.ctx, testMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Event
+	for _, b := range boots {
+		out = append(out, b.Events...)
+	}
+	return out
+}
+
+func TestKeyBoundToTheLease(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	// No boot seen: nobody gets a token, so nobody a key.
+	if _, err := r.s.IssueBootToken(testMAC, nodeAddr); !errors.Is(err, ErrNotBound) {
+		t.Fatalf("IssueBootToken before any DHCP = %v, want ErrNotBound", err)
+	}
+	// An operating system's renewal opens no boot.
+	r.s.SawLease(testMAC, nodeAddr, false, false)
+	if _, err := r.s.IssueBootToken(testMAC, nodeAddr); !errors.Is(err, ErrNotBound) {
+		t.Fatalf("IssueBootToken after a non-PXE ACK = %v, want ErrNotBound", err)
+	}
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	// A stranger fetching the script many times gets no token and evicts nothing.
+	for range 50 {
+		if _, err := r.s.IssueBootToken(testMAC, attackerAddr); !errors.Is(err, ErrNotBound) {
+			t.Fatalf("IssueBootToken from another address = %v, want ErrNotBound", err)
+		}
+	}
+	tok := r.token(t, nodeAddr)
+	// The node's token from another address: refused, and the node still boots.
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, attackerAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Fatalf("RedeemBootKey from another address = %v, want ErrTokenRefused", err)
+	}
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, "0123", nodeAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Fatalf("RedeemBootKey with a made-up token = %v, want ErrTokenRefused", err)
+	}
+	g, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr)
+	if err != nil || g.Key == "" || len(g.Report) != 48 {
+		t.Fatalf("RedeemBootKey from the node = %+v, %v; want the key and a report secret", g, err)
+	}
+	if got := r.vols.confined[VolumeName(testMAC)]; got != nodeAddr {
+		t.Errorf("node user confined to %v, want %v", got, nodeAddr)
+	}
+	if n := r.s.Trust().KeysReleased.Load(); n != 1 {
+		t.Errorf("KeysReleased = %d, want 1", n)
+	}
+}
+
+func TestSecondKeyOfABootRefusedAndReported(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	first, second := r.token(t, nodeAddr), r.token(t, nodeAddr)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, first, nodeAddr); err != nil {
+		t.Fatalf("first RedeemBootKey = %v", err)
+	}
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, second, nodeAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Fatalf("second RedeemBootKey in one boot = %v, want ErrTokenRefused", err)
+	}
+	if n := r.s.Trust().SecondKeys.Load(); n != 1 {
+		t.Errorf("SecondKeys = %d, want 1", n)
+	}
+	evs := r.events(t)
+	last := evs[len(evs)-1]
+	if last.Stage != StageWarning || !strings.Contains(last.Detail, "second key request") || !strings.Contains(last.Detail, nodeAddr.String()) {
+		t.Errorf("last event %+v, want a warning about the second key request naming the addresses", last)
+	}
+	if n, _ := r.s.Node(r.ctx, testMAC); n.LastStage != StageKey {
+		t.Errorf("node's last stage %s after a warning, want key (warnings leave the summary alone)", n.LastStage)
+	}
+	// A new boot (a firmware DHCP exchange after the key went out) gets a key again.
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, r.token(t, nodeAddr), nodeAddr); err != nil {
+		t.Errorf("RedeemBootKey in the next boot = %v", err)
+	}
+}
+
+func TestBootWindow(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	tok := r.token(t, nodeAddr)
+	*r.now = r.now.Add(DefaultBootWindow + time.Second)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("RedeemBootKey after the window = %v, want ErrTokenRefused", err)
+	}
+	// Within a boot, each DHCP exchange (iPXE's, the initramfs's) keeps it open.
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	*r.now = r.now.Add(DefaultBootWindow - time.Second)
+	r.s.SawLease(testMAC, netip.MustParseAddr("198.18.0.101"), false, false)
+	tok = r.token(t, netip.MustParseAddr("198.18.0.101"))
+	*r.now = r.now.Add(DefaultBootWindow - time.Second)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, netip.MustParseAddr("198.18.0.101")); err != nil {
+		t.Errorf("RedeemBootKey from the initramfs's address = %v", err)
+	}
+}
+
+func TestProxyClaimStands(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, true)
+	r.s.SawLease(testMAC, attackerAddr, true, true) // another claim for the same boot
+	if _, err := r.s.IssueBootToken(testMAC, attackerAddr); !errors.Is(err, ErrNotBound) {
+		t.Errorf("IssueBootToken for a later proxy claim = %v, want ErrNotBound", err)
+	}
+	if n := r.s.Trust().ProxyConflicting.Load(); n != 1 {
+		t.Errorf("ProxyConflicting = %d, want 1", n)
+	}
+	r.token(t, nodeAddr)
+}
+
+func TestArmedRules(t *testing.T) {
+	t.Parallel()
+	for _, rule := range []KeyRelease{KeyReleaseArmed, KeyReleaseLeaseArmed} {
+		r := newKeyRig(t, rule)
+		r.s.SawLease(testMAC, nodeAddr, true, false)
+		if rule == KeyReleaseArmed {
+			if _, err := r.s.IssueBootToken(testMAC, nodeAddr); !errors.Is(err, ErrNotBound) {
+				t.Errorf("%s: IssueBootToken of an unarmed node = %v, want ErrNotBound", rule, err)
+			}
+		} else if _, err := r.s.RedeemBootKey(r.ctx, testMAC, r.token(t, nodeAddr), nodeAddr); !errors.Is(err, ErrTokenRefused) {
+			t.Errorf("%s: RedeemBootKey of an unarmed node = %v, want ErrTokenRefused", rule, err)
+		}
+		r.s.SawLease(testMAC, nodeAddr, true, false)
+		if _, err := r.s.Arm(r.ctx, testMAC, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.s.RedeemBootKey(r.ctx, testMAC, r.token(t, nodeAddr), nodeAddr); err != nil {
+			t.Errorf("%s: RedeemBootKey of an armed node = %v", rule, err)
+		}
+		if n, _ := r.s.Node(r.ctx, testMAC); !n.ArmedUntil.IsZero() {
+			t.Errorf("%s: node still armed after its key release", rule)
+		}
+	}
+}
+
+func TestKeyReleaseFreesTheNodesOwnPreviousBoot(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	name := VolumeName(testMAC)
+	own := Holder{Addr: "198.18.0.100:0/111", Client: "client.4100", Lock: true}
+	other := Holder{Addr: "198.18.0.9:0/222", Client: "client.4200"}
+
+	r.vols.holders[name] = []Holder{other}
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	_, err := r.s.RedeemBootKey(r.ctx, testMAC, r.token(t, nodeAddr), nodeAddr)
+	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "bootd unfence 52:54:00:12:34:56") ||
+		strings.Contains(err.Error(), "198.18.0.9") {
+		t.Errorf("RedeemBootKey with another holder = %v, want ErrFenced with the way out and no holder's address", err)
+	}
+	if len(r.vols.released) != 0 {
+		t.Errorf("released %v for a fenced node, want nothing", r.vols.released)
+	}
+	evs := r.events(t)
+	if last := evs[len(evs)-1]; last.Stage != StageFailed || !strings.Contains(last.Detail, "198.18.0.9") {
+		t.Errorf("last event %+v, want the failure naming the holder (for the operator)", last)
+	}
+
+	r.vols.holders[name] = []Holder{own}
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, r.token(t, nodeAddr), nodeAddr); err != nil {
+		t.Fatalf("RedeemBootKey with the node's own previous boot holding = %v", err)
+	}
+	if len(r.vols.released) != 1 || r.vols.released[0] != own {
+		t.Errorf("released %v, want the node's own previous boot", r.vols.released)
+	}
+	if n := r.s.Trust().StaleReleased.Load(); n != 1 {
+		t.Errorf("StaleReleased = %d, want 1", n)
+	}
+}
+
+func TestReportsNeedTheBoot(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	report := func(auth string, addr netip.Addr) error {
+		return r.s.Report(r.ctx, testMAC, StageNetwork, "", auth, addr)
+	}
+	if err := report("", nodeAddr); !errors.Is(err, ErrReportRefused) {
+		t.Errorf("report with no boot = %v, want ErrReportRefused", err)
+	}
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	tok := r.token(t, nodeAddr)
+	if err := report("", nodeAddr); !errors.Is(err, ErrReportRefused) {
+		t.Errorf("report without a token = %v, want ErrReportRefused", err)
+	}
+	if err := report(tok, attackerAddr); !errors.Is(err, ErrReportRefused) {
+		t.Errorf("report with the node's token from another address = %v, want ErrReportRefused", err)
+	}
+	if err := report(tok, nodeAddr); err != nil {
+		t.Errorf("report with the boot's token = %v", err)
+	}
+	g, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report(tok, nodeAddr); !errors.Is(err, ErrReportRefused) {
+		t.Errorf("report with the token after the key went out = %v, want ErrReportRefused (it is on /proc/cmdline)", err)
+	}
+	if err := r.s.Report(r.ctx, testMAC, StageRoot, "mounted", g.Report, nodeAddr); err != nil {
+		t.Errorf("report with the boot's secret = %v", err)
+	}
+	if n := r.s.Trust().ReportsRefused.Load(); n != 4 {
+		t.Errorf("ReportsRefused = %d, want 4", n)
+	}
+}
+
+func TestStrangersFetchesNotRecorded(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	before, _ := r.s.Node(r.ctx, testMAC)
+	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: attackerAddr.String(), Detail: "http boot.ipxe"})
+	if evs := r.events(t); len(evs) != 0 {
+		t.Errorf("a stranger's fetch wrote the timeline: %+v", evs)
+	}
+	if after, _ := r.s.Node(r.ctx, testMAC); after.State != before.State || after.Addr != before.Addr {
+		t.Errorf("a stranger's fetch changed the node: %+v -> %+v", before, after)
+	}
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: nodeAddr.String(), Detail: "http boot.ipxe"})
+	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: attackerAddr.String(), Detail: "http boot.ipxe"})
+	if evs := r.events(t); len(evs) != 1 || evs[0].Source != nodeAddr.String() {
+		t.Errorf("timeline %+v, want the node's own fetch only", evs)
+	}
+	if n := r.s.Trust().FetchesUnbound.Load(); n != 2 {
+		t.Errorf("FetchesUnbound = %d, want 2", n)
+	}
+}
