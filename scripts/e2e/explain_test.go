@@ -109,10 +109,15 @@ func (r *rig) piTFTP(t *testing.T, mac string) {
 		}
 	}
 	cmdline := string(fetch("cmdline.txt"))
-	for _, want := range []string{"console=ttyS1,115200", "boot=bootd", "root=/dev/rbd0", "bootd=http://", "bootd.token="} {
+	for _, want := range []string{"console=ttyS1,115200", "boot=bootd", "root=/dev/rbd0", "bootd=https://"} {
 		if !strings.Contains(cmdline, want) {
 			t.Errorf("cmdline.txt over TFTP lacks %q: %s", want, redactToken(cmdline))
 		}
+	}
+	// Fetched from bootd's own address, not one bootd's DHCP leased this
+	// Pi in a boot: served, but without a token.
+	if strings.Contains(cmdline, "bootd.token=") {
+		t.Errorf("cmdline.txt fetched by a stranger has a token: %s", redactToken(cmdline))
 	}
 	start4 := fetch("start4.elf")
 	want, err := os.ReadFile(filepath.Join(r.images, piImage, "firmware", "start4.elf"))
