@@ -192,9 +192,11 @@ func TestConfineFixesOldCaps(t *testing.T) {
 }
 
 // TestBootdKeyLimits: bootd's own key (client.bootd, caps of docs/ceph.md)
-// is refused what would make it an administrator: other users' keys,
-// users not named like a node, node users with more than node caps on the
-// monitors or OSDs, and blocklisting a whole host.
+// is refused what would make it an administrator: other users' keys and
+// caps, users not named like a node, node users with more than node caps
+// on the monitors or OSDs, blocklisting a whole host. Each probe is
+// harmless should it be allowed (a throwaway user, a pool that does not
+// exist), so a wrong caps list fails this test without breaking the others.
 func TestBootdKeyLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -202,6 +204,17 @@ func TestBootdKeyLimits(t *testing.T) {
 	ns := "client." + boot.VolumeName(mac)
 	g := testCluster.goldenRef
 	nodeOSD := "profile rbd pool=rbd namespace=" + boot.VolumeName(mac) + ", profile rbd-read-only pool=rbd namespace=" + g.Namespace
+	probe, made := "client.probe-"+randHex(4), "client.probe-"+randHex(4)
+	if err := adminCommand(testCluster.admin, map[string]any{"prefix": "auth get-or-create", "entity": probe,
+		"caps": []string{"mon", "allow r"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, e := range []string{probe, made, "client.node-0123456789ab"} {
+			adminCommand(testCluster.admin, map[string]any{"prefix": "auth rm", "entity": e}, nil)
+		}
+		adminCommand(testCluster.admin, map[string]any{"prefix": "osd blocklist", "blocklistop": "rm", "addr": "127.0.0.99:0/0"}, nil)
+	})
 	for _, tc := range []struct {
 		what string
 		cmd  map[string]any
@@ -209,11 +222,11 @@ func TestBootdKeyLimits(t *testing.T) {
 		{"read client.admin's key", map[string]any{"prefix": "auth get-key", "entity": "client.admin"}},
 		{"read client.admin's entry", map[string]any{"prefix": "auth get", "entity": "client.admin"}},
 		{"list users", map[string]any{"prefix": "auth ls"}},
-		{"create a user not named like a node", map[string]any{"prefix": "auth get-or-create", "entity": "client.x",
+		{"create a user not named like a node", map[string]any{"prefix": "auth get-or-create", "entity": made,
 			"caps": []string{"mon", "allow r"}}},
-		{"change client.admin's caps", map[string]any{"prefix": "auth caps", "entity": "client.admin",
+		{"change another user's caps", map[string]any{"prefix": "auth caps", "entity": probe,
 			"caps": []string{"mon", "allow r", "osd", nodeOSD}}},
-		{"remove client.admin", map[string]any{"prefix": "auth rm", "entity": "client.admin"}},
+		{"remove another user", map[string]any{"prefix": "auth rm", "entity": probe}},
 		{"give a node mon 'allow *'", map[string]any{"prefix": "auth caps", "entity": ns,
 			"caps": []string{"mon", "allow *", "osd", nodeOSD}}},
 		{"give a node mon 'profile rbd' (blocklist)", map[string]any{"prefix": "auth caps", "entity": ns,
@@ -225,7 +238,7 @@ func TestBootdKeyLimits(t *testing.T) {
 		{"blocklist a whole host", map[string]any{"prefix": "osd blocklist", "blocklistop": "add", "addr": "127.0.0.99:0/0"}},
 		{"remove a blocklist entry", map[string]any{"prefix": "osd blocklist", "blocklistop": "rm", "addr": "127.0.0.99:0/1"}},
 		{"read a config key", map[string]any{"prefix": "config-key get", "key": "mgr/x"}},
-		{"delete a pool", map[string]any{"prefix": "osd pool rm", "pool": "rbd", "pool2": "rbd",
+		{"delete a pool", map[string]any{"prefix": "osd pool rm", "pool": "none-" + randHex(4), "pool2": "none",
 			"yes_i_really_really_mean_it": true}},
 	} {
 		err := f.client.monCommand(t.Context(), tc.cmd, nil)
