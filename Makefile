@@ -40,7 +40,9 @@ unit:
 	CGO_ENABLED=0 $(GO) test -count=1 ./boot/...
 
 ## integration: start a single-node Ceph cluster, run the tests that need it
-## (rbd, crash tests of bootd serve), stop the cluster by PID even on failure
+## (rbd, crash tests of bootd serve) as its least-privilege client.bootd
+## (keyring next to ceph.conf; admin only prepares and checks), stop the
+## cluster by PID even on failure
 integration:
 	@set -e; trap './scripts/ceph-cluster.sh stop $(CEPH_TEST_DIR)' EXIT; \
 	  ./scripts/ceph-cluster.sh start $(CEPH_TEST_DIR) $(CEPH_TEST_ADDR); \

@@ -1,6 +1,7 @@
 package rbd
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -26,11 +27,26 @@ func TestGoldenRefDefaults(t *testing.T) {
 func TestNodeCaps(t *testing.T) {
 	t.Parallel()
 	c := &Client{cfg: Config{Pool: "rbd"}}
-	got := c.nodeCaps("node-525400123456", boot.GoldenRef{Pool: "images", Namespace: "golden"})
-	want := []string{"mon", "profile rbd", "osd",
-		"profile rbd pool=rbd namespace=node-525400123456, profile rbd-read-only pool=images namespace=golden"}
-	if !slices.Equal(got, want) {
-		t.Errorf("nodeCaps = %q, want %q", got, want)
+	g := boot.GoldenRef{Pool: "images", Namespace: "golden"}
+	for _, tc := range []struct {
+		addr netip.Addr
+		want []string
+	}{
+		{netip.Addr{}, []string{"mon", "allow r", "osd",
+			"profile rbd pool=rbd namespace=node-525400123456, profile rbd-read-only pool=images namespace=golden"}},
+		{netip.MustParseAddr("198.18.0.10"), []string{"mon", "allow r network 198.18.0.10/32", "osd",
+			"profile rbd pool=rbd namespace=node-525400123456 network 198.18.0.10/32, " +
+				"profile rbd-read-only pool=images namespace=golden network 198.18.0.10/32"}},
+		{netip.MustParseAddr("::ffff:198.18.0.10"), []string{"mon", "allow r network 198.18.0.10/32", "osd",
+			"profile rbd pool=rbd namespace=node-525400123456 network 198.18.0.10/32, " +
+				"profile rbd-read-only pool=images namespace=golden network 198.18.0.10/32"}},
+		{netip.MustParseAddr("fd00:b007::10%br0"), []string{"mon", "allow r network fd00:b007::10/128", "osd",
+			"profile rbd pool=rbd namespace=node-525400123456 network fd00:b007::10/128, " +
+				"profile rbd-read-only pool=images namespace=golden network fd00:b007::10/128"}},
+	} {
+		if got := c.nodeCaps("node-525400123456", g, tc.addr); !slices.Equal(got, tc.want) {
+			t.Errorf("nodeCaps(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }
 

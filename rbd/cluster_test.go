@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,24 +23,17 @@ import (
 
 // These tests run against a real cluster: make integration starts one with
 // scripts/ceph-cluster.sh and points BOOTD_TEST_CEPH_CONF at its ceph.conf,
-// whose keyring is client.admin's.
-
-// BootdCaps are the capabilities docs/ceph.md gives bootd's own user. The
-// tests connect as a user with exactly these, so the documented minimum is
-// what is tested.
-var BootdCaps = []string{
-	"mon", `profile rbd, allow command "auth get-or-create" with entity prefix client.node-, ` +
-		`allow command "auth caps" with entity prefix client.node-, ` +
-		`allow command "auth get-key" with entity prefix client.node-, ` +
-		`allow command "auth rm" with entity prefix client.node-`,
-	"osd", "profile rbd pool=rbd",
-}
+// whose keyring is client.admin's. bootd's side of every test connects as
+// the client.bootd that script makes, with the caps docs/ceph.md gives
+// bootd's user, from its keyring next to ceph.conf (or
+// BOOTD_TEST_CEPH_KEYRING): the suite passing is what shows those caps are
+// enough. client.admin only prepares the golden image and checks results.
 
 // cluster is what every test shares: an admin connection and bootd's user.
 type cluster struct {
 	conf      string // ceph.conf with the admin keyring
 	admin     *rados.Conn
-	keyring   string // bootd's keyring file
+	keyring   string // client.bootd's keyring file
 	golden    string // this run's golden namespace
 	goldenRef boot.GoldenRef
 }
@@ -52,12 +46,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "BOOTD_TEST_CEPH_CONF is not set: run these tests with make integration, which starts a cluster")
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "bootd-rbd-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	keyring := os.Getenv("BOOTD_TEST_CEPH_KEYRING")
+	if keyring == "" {
+		keyring = filepath.Join(filepath.Dir(conf), "client.bootd.keyring")
 	}
-	c, err := setUpCluster(conf, dir)
+	c, err := setUpCluster(conf, keyring)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the test cluster:", err)
 		os.Exit(1)
@@ -65,11 +58,13 @@ func TestMain(m *testing.M) {
 	testCluster = c
 	code := m.Run()
 	c.admin.Shutdown()
-	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func setUpCluster(conf, dir string) (*cluster, error) {
+func setUpCluster(conf, keyring string) (*cluster, error) {
+	if _, err := os.Stat(keyring); err != nil {
+		return nil, fmt.Errorf("client.bootd's keyring (scripts/ceph-cluster.sh writes it): %w", err)
+	}
 	admin, err := rados.NewConn()
 	if err != nil {
 		return nil, err
@@ -80,22 +75,7 @@ func setUpCluster(conf, dir string) (*cluster, error) {
 	if err := admin.Connect(); err != nil {
 		return nil, fmt.Errorf("connect as admin: %w", err)
 	}
-	c := &cluster{conf: conf, admin: admin, golden: "golden-" + randHex(4)}
-	// bootd's own user, with the documented caps.
-	var key struct {
-		Key string `json:"key"`
-	}
-	if err := adminCommand(admin, map[string]any{"prefix": "auth get-or-create", "entity": "client.bootd-test",
-		"caps": BootdCaps}, nil); err != nil {
-		return nil, err
-	}
-	if err := adminCommand(admin, map[string]any{"prefix": "auth get-key", "entity": "client.bootd-test"}, &key); err != nil {
-		return nil, err
-	}
-	c.keyring = filepath.Join(dir, "bootd.keyring")
-	if err := os.WriteFile(c.keyring, []byte("[client.bootd-test]\n\tkey = "+key.Key+"\n"), 0o600); err != nil {
-		return nil, err
-	}
+	c := &cluster{conf: conf, admin: admin, keyring: keyring, golden: "golden-" + randHex(4)}
 	// The golden image: 64 MiB, a marker at 1 MiB, snapshot v1, protected.
 	io, err := admin.OpenIOContext("rbd")
 	if err != nil {
@@ -189,7 +169,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	c, err := Open(Config{ConfFile: testCluster.conf, User: "bootd-test", KeyringFile: testCluster.keyring,
+	c, err := Open(Config{ConfFile: testCluster.conf, User: "bootd", KeyringFile: testCluster.keyring,
 		Pool: "rbd", GoldenNamespace: testCluster.golden, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("Open as bootd's user: %v", err)
@@ -226,25 +206,35 @@ func (f *fixture) enroll(t *testing.T, size int64) boot.MAC {
 // nodeConn connects to the cluster as mac's node user with key.
 func nodeConn(t *testing.T, mac boot.MAC, key string) *rados.Conn {
 	t.Helper()
+	conn, err := dialNode(t, mac, key, 10)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", boot.VolumeName(mac), err)
+	}
+	return conn
+}
+
+// dialNode connects as mac's node user with key, waiting up to secs
+// seconds for each monitor and OSD answer; the test's cleanup shuts the
+// connection down.
+func dialNode(t *testing.T, mac boot.MAC, key string, secs int) (*rados.Conn, error) {
+	t.Helper()
 	conn, err := rados.NewConnWithUser(boot.VolumeName(mac))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(conn.Shutdown)
 	mon, err := testCluster.admin.GetConfigOption("mon_host")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{"mon_host": mon, "key": key, "rados_osd_op_timeout": "10",
-		"rados_mon_op_timeout": "10", "client_mount_timeout": "10", "keyring": "/dev/null"} {
+	s := strconv.Itoa(secs)
+	for k, v := range map[string]string{"mon_host": mon, "key": key, "rados_osd_op_timeout": s,
+		"rados_mon_op_timeout": s, "client_mount_timeout": s, "keyring": "/dev/null"} {
 		if err := conn.SetConfigOption(k, v); err != nil {
 			t.Fatalf("set %s: %v", k, err)
 		}
 	}
-	if err := conn.Connect(); err != nil {
-		t.Fatalf("connect as %s: %v", boot.VolumeName(mac), err)
-	}
-	t.Cleanup(conn.Shutdown)
-	return conn
+	return conn, conn.Connect()
 }
 
 // adminImage opens pool rbd, namespace ns, image name as admin (read-only

@@ -89,7 +89,7 @@ func (d *daemon) start(t *testing.T, step string) {
 	t.Helper()
 	d.stderr = new(lockedBuffer)
 	d.cmd = exec.Command(d.bin, "serve", "--data-dir", d.dataDir, "--http-listen", "127.0.0.1:0",
-		"--images-dir", d.imagesDir, "--ceph-conf", testCluster.conf, "--ceph-user", "bootd-test",
+		"--images-dir", d.imagesDir, "--ceph-conf", testCluster.conf, "--ceph-user", "bootd",
 		"--ceph-keyring", testCluster.keyring, "--ceph-golden-namespace", testCluster.golden, "--log-level", "debug")
 	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if step != "" {

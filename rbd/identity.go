@@ -66,20 +66,33 @@ func (c *Client) Golden(ctx context.Context, ref boot.GoldenRef, protect bool) e
 }
 
 // nodeCaps are the capabilities of volume name's node user: RBD on its own
-// namespace, read-only RBD on the golden images' namespace (a clone reads
-// its unwritten blocks from its parent).
-func (c *Client) nodeCaps(name string, g boot.GoldenRef) []string {
+// namespace, read-only RBD on golden g's namespace (a clone reads its
+// unwritten blocks from its parent), and reading the cluster maps. Not
+// `mon 'profile rbd'`: that includes `osd blocklist add` for any client
+// (Ceph's user management docs, "profile rbd"), so one node could fence all
+// the others; bootd, not the node, breaks a dead holder's lock (fence.go).
+// A valid addr adds cephx's network clause, addr/32 (addr/128 for IPv6), to
+// every grant: the monitors and OSDs then refuse the key from any other
+// address (docs/ceph.md; TestConfine shows Ceph 16.2 enforcing it).
+// docs/ceph.md's caps for bootd's own user only let it grant caps of this shape.
+func (c *Client) nodeCaps(name string, g boot.GoldenRef, addr netip.Addr) []string {
+	network := ""
+	if addr.IsValid() {
+		addr = addr.Unmap().WithZone("")
+		network = " network " + netip.PrefixFrom(addr, addr.BitLen()).String()
+	}
 	return []string{
-		"mon", "profile rbd",
-		"osd", fmt.Sprintf("profile rbd pool=%s namespace=%s, profile rbd-read-only pool=%s namespace=%s",
-			c.cfg.Pool, name, g.Pool, g.Namespace),
+		"mon", "allow r" + network,
+		"osd", fmt.Sprintf("profile rbd pool=%s namespace=%s%s, profile rbd-read-only pool=%s namespace=%s%s",
+			c.cfg.Pool, name, network, g.Pool, g.Namespace, network),
 	}
 }
 
 // ensureUser makes volume name's node user, or sets its caps when it exists
-// with others (for example after a reimage onto another image).
+// with others (for example after a reimage onto another image, or a user
+// made by an older bootd with `mon 'profile rbd'`).
 func (c *Client) ensureUser(ctx context.Context, name string, g boot.GoldenRef) error {
-	caps := c.nodeCaps(name, g)
+	caps := c.nodeCaps(name, g, netip.Addr{})
 	err := c.monCommand(ctx, map[string]any{"prefix": "auth get-or-create", "entity": user(name), "caps": caps}, nil)
 	if hasErrno(err, syscall.EINVAL) && strings.Contains(err.Error(), "does not match") {
 		err = c.monCommand(ctx, map[string]any{"prefix": "auth caps", "entity": user(name), "caps": caps}, nil)
@@ -149,5 +162,44 @@ func (c *Client) Target(ctx context.Context, name string) (*boot.MapTarget, erro
 	return t, nil
 }
 
-// Confine implements boot.Volumes. (To do: cephx network clause.)
-func (c *Client) Confine(ctx context.Context, name string, addr netip.Addr) error { return nil }
+// Confine implements boot.Volumes: it sets the node user's caps again
+// (nodeCaps), with addr in cephx's network clause, or without the clause
+// when addr is invalid. The golden namespace is the one of the root's
+// parent, so caps written by an older bootd, or left behind by a rollback
+// onto a kept root of another image, are put right at the next boot.
+func (c *Client) Confine(ctx context.Context, name string, addr netip.Addr) error {
+	g, err := c.rootParent(ctx, name)
+	if err != nil {
+		return err
+	}
+	caps := c.nodeCaps(name, g, addr)
+	err = c.monCommand(ctx, map[string]any{"prefix": "auth caps", "entity": user(name), "caps": caps}, nil)
+	if isNotFound(err) {
+		return fmt.Errorf("%w: Ceph user %s does not exist", boot.ErrNotFound, user(name))
+	}
+	if err != nil {
+		return fmt.Errorf("confine Ceph user %s: %w", user(name), err)
+	}
+	return nil
+}
+
+// rootParent returns the golden snapshot volume name's root was cloned
+// from; for a root without a parent, the default golden namespace.
+func (c *Client) rootParent(ctx context.Context, name string) (boot.GoldenRef, error) {
+	if err := ctx.Err(); err != nil {
+		return boot.GoldenRef{}, err
+	}
+	img, closeRoot, err := c.openVolumeRoot(name, true)
+	if err != nil {
+		return boot.GoldenRef{}, err
+	}
+	defer closeRoot()
+	g, ok, err := parentOf(img)
+	if err != nil {
+		return boot.GoldenRef{}, fmt.Errorf("parent of %s: %w", name, err)
+	}
+	if !ok {
+		return c.goldenRef(boot.GoldenRef{}), nil
+	}
+	return g, nil
+}

@@ -217,15 +217,28 @@ func (c *Client) Volume(ctx context.Context, name string) (*boot.Volume, error) 
 	if ts, err := img.GetCreateTimestamp(); err == nil {
 		v.Created = time.Unix(ts.Sec, ts.Nsec).UTC()
 	}
-	p, err := img.GetParent()
-	switch {
-	case err == nil:
-		v.Parent = boot.GoldenRef{Pool: p.Image.PoolName, Namespace: p.Image.PoolNamespace,
-			Image: p.Image.ImageName, Snapshot: p.Snap.SnapName}.String()
-	case !isNotFound(err):
+	p, ok, err := parentOf(img)
+	if err != nil {
 		return nil, fmt.Errorf("parent of %s: %w", name, err)
 	}
+	if ok {
+		v.Parent = p.String()
+	}
 	return v, nil
+}
+
+// parentOf returns the snapshot an open image was cloned from, and false
+// when it has no parent.
+func parentOf(img *rbd.Image) (boot.GoldenRef, bool, error) {
+	p, err := img.GetParent()
+	if isNotFound(err) {
+		return boot.GoldenRef{}, false, nil
+	}
+	if err != nil {
+		return boot.GoldenRef{}, false, err
+	}
+	return boot.GoldenRef{Pool: p.Image.PoolName, Namespace: p.Image.PoolNamespace,
+		Image: p.Image.ImageName, Snapshot: p.Snap.SnapName}, true, nil
 }
 
 // List implements boot.Volumes: the pool's namespaces named like node volumes.

@@ -44,8 +44,8 @@ func TestEnrollMakesClone(t *testing.T) {
 	}
 	caps := userCaps(t, "client."+ns)
 	wantOSD := "profile rbd pool=rbd namespace=" + ns + ", profile rbd-read-only pool=rbd namespace=" + g.Namespace
-	if caps["mon"] != "profile rbd" || caps["osd"] != wantOSD {
-		t.Errorf("caps of client.%s = %v, want mon 'profile rbd' osd %q", ns, caps, wantOSD)
+	if caps["mon"] != "allow r" || caps["osd"] != wantOSD {
+		t.Errorf("caps of client.%s = %v, want mon 'allow r' osd %q", ns, caps, wantOSD)
 	}
 	// The Service's own view agrees.
 	v, _, err := f.svc.Volume(t.Context(), mac)

@@ -27,14 +27,12 @@ make -s build
 ./scripts/ceph-cluster.sh start "$WORK/ceph" "$ADDR" >/dev/null
 export CEPH_CONF=$WORK/ceph/ceph.conf
 
-# Golden image (64 MiB, snapshot v1, protected) and bootd's user with the caps of docs/ceph.md.
+# Golden image (64 MiB, snapshot v1, protected). bootd runs as the cluster's
+# client.bootd, with the caps of docs/ceph.md (ceph-cluster.sh makes it).
 rbd namespace create rbd/golden
 rbd create --size 64M rbd/golden/base
 rbd snap create rbd/golden/base@v1
 rbd snap protect rbd/golden/base@v1
-ceph auth get-or-create client.bootd \
-  mon 'profile rbd, allow command "auth get-or-create" with entity prefix client.node-, allow command "auth caps" with entity prefix client.node-, allow command "auth get-key" with entity prefix client.node-, allow command "auth rm" with entity prefix client.node-' \
-  osd 'profile rbd pool=rbd' -o "$WORK/bootd.keyring"
 mkdir -p "$WORK/images"
 cat >"$WORK/images/base.yaml" <<YAML
 name: base
@@ -46,7 +44,7 @@ size: 64M
 YAML
 
 ./bin/bootd serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --images-dir "$WORK/images" \
-  --ceph-conf "$CEPH_CONF" --ceph-user bootd --ceph-keyring "$WORK/bootd.keyring" --log-level warn \
+  --ceph-conf "$CEPH_CONF" --ceph-user bootd --ceph-keyring "$WORK/ceph/client.bootd.keyring" --log-level warn \
   >"$WORK/bootd.out" 2>"$WORK/bootd.log" &
 BOOTD_PID=$!
 for _ in $(seq 1 100); do grep -q 'serving on' "$WORK/bootd.out" && break; sleep 0.1; done
@@ -85,7 +83,7 @@ for i in $(seq 1 "$MANUAL_N"); do
   ns=node-$(mac "$i" 2 | tr -d :)
   rbd namespace create "rbd/$ns"
   rbd clone --rbd-default-clone-format 2 rbd/golden/base@v1 "rbd/$ns/root"
-  ceph auth get-or-create "client.$ns" mon 'profile rbd' \
+  ceph auth get-or-create "client.$ns" mon 'allow r' \
     osd "profile rbd pool=rbd namespace=$ns, profile rbd-read-only pool=rbd namespace=golden" >/dev/null
 done
 t3=$(date +%s.%N)

@@ -10,6 +10,8 @@
 #
 # Clients then use DIR/ceph.conf (client.admin's keyring is DIR/client.admin.keyring):
 #   CEPH_CONF=DIR/ceph.conf ceph -s ; CEPH_CONF=DIR/ceph.conf rbd ls
+# bootd runs as client.bootd, with the least-privilege caps of docs/ceph.md:
+#   bootd serve --ceph-conf DIR/ceph.conf --ceph-user bootd --ceph-keyring DIR/client.bootd.keyring
 #
 # Daemons are started with setsid (so a timeout or Ctrl-C around this script
 # does not reach them) and their PIDs recorded in DIR/pids; stop sends TERM to
@@ -161,5 +163,22 @@ ceph_ osd pool create rbd 16 16 >/dev/null
 rbd pool init rbd
 # Clones across RBD namespaces need clone format v2.
 ceph_ osd set-require-min-compat-client mimic >/dev/null
+
+# bootd's own user, with the caps docs/ceph.md gives it for pool rbd: read
+# the maps, blocklist one client (address and nonce, never a whole host),
+# RBD in pool rbd, and the four auth commands on client.node-<12 hex digits>
+# only, which may give such a user node caps (rbd/identity.go nodeCaps) and
+# no others on mon and osd.
+NODE='"^client\.node-[0-9a-f]{12}$"'
+NET='( network [0-9a-f.:]+/[0-9]+)?'
+NODE_CAPS="caps_mon regex \"^allow r$NET\$\" caps_osd regex \"^profile rbd pool=rbd namespace=node-[0-9a-f]{12}$NET, profile rbd-read-only pool=rbd namespace=[^ ,]+$NET\$\""
+BOOTD_MON="profile simple-rados-client, \
+allow command \"osd blocklist\" with blocklistop=add addr regex \"^[^/]+/[1-9][0-9]*\$\", \
+allow command \"auth get-or-create\" with entity regex $NODE $NODE_CAPS, \
+allow command \"auth caps\" with entity regex $NODE $NODE_CAPS, \
+allow command \"auth get-key\" with entity regex $NODE, \
+allow command \"auth rm\" with entity regex $NODE"
+ceph_ auth get-or-create client.bootd mon "$BOOTD_MON" osd 'profile rbd pool=rbd' -o "$DIR/client.bootd.keyring"
+chmod 600 "$DIR/client.bootd.keyring"
 touch "$DIR/.ready"
 say "cluster ready: export CEPH_CONF=$CEPH_CONF"

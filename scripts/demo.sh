@@ -94,7 +94,7 @@ up() {
   launch bootd "$REPO/bin/bootd" serve --data-dir "$DEMO/bootd" --http-listen 0.0.0.0:8080 --advertise 198.18.0.1 \
     --images-dir "$DEMO/images" --dhcp-mode full --dhcp-interface br0 \
     --dhcp-pool-start 198.18.0.100 --dhcp-pool-end 198.18.0.199 --tftp-listen 198.18.0.1:69 \
-    --ceph-conf "$CEPH_CONF" --ceph-user admin --ceph-keyring "$DEMO/ceph/client.admin.keyring"
+    --ceph-conf "$CEPH_CONF" --ceph-user bootd --ceph-keyring "$DEMO/ceph/client.bootd.keyring"
   for _ in $(seq 1 50); do grep -q "bootd serving" "$DEMO/bootd.log" 2>/dev/null && break; sleep 0.2; done
   grep -q "bootd serving" "$DEMO/bootd.log" || die "bootd did not start: see $DEMO/bootd.log"
   export BOOTD_SERVER=http://198.18.1.1:8080 BOOTD_TOKEN_FILE=$DEMO/bootd/api-token

@@ -106,8 +106,8 @@ func (r *rig) startBootd(t *testing.T) {
 		"--dhcp-mode", "full", "--dhcp-interface", "br0",
 		"--dhcp-pool-start", "198.18.0.100", "--dhcp-pool-end", "198.18.0.199",
 		"--tftp-listen", bridgeAddr+":69", "--ipxe-dir", "/usr/lib/ipxe",
-		"--ceph-conf", r.cephConf, "--ceph-user", "admin",
-		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.admin.keyring"))
+		"--ceph-conf", r.cephConf, "--ceph-user", "bootd",
+		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.bootd.keyring"))
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(r.ns.logTail("bootd", 200), "bootd serving") {
 		if time.Now().After(deadline) || r.bootd.exited() {
