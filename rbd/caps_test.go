@@ -42,7 +42,7 @@ func TestNodeKeyCannotBlocklist(t *testing.T) {
 		t.Fatalf("Holders(%s) = %v, %v; want the client holding it", b, hs, err)
 	}
 	victim := hs[0].Addr
-	key, err := f.svc.NodeKey(t.Context(), a)
+	key, err := f.client.Key(t.Context(), boot.VolumeName(a))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestConfine(t *testing.T) {
 	f := newFixture(t)
 	mac := f.enroll(t, 0)
 	ns := boot.VolumeName(mac)
-	key, err := f.svc.NodeKey(t.Context(), mac)
+	key, err := f.client.Key(t.Context(), boot.VolumeName(mac))
 	if err != nil {
 		t.Fatal(err)
 	}

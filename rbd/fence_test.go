@@ -17,7 +17,7 @@ import (
 // and writes, as a running machine would; it returns the open image.
 func holdVolume(t *testing.T, f *fixture, mac boot.MAC) *rbd.Image {
 	t.Helper()
-	key, err := f.svc.NodeKey(t.Context(), mac)
+	key, err := f.client.Key(t.Context(), boot.VolumeName(mac))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func TestNodeKeyReachesOnlyItsOwnVolume(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	a, b := f.enroll(t, 0), f.enroll(t, 0)
-	key, err := f.svc.NodeKey(t.Context(), a)
+	key, err := f.client.Key(t.Context(), boot.VolumeName(a))
 	if err != nil || len(key) != 40 {
 		t.Fatalf("NodeKey = %d chars, %v; want a 40-character key", len(key), err)
 	}
