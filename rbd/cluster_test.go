@@ -185,7 +185,7 @@ func newFixture(t *testing.T) *fixture {
 		"base":  {Name: "base", Golden: g, SizeBytes: 64 << 20},
 		"other": {Name: "other", Golden: boot.GoldenRef{Image: g.Image, Snapshot: g.Snapshot}, SizeBytes: 96 << 20},
 	}
-	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: c})
+	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Volumes: c, Leases: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ package rbd
 
 import (
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -58,26 +58,36 @@ func waitReleased(t *testing.T, f *fixture, mac boot.MAC) {
 	}
 }
 
+// keyRelease runs a bound boot of mac at addr, as bootd's DHCP and the
+// node's bootd-init would, up to its key release.
+func keyRelease(t *testing.T, f *fixture, mac boot.MAC, addr netip.Addr) (*boot.KeyGrant, error) {
+	t.Helper()
+	f.svc.SawLease(mac, addr, true, false)
+	tok, err := f.svc.IssueBootToken(mac, addr)
+	if err != nil {
+		t.Fatalf("IssueBootToken(%s, %s) = %v", mac, addr, err)
+	}
+	return f.svc.RedeemBootKey(t.Context(), mac, tok, addr)
+}
+
 // TestFenceAnotherClient: a second client holds the node's volume and its
-// lock; the boot is refused with a console message and a timeline event,
-// until the operator unfences, which blocklists that client.
+// lock; the key release is refused with a console message and a timeline
+// event, until the operator unfences, which blocklists that client.
 func TestFenceAnotherClient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	mac := f.enroll(t, 0)
 	ctx := t.Context()
-	if err := f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7")); err != nil {
-		t.Fatalf("CheckFence on a free volume = %v, want nil", err)
-	}
+	booting := netip.MustParseAddr("198.18.0.7")
 	img := holdVolume(t, f, mac)
 	hs, err := f.client.Holders(ctx, boot.VolumeName(mac))
 	if err != nil || len(hs) != 1 || !hs[0].Lock || hs[0].IP() == nil {
 		t.Fatalf("Holders = %+v, %v; want one client owning the lock", hs, err)
 	}
-	err = f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7"))
+	_, err = keyRelease(t, f, mac, booting)
 	if !errors.Is(err, boot.ErrFenced) || !strings.Contains(err.Error(), "bootd unfence "+mac.String()) ||
-		!strings.Contains(err.Error(), hs[0].Addr) {
-		t.Fatalf("CheckFence with another holder = %v, want ErrFenced naming the holder and the way out", err)
+		strings.Contains(err.Error(), hs[0].Addr) {
+		t.Fatalf("key release with another holder = %v, want ErrFenced with the way out and no holder", err)
 	}
 	boots, _ := f.svc.Timeline(ctx, mac)
 	if len(boots) == 0 {
@@ -85,7 +95,7 @@ func TestFenceAnotherClient(t *testing.T) {
 	}
 	evs := boots[len(boots)-1].Events
 	if last := evs[len(evs)-1]; last.Stage != boot.StageFailed || !strings.Contains(last.Detail, "in use by another client") ||
-		last.Source != "198.18.0.7" {
+		!strings.Contains(last.Detail, hs[0].Addr) || last.Source != "198.18.0.7" {
 		t.Errorf("timeline's last event = %+v, want a failed stage saying the volume is in use", last)
 	}
 	released, err := f.svc.Unfence(ctx, mac)
@@ -99,13 +109,14 @@ func TestFenceAnotherClient(t *testing.T) {
 	if got := readAt(t, boot.VolumeName(mac), "root", 0, 4); got != "held" {
 		t.Errorf("root reads %q after the fenced client's late write, want held", got)
 	}
-	if err := f.svc.CheckFence(ctx, mac, net.ParseIP("198.18.0.7")); err != nil {
-		t.Errorf("CheckFence after Unfence = %v, want nil", err)
+	if g, err := keyRelease(t, f, mac, booting); err != nil || g.Key == "" {
+		t.Errorf("key release after Unfence = %v, want the key", err)
 	}
 }
 
 // TestFenceOwnPreviousBoot: a holder at the booting node's own address is
-// its previous boot, which is over: it is released and the boot goes on.
+// its previous boot, which is over: the bound key release releases it and
+// the boot goes on.
 func TestFenceOwnPreviousBoot(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -116,8 +127,9 @@ func TestFenceOwnPreviousBoot(t *testing.T) {
 	if err != nil || len(hs) == 0 {
 		t.Fatalf("Holders = %+v, %v", hs, err)
 	}
-	if err := f.svc.CheckFence(ctx, mac, hs[0].IP()); err != nil {
-		t.Fatalf("CheckFence from the holder's own address = %v, want nil", err)
+	own, _ := netip.AddrFromSlice(hs[0].IP())
+	if _, err := keyRelease(t, f, mac, own.Unmap()); err != nil {
+		t.Fatalf("key release from the holder's own address = %v, want the key", err)
 	}
 	waitReleased(t, f, mac)
 	if _, err := img.WriteAt([]byte("late"), 0); err == nil {
