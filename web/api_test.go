@@ -135,6 +135,9 @@ func TestChangeNode(t *testing.T) {
 		{http.MethodPost, path + "/assign", `{"image":"debian"}`, func(n *boot.Node) bool { return n.Image == "debian" }},
 		{http.MethodPut, path + "/netboot", `{"enabled":false}`, func(n *boot.Node) bool { return !n.Netboot }},
 		{http.MethodPut, path + "/netboot", `{"enabled":true}`, func(n *boot.Node) bool { return n.Netboot }},
+		{http.MethodPut, path + "/netboot", `{"enabled":true,"once":true}`, func(n *boot.Node) bool {
+			return n.Netboot && !n.ArmedUntil.IsZero()
+		}},
 		{http.MethodPost, path + "/reimage", "", func(n *boot.Node) bool {
 			return n.Volume == "node-525400123456" && n.State == boot.StateEnrolled
 		}},

@@ -69,6 +69,7 @@ func doneMessage(code string, mac boot.MAC, name string) string {
 		"reimaged-kept": "Reimaged %s: its volume is a fresh clone of its image; the old one is kept, listed with the snapshots.",
 		"netboot-on":    "Netboot is on for %s: bootd answers its boot requests.",
 		"netboot-off":   "Netboot is off for %s: its firmware boots its next device.",
+		"netboot-once":  "Armed %s for one boot (an hour): its next boot may get its key.",
 		"snapshot":      "Took a snapshot of %s's volume.",
 		"rolled-back":   "Rolled %s's volume back: what was written since is gone.",
 		"retired":       "Retired %s: its volume, snapshots and Ceph user are gone, and netboot is off. Forget removes its record.",
@@ -175,16 +176,21 @@ func (d *dashboard) assign(w http.ResponseWriter, r *http.Request) error {
 	return d.afterAction(w, r, mac, "image", "assigned", namingImage(image, err))
 }
 
-// netboot answers POST /machines/{mac}/netboot with netboot=on or off.
+// netboot answers POST /machines/{mac}/netboot with netboot=on, off or
+// once (on, and armed for one boot: see boot.Service.Arm).
 func (d *dashboard) netboot(w http.ResponseWriter, r *http.Request) error {
 	mac, err := pathMAC(r)
 	if err != nil {
 		return err
 	}
 	v := r.PostForm.Get("netboot")
-	if v != "on" && v != "off" {
-		return d.refuse(w, r, mac, "netboot", badRequest("netboot must be on or off, not %q", v))
+	switch v {
+	case "on", "off":
+		_, err = d.svc.SetNetboot(r.Context(), mac, v == "on")
+	case "once":
+		_, err = d.svc.Arm(r.Context(), mac, 0)
+	default:
+		return d.refuse(w, r, mac, "netboot", badRequest("netboot must be on, off or once, not %q", v))
 	}
-	_, err = d.svc.SetNetboot(r.Context(), mac, v == "on")
 	return d.afterAction(w, r, mac, "netboot", "netboot-"+v, err)
 }

@@ -205,7 +205,7 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown machine", []string{"show", "52:54:00:00:00:09"}, 1, "unknown machine"},
 		{"bad size", []string{"enroll", "52:54:00:00:00:02", "--image", "debian-12", "--size", "lots"}, 1, `bad size "lots"`},
 		{"bad hostname", []string{"enroll", "52:54:00:00:00:02", "--image", "debian-12", "--hostname", "No_Way"}, 1, "bad hostname"},
-		{"netboot word", []string{"netboot", "52:54:00:00:00:01", "maybe"}, 2, "on|off"},
+		{"netboot word", []string{"netboot", "52:54:00:00:00:01", "maybe"}, 2, "on|off|once"},
 		{"missing argument", []string{"show"}, 2, "bootd show <mac>"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"reimage without volumes", []string{"reimage", "52:54:00:00:00:01"}, 1, "no volume backend"},
