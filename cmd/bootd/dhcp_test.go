@@ -255,3 +255,45 @@ func TestFullModeClientsAcrossRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderBindsBoots: what the DHCP server reports binds a boot to an
+// address: full mode's ACK (not an OFFER), proxy mode's PXE REQUEST (not an
+// operating system's).
+func TestRecorderBindsBoots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, mode := range []dhcp.Mode{dhcp.ModeFull, dhcp.ModeProxy} {
+		svc, _ := newTestService(t, filepath.Join(t.TempDir(), "bootd.db"))
+		mac := mustParseMAC(t, "52:54:00:00:00:09")
+		if _, err := svc.Enroll(ctx, boot.EnrollRequest{MAC: mac, Image: "debian-12"}); err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder(svc, mode, slog.New(slog.DiscardHandler))
+		pxe := dhcp.Client{MAC: net.HardwareAddr(mac), Class: dhcp.ClassBIOS, IPXE: true}
+		plain := dhcp.Client{MAC: net.HardwareAddr(mac)}
+		addr, other := net.IPv4(198, 18, 0, 100), net.IPv4(198, 18, 0, 101)
+		bound := func(ip net.IP) bool {
+			a, _ := netip.AddrFromSlice(ip.To4())
+			_, err := svc.IssueBootToken(mac, a)
+			return err == nil
+		}
+		now := time.Now()
+		// Not binding: an offer, and a non-PXE client's request.
+		rec.report(dhcp.Event{Type: "OFFER", Client: pxe, YourIP: addr, Time: now})
+		rec.report(dhcp.Event{Type: "REQUEST", Client: plain, ClientIP: addr, Time: now})
+		if bound(addr) {
+			t.Errorf("%s: an offer or an OS's request bound the boot", mode)
+		}
+		if mode == dhcp.ModeFull {
+			rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, ClientIP: other, Time: now}) // a claim, not a lease
+			rec.report(dhcp.Event{Type: "ACK", Client: pxe, YourIP: addr, BootFile: "undionly.kpxe", Time: now})
+		} else {
+			rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, ClientIP: addr, Time: now})
+			rec.report(dhcp.Event{Type: "ACK", Client: pxe, BootFile: "undionly.kpxe", Proxy: true, Time: now})
+		}
+		rec.close()
+		if !bound(addr) || bound(other) {
+			t.Errorf("%s: bound(%s) = %v, bound(%s) = %v; want the leased address only", mode, addr, bound(addr), other, bound(other))
+		}
+	}
+}
