@@ -52,15 +52,31 @@ func TestTrustChain(t *testing.T) {
 // vol is the name of a node's volume (and RBD namespace, and Ceph user).
 func vol(mac string) string { return "node-" + strings.ReplaceAll(mac, ":", "") }
 
+// reCephKey matches a cephx key in base64 (a 12-byte header and a 16-byte
+// AES key: 40 characters, starting AQ).
+var reCephKey = regexp.MustCompile(`AQ[A-Za-z0-9+/]{36}==`)
+
 // nodeKey returns the node's cephx key, read with the admin's rights.
 func (r *rig) nodeKey(t *testing.T, mac string) secret {
 	t.Helper()
-	b64 := strings.TrimSpace(r.ceph(t, "ceph", "auth", "get-key", "client."+vol(mac)))
+	out := r.ceph(t, "ceph", "auth", "get-key", "client."+vol(mac))
+	b64 := reCephKey.FindString(out) // the output may hold warnings too
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) < 16 {
-		t.Fatalf("key of client.%s: %d bytes, %v", vol(mac), len(raw), err)
+		t.Fatalf("key of client.%s: %d bytes, %v; ceph auth get-key said:\n%s", vol(mac), len(raw), err, out)
 	}
 	return secret{b64: b64, raw: raw}
+}
+
+// reCephLog matches a line a Ceph client logs about itself (e.g. that its
+// admin socket is taken while bootd runs as the same user), time-stamped.
+var reCephLog = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\S+ [0-9a-f]+ -1 .*\n?`)
+
+// cephState runs an admin command and returns its answer without the
+// client's own log lines, which carry the time and change on every call.
+func (r *rig) cephState(t *testing.T, argv ...string) string {
+	t.Helper()
+	return reCephLog.ReplaceAllString(r.ceph(t, argv...), "")
 }
 
 // state is what an attacker must not change: Ceph's view of the node
@@ -70,10 +86,10 @@ func (r *rig) state(t *testing.T, mac string) [][2]string {
 	t.Helper()
 	img := "rbd/" + vol(mac) + "/root"
 	return [][2]string{
-		{"ceph osd blocklist ls", r.ceph(t, "ceph", "osd", "blocklist", "ls")},
-		{"rbd lock ls " + img, r.ceph(t, "rbd", "lock", "ls", img)},
-		{"rbd status " + img, r.ceph(t, "rbd", "status", img)},
-		{"ceph auth get client." + vol(mac), r.ceph(t, "ceph", "auth", "get", "client."+vol(mac))},
+		{"ceph osd blocklist ls", r.cephState(t, "ceph", "osd", "blocklist", "ls")},
+		{"rbd lock ls " + img, r.cephState(t, "rbd", "lock", "ls", img)},
+		{"rbd status " + img, r.cephState(t, "rbd", "status", img)},
+		{"ceph auth get client." + vol(mac), r.cephState(t, "ceph", "auth", "get", "client."+vol(mac))},
 		{"bootd show -o json", r.cli(t, "show", mac, "-o", "json")},
 		{"bootd timeline -o json", r.cli(t, "timeline", mac, "-o", "json")},
 	}
@@ -124,8 +140,9 @@ func (r *rig) attack(t *testing.T, a *attacker, mac string, key secret, n int) {
 }
 
 // testPoweredOff: the victim has never booted; whatever the attacker tries
-// leaves Ceph and bootd exactly as they were. No field is ignored: nothing
-// else happens to this node meanwhile, so any change is the attacker's.
+// leaves Ceph and bootd exactly as they were. Nothing of the answers is
+// ignored but the Ceph client's own time-stamped log lines (cephState):
+// nothing else happens to this node meanwhile, so any change is the attacker's.
 func (r *rig) testPoweredOff(t *testing.T, a *attacker, key secret) {
 	before := r.state(t, victimMAC)
 	r.attack(t, a, victimMAC, key, 3)
@@ -183,13 +200,16 @@ func (r *rig) waitStarted(t *testing.T, mac, notFrom string, since time.Time, ti
 // victim must still boot onto its volume with its own reports in its
 // timeline, and nothing in Ceph or bootd may come from the attacker's address.
 func (r *rig) testMidBoot(t *testing.T, a *attacker, key secret) {
-	blocklist := r.ceph(t, "ceph", "osd", "blocklist", "ls")
+	blocklist := r.cephState(t, "ceph", "osd", "blocklist", "ls")
 	v := bootVM(t, r.ns, bios, "tap0", victimMAC, "victim")
 	r.waitStarted(t, victimMAC, a.addr, v.started, 2*time.Minute)
 	r.attack(t, a, victimMAC, key, 10)
-	r.waitRoot(t, v, "victim", 3*time.Minute)
-	v.wait(t, reDone, 30*time.Second)
-	v.finish(t, time.Minute)
+	if r.waitRoot(t, v, "victim", 3*time.Minute) {
+		v.wait(t, reDone, 30*time.Second)
+		v.finish(t, time.Minute)
+	} else {
+		stop(v.proc) // and see below what the attacker did to bootd and Ceph
+	}
 
 	tl := r.timeline(t, victimMAC)
 	var newest []string
@@ -212,7 +232,7 @@ func (r *rig) testMidBoot(t *testing.T, a *attacker, key secret) {
 		}
 	}
 	// A node that never booted before has no stale holder to release.
-	if got := r.ceph(t, "ceph", "osd", "blocklist", "ls"); got != blocklist {
+	if got := r.cephState(t, "ceph", "osd", "blocklist", "ls"); got != blocklist {
 		t.Errorf("the blocklist changed during the victim's first boot:\nbefore:\n%s\nafter:\n%s", blocklist, got)
 	}
 }
@@ -222,18 +242,20 @@ func (r *rig) testMidBoot(t *testing.T, a *attacker, key secret) {
 var reBootEnd = regexp.MustCompile(`BOOTD-MARKER: |cannot boot:|bootd-init: |Kernel panic`)
 
 // waitRoot waits until the VM reaches its root file system, which must be
-// /dev/rbd0, and fails at once when its boot is refused.
-func (r *rig) waitRoot(t *testing.T, v *vm, name string, timeout time.Duration) {
+// /dev/rbd0; it fails the test at once, returning false, when the boot is refused.
+func (r *rig) waitRoot(t *testing.T, v *vm, name string, timeout time.Duration) bool {
 	t.Helper()
 	if m := v.wait(t, reBootEnd, timeout); m[0] != "BOOTD-MARKER: " {
 		time.Sleep(2 * time.Second) // the rest of the message
-		t.Fatalf("%s did not reach its root file system (%q); console:\n%s\nbootd's log:\n%s",
+		t.Errorf("%s did not reach its root file system (%q); console:\n%s\nbootd's log:\n%s",
 			name, m[0], v.tail(30), r.ns.logTail("bootd", 40))
+		return false
 	}
 	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
 		t.Errorf("%s: / is mounted from %s, want /dev/rbd0", name, got)
 	}
 	t.Logf("%s: root file system %.1fs after power-on", name, time.Since(v.started).Seconds())
+	return true
 }
 
 // testWire captures br0 while a node boots to its root file system: the
@@ -251,7 +273,9 @@ func (r *rig) testWire(t *testing.T) *vm {
 		time.Sleep(100 * time.Millisecond)
 	}
 	v := bootVM(t, r.ns, bios, "tap1", wireMAC, "wire")
-	r.waitRoot(t, v, "wire", 3*time.Minute)
+	if !r.waitRoot(t, v, "wire", 3*time.Minute) {
+		t.FailNow()
+	}
 	stop(p)
 	b, err := os.ReadFile(pcap)
 	if err != nil {
@@ -267,25 +291,48 @@ func (r *rig) testWire(t *testing.T) *vm {
 	return v
 }
 
+// reWatcher matches a watcher in rbd status and its address (ip:port/nonce).
+var reWatcher = regexp.MustCompile(`watcher=(\S+)`)
+
 // testPowerCut kills a running node's QEMU (no shutdown: its kernel still
 // holds its volume's watch and exclusive lock) and boots it again at once,
 // with no bootd unfence. It must reach its root, and in that boot the time
 // from the key to the mapped volume must be well under the 30 s it takes
-// Ceph to time out a dead watcher (REFERENCE.md): bootd releases the stale
-// holder itself.
+// Ceph to time out a dead watcher (REFERENCE.md), and the dead boot's
+// client must be in the blocklist: bootd released the stale holder itself.
 func (r *rig) testPowerCut(t *testing.T, v *vm) {
+	img := "rbd/" + vol(wireMAC) + "/root"
+	if info := r.ceph(t, "rbd", "info", img); !strings.Contains(info, "exclusive-lock") {
+		t.Fatalf("%s has no exclusive-lock feature, so a power cut cannot stall its next boot:\n%s", img, info)
+	}
 	if v == nil || v.proc.exited() {
 		v = bootVM(t, r.ns, bios, "tap1", wireMAC, "cut-1")
-		r.waitRoot(t, v, "cut-1", 3*time.Minute)
+		if !r.waitRoot(t, v, "cut-1", 3*time.Minute) {
+			t.FailNow()
+		}
 	}
 	tl := r.timeline(t, wireMAC)
 	seq := tl.Boots[len(tl.Boots)-1].Seq
 	syscall.Kill(v.proc.cmd.Process.Pid, syscall.SIGKILL)
 	<-v.done
+	// The dead kernel still holds the volume: that is what the next boot meets.
+	dead := reWatcher.FindAllStringSubmatch(r.cephState(t, "rbd", "status", img), -1)
+	if len(dead) == 0 {
+		t.Fatalf("after the power cut %s has no watcher: nothing is left for the next boot to release", img)
+	}
+	t.Logf("after the power cut %s is still watched by %d client(s), e.g. %s", img, len(dead), dead[0][1])
 	v = bootVM(t, r.ns, bios, "tap1", wireMAC, "cut-2")
-	r.waitRoot(t, v, "cut-2", 3*time.Minute)
+	if !r.waitRoot(t, v, "cut-2", 3*time.Minute) {
+		t.FailNow()
+	}
 	v.wait(t, reDone, 30*time.Second)
 	v.finish(t, time.Minute)
+	blocklist := r.cephState(t, "ceph", "osd", "blocklist", "ls")
+	for _, w := range dead {
+		if !strings.Contains(blocklist, w[1]) {
+			t.Errorf("the dead boot's client %s is not in the blocklist: it was waited out, not released:\n%s", w[1], blocklist)
+		}
+	}
 
 	tl = r.timeline(t, wireMAC)
 	b := tl.Boots[len(tl.Boots)-1]
