@@ -101,7 +101,7 @@ up() {
   bin/bootd enroll "$MAC" --image debian-12 --hostname demo1 --size 1G
 
   say "starting the VM (QEMU, BIOS + iPXE, no disk): console in $DEMO/vm-console.log"
-  launch vm qemu-system-x86_64 -accel tcg -m 768 -machine pc -boot n -display none -no-reboot \
+  launch vm qemu-system-x86_64 -accel tcg -cpu qemu64,+rdrand -m 768 -machine pc -boot n -display none -no-reboot \
     -serial "file:$DEMO/vm-console.log" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
     -device e1000,netdev=n0,mac=$MAC
   cat <<MSG

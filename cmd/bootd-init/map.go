@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ func (e *env) mapVolume(ctx context.Context) error {
 }
 
 func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, error) {
+	if err := e.waitRandom(ctx); err != nil {
+		return "", err
+	}
 	// cephx refuses a client whose clock is far off, and a Pi 4 has no RTC.
 	if now, err := cl.serverTime(ctx); err != nil {
 		return "", fmt.Errorf("cannot reach bootd at %s: %w", s.url, err)
@@ -150,4 +154,33 @@ func (e *env) findDevice(s *settings) string {
 		}
 	}
 	return ""
+}
+
+// waitRandom waits until the kernel's random number generator is ready
+// (getrandom(2) blocks until then), which TLS needs for its key exchange.
+// A server has RDRAND and a Pi 4 its own generator, so this is at once;
+// a virtual machine with neither may take many seconds, and bootd-init
+// says so rather than letting the node listener give up on a handshake
+// it started too early.
+func (e *env) waitRandom(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		var b [1]byte
+		_, err := rand.Read(b[:])
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Second):
+		e.say("waiting for the kernel's random number generator (TLS needs it)")
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Minute):
+		return fmt.Errorf("the kernel's random number generator is not ready after 5 minutes: give the machine a hardware RNG")
+	}
 }

@@ -16,9 +16,9 @@ func bootURL(cfg serveConfig, log *slog.Logger) string {
 }
 
 // nodeURL is the node listener's base URL as machines reach it, the same
-// way (https, the node listener's port).
-func nodeURL(cfg serveConfig, log *slog.Logger) string {
-	return advertisedURL(cfg, "https", nodeListenAddr(cfg), log)
+// way (https, the port the node listener has).
+func nodeURL(cfg serveConfig, node net.Addr, log *slog.Logger) string {
+	return advertisedURL(cfg, "https", node.String(), log)
 }
 
 func advertisedURL(cfg serveConfig, scheme, listen string, log *slog.Logger) string {

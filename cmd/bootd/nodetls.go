@@ -125,16 +125,20 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 }
 
 // nodeListenAddr is where the node listener listens: node_listen, else
-// http_listen's host with port 8443.
+// http_listen's host with port 8443 (an ephemeral port when http_listen's
+// is, as in tests).
 func nodeListenAddr(cfg serveConfig) string {
 	if cfg.NodeListen != "" {
 		return cfg.NodeListen
 	}
-	host, _, err := net.SplitHostPort(cfg.HTTPListen)
+	host, port, err := net.SplitHostPort(cfg.HTTPListen)
 	if err != nil {
 		return ":8443"
 	}
-	return net.JoinHostPort(host, "8443")
+	if port != "0" {
+		port = "8443"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // startNode starts the node listener (TLS): the endpoints bootd-init uses

@@ -91,15 +91,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	registerTrustMetrics(reg, svc)
-	files, err := newBootFiles(cfg, svc, fingerprint, log)
-	if err != nil {
-		return err
-	}
 	nodeAddr, nodeErr, stopNode, err := startNode(cfg, svc, cert, log)
 	if err != nil {
 		return err
 	}
 	defer stopNode()
+	files, err := newBootFiles(cfg, svc, nodeAddr, fingerprint, log)
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
 		Password: password, Closing: ctx.Done(), Files: files})
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // newBootFiles builds the boot files served over HTTP (/boot) and TFTP,
 // warning when the iPXE folder has none of the binaries DHCP hands out.
-func newBootFiles(cfg serveConfig, svc *boot.Service, fingerprint string, log *slog.Logger) (*bootfs.Files, error) {
+func newBootFiles(cfg serveConfig, svc *boot.Service, node net.Addr, fingerprint string, log *slog.Logger) (*bootfs.Files, error) {
 	found := false
 	for _, name := range []string{"undionly.kpxe", "snponly.efi", "ipxe.efi"} {
 		if _, err := os.Stat(filepath.Join(cfg.IPXEDir, name)); err == nil {
@@ -30,7 +30,7 @@ func newBootFiles(cfg serveConfig, svc *boot.Service, fingerprint string, log *s
 		log.Warn("no iPXE binaries in ipxe_dir (install Debian's ipxe package, or set --ipxe-dir)", "ipxe_dir", cfg.IPXEDir)
 	}
 	return bootfs.New(bootfs.Config{Nodes: svc, IPXEDir: cfg.IPXEDir, Logger: log,
-		BootURL: bootURL(cfg, log), NodeURL: nodeURL(cfg, log), NodeFingerprint: fingerprint, RBD: svc, InitDir: initDir(cfg)})
+		BootURL: bootURL(cfg, log), NodeURL: nodeURL(cfg, node, log), NodeFingerprint: fingerprint, RBD: svc, InitDir: initDir(cfg)})
 }
 
 // startTFTP starts the TFTP server on addr when it is not empty, and

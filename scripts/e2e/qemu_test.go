@@ -39,7 +39,10 @@ type vm struct {
 // bootVM starts QEMU (TCG) on tap in the namespace and collects its console.
 func bootVM(t *testing.T, ns *netns, fw firmware, tap, mac, name string) *vm {
 	t.Helper()
-	args := []string{"qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1",
+	// RDRAND, as every server bootd targets has: the guest kernel seeds its
+	// random number generator at once, which TLS to bootd's node listener
+	// needs (without it, a TCG guest may wait many seconds).
+	args := []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "768", "-smp", "1",
 		"-nographic", "-no-reboot", "-serial", "mon:stdio",
 		"-netdev", "tap,id=n0,ifname=" + tap + ",script=no,downscript=no"}
 	switch fw {
