@@ -8,11 +8,10 @@ import (
 	"time"
 )
 
-// A KeyGrant is what a node gets at its key release: its Ceph key, a
-// secret, and the secret its later reports of this boot carry.
+// A KeyGrant is what a node gets at its key release. Both are secrets.
 type KeyGrant struct {
-	Key    string
-	Report string
+	Key    string // the node user's Ceph key, base64
+	Report string // the secret its later reports of this boot carry
 }
 
 // RedeemBootKey releases a node's Ceph key for the boot it is in: token must

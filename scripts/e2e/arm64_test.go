@@ -41,23 +41,8 @@ func (r *rig) piGolden(t *testing.T) {
 func (r *rig) piFirmware(t *testing.T, mac, dir string) string {
 	t.Helper()
 	fw := r.ns.name + "-fw"
-	run(t, "ip", "netns", "add", fw)
-	defer exec.Command("ip", "netns", "delete", fw).Run()
-	run(t, "ip", "-n", r.ns.name, "link", "add", "fw0", "type", "veth", "peer", "name", "eth0", "netns", fw)
-	run(t, "ip", "-n", r.ns.name, "link", "set", "fw0", "master", "br0", "up")
-	run(t, "ip", "-n", fw, "link", "set", "eth0", "address", mac, "up")
-	script := filepath.Join(dir, "udhcpc.sh")
-	lease := filepath.Join(dir, "lease")
-	os.WriteFile(script, []byte("#!/bin/sh\ncase $1 in bound|renew) ip addr add \"$ip/$mask\" dev \"$interface\" && echo \"$ip\" >"+lease+" ;; esac\n"), 0o755)
-	if out, err := exec.Command("ip", "netns", "exec", fw, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-		"-t", "5", "-T", "2", "-s", script, "-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000").CombinedOutput(); err != nil {
-		t.Fatalf("DHCP as the Pi bootloader: %v\n%s\nbootd's log:\n%s", err, out, r.ns.logTail("bootd", 30))
-	}
-	b, err := os.ReadFile(lease)
-	if err != nil {
-		t.Fatalf("DHCP as the Pi bootloader: no lease: %v", err)
-	}
-	addr := strings.TrimSpace(string(b))
+	addr, remove := r.lanHost(t, fw, "fw0", mac, "-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000")
+	defer remove()
 	prefix := strings.ReplaceAll(mac, ":", "-")
 	for _, name := range []string{"config.txt", "cmdline.txt", "kernel8.img", "initrd.img"} {
 		t0 := time.Now()

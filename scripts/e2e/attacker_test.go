@@ -5,9 +5,7 @@ package e2e
 import (
 	"bytes"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,25 +30,9 @@ type attacker struct {
 func (r *rig) newAttacker(t *testing.T) *attacker {
 	t.Helper()
 	a := &attacker{ns: r.ns.name + "-atk"}
-	run(t, "ip", "netns", "add", a.ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", a.ns).Run() })
-	run(t, "ip", "-n", r.ns.name, "link", "add", "atk0", "type", "veth", "peer", "name", "eth0", "netns", a.ns)
-	run(t, "ip", "-n", r.ns.name, "link", "set", "atk0", "master", "br0", "up")
-	run(t, "ip", "-n", a.ns, "link", "set", "lo", "up")
-	run(t, "ip", "-n", a.ns, "link", "set", "eth0", "address", attackerMAC, "up")
-	dir := t.TempDir()
-	script, lease := filepath.Join(dir, "udhcpc.sh"), filepath.Join(dir, "lease")
-	os.WriteFile(script, []byte("#!/bin/sh\ncase $1 in bound|renew) ip addr add \"$ip/$mask\" dev \"$interface\" && echo \"$ip\" >"+
-		lease+" ;; esac\n"), 0o755)
-	if out, err := exec.Command("ip", "netns", "exec", a.ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-		"-t", "5", "-T", "2", "-s", script).CombinedOutput(); err != nil {
-		t.Fatalf("attacker's DHCP: %v\n%s\nbootd's log:\n%s", err, out, r.ns.logTail("bootd", 30))
-	}
-	b, err := os.ReadFile(lease)
-	if err != nil {
-		t.Fatalf("attacker's DHCP: no lease: %v", err)
-	}
-	a.addr = strings.TrimSpace(string(b))
+	var remove func()
+	a.addr, remove = r.lanHost(t, a.ns, "atk0", attackerMAC)
+	t.Cleanup(remove)
 	t.Logf("attacker %s leased %s from bootd", attackerMAC, a.addr)
 	return a
 }

@@ -165,3 +165,35 @@ func (ns *netns) logTail(name string, lines int) string {
 	}
 	return strings.Join(all, "\n")
 }
+
+// lanHost makes a network namespace joined to the rig's br0 by a veth pair
+// (vethName on the bridge's side, eth0 with mac inside) and takes a DHCP
+// lease from bootd there (busybox udhcpc, which quits once bound and leaves
+// the address on eth0; dhcpArgs add to its command line, e.g. a vendor
+// class). It returns the leased address and a function removing the
+// namespace, and the veth pair with it.
+func (r *rig) lanHost(t *testing.T, name, vethName, mac string, dhcpArgs ...string) (string, func()) {
+	t.Helper()
+	run(t, "ip", "netns", "add", name)
+	remove := func() { exec.Command("ip", "netns", "delete", name).Run() }
+	run(t, "ip", "-n", r.ns.name, "link", "add", vethName, "type", "veth", "peer", "name", "eth0", "netns", name)
+	run(t, "ip", "-n", r.ns.name, "link", "set", vethName, "master", "br0", "up")
+	run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	run(t, "ip", "-n", name, "link", "set", "eth0", "address", mac, "up")
+	dir := t.TempDir()
+	script, lease := filepath.Join(dir, "udhcpc.sh"), filepath.Join(dir, "lease")
+	os.WriteFile(script, []byte("#!/bin/sh\ncase $1 in bound|renew) ip addr add \"$ip/$mask\" dev \"$interface\" && echo \"$ip\" >"+
+		lease+" ;; esac\n"), 0o755)
+	args := append([]string{"netns", "exec", name, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+		"-t", "5", "-T", "2", "-s", script}, dhcpArgs...)
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		remove()
+		t.Fatalf("DHCP for %s in %s: %v\n%s\nbootd's log:\n%s", mac, name, err, out, r.ns.logTail("bootd", 30))
+	}
+	b, err := os.ReadFile(lease)
+	if err != nil {
+		remove()
+		t.Fatalf("DHCP for %s in %s: no lease: %v", mac, name, err)
+	}
+	return strings.TrimSpace(string(b)), remove
+}
