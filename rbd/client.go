@@ -130,12 +130,12 @@ func (c *Client) configure() error {
 	return nil
 }
 
-// MsModes are the values Config.MsMode takes.
-var MsModes = []string{"", "legacy", "crc", "secure", "prefer-crc", "prefer-secure"}
+// msModes are the values Config.MsMode takes.
+var msModes = []string{"", "legacy", "crc", "secure", "prefer-crc", "prefer-secure"}
 
-// CheckMsMode returns an error unless m is one of MsModes.
+// CheckMsMode returns an error unless m is one of msModes (Config.MsMode).
 func CheckMsMode(m string) error {
-	if !slices.Contains(MsModes, m) {
+	if !slices.Contains(msModes, m) {
 		return fmt.Errorf("rbd: ms_mode %q: want legacy, crc, secure, prefer-crc or prefer-secure", m)
 	}
 	return nil
