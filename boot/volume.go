@@ -83,17 +83,22 @@ func (h Holder) IP() net.IP {
 }
 
 // A MapTarget is what a node's kernel needs to map its volume (without the
-// key): the monitors, the pool, the RBD namespace and image, and the Ceph
-// user whose key the node fetches at boot.
+// key): the monitors, the pool, the RBD namespace and image, the Ceph
+// user whose key the node fetches at boot, and extra map options.
 type MapTarget struct {
-	// Monitors are the monitors' msgr v1 addresses, ip:6789 (the kernel's
-	// libceph resolves no names).
+	// Monitors are the monitors' addresses, ip:port (the kernel's libceph
+	// resolves no names): msgr v1 ones (port 6789) without an ms_mode in
+	// Options, msgr2 ones (port 3300) with one.
 	Monitors  []string `json:"monitors"`
 	Pool      string   `json:"pool"`
 	Namespace string   `json:"namespace"`
 	Image     string   `json:"image"`
 	// User is the Ceph user's id without "client.", as the kernel's name= wants it.
 	User string `json:"user"`
+	// Options are extra rbd map options, comma-separated, such as
+	// ms_mode=secure (kernel Documentation/ABI/testing/sysfs-bus-rbd and
+	// the rbd(8) manual's kernel map options); empty for none.
+	Options string `json:"options,omitempty"`
 }
 
 // Spec returns the string a node writes to /sys/bus/rbd/add_single_major to
@@ -101,9 +106,14 @@ type MapTarget struct {
 // script put in the kernel keyring (kernel Documentation/ABI/testing/sysfs-bus-rbd):
 //
 //	198.18.0.1:6789 name=node-a,key=client.node-a,_pool_ns=node-a rbd root -
+//	198.18.0.1:3300 name=node-a,key=client.node-a,_pool_ns=node-a,ms_mode=secure rbd root -
 func (t MapTarget) Spec() string {
-	return fmt.Sprintf("%s name=%s,key=client.%s,_pool_ns=%s %s %s -",
-		strings.Join(t.Monitors, ","), t.User, t.User, t.Namespace, t.Pool, t.Image)
+	opts := ""
+	if t.Options != "" {
+		opts = "," + t.Options
+	}
+	return fmt.Sprintf("%s name=%s,key=client.%s,_pool_ns=%s%s %s %s -",
+		strings.Join(t.Monitors, ","), t.User, t.User, t.Namespace, opts, t.Pool, t.Image)
 }
 
 // Volumes is a volume backend: it makes, changes and removes nodes' root

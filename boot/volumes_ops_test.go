@@ -259,4 +259,8 @@ func TestVolumeNames(t *testing.T) {
 	if got, want := tg.Spec(), "198.18.0.1:6789,198.18.0.2:6789 name=node-a,key=client.node-a,_pool_ns=node-a rbd root -"; got != want {
 		t.Errorf("Spec() = %q, want %q", got, want)
 	}
+	tg.Monitors, tg.Options = []string{"198.18.0.1:3300"}, "ms_mode=secure"
+	if got, want := tg.Spec(), "198.18.0.1:3300 name=node-a,key=client.node-a,_pool_ns=node-a,ms_mode=secure rbd root -"; got != want {
+		t.Errorf("Spec() = %q, want %q", got, want)
+	}
 }

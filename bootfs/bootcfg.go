@@ -156,7 +156,7 @@ func (f *Files) nodeConf(ctx context.Context, plan *boot.Plan) (images.NodeConf,
 		return images.NodeConf{}, err
 	}
 	return images.NodeConf{Monitors: t.Monitors, Pool: t.Pool, Namespace: t.Namespace, Image: t.Image,
-		User: t.User, Hostname: plan.Node.Hostname, Fingerprint: f.node.fingerprint}, nil
+		User: t.User, Options: t.Options, Hostname: plan.Node.Hostname, Fingerprint: f.node.fingerprint}, nil
 }
 
 // imageOverlay returns the image's overlay.cpio, built once.

@@ -113,10 +113,16 @@ func parents(name string) []string {
 }
 
 // nodeConf renders node.conf, refusing values that would break its lines.
+// Options alone may hold '=' (ms_mode=secure): bootd-init splits a line at
+// its first '='.
 func nodeConf(c NodeConf) ([]byte, error) {
 	for field, v := range map[string]string{"pool": c.Pool, "image": c.Image, "user": c.User,
 		"monitors": strings.Join(c.Monitors, ","), "namespace": c.Namespace, "options": c.Options, "hostname": c.Hostname, "fingerprint": c.Fingerprint} {
-		if strings.ContainsAny(v, " \t\r\n=") {
+		bad := " \t\r\n="
+		if field == "options" {
+			bad = " \t\r\n"
+		}
+		if strings.ContainsAny(v, bad) {
 			return nil, fmt.Errorf("node settings: %s %q has a space, newline or '='", field, v)
 		}
 	}

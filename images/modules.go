@@ -16,6 +16,16 @@ import (
 // has no crc32c-intel (REFERENCE.md, root on RBD).
 var RBDModules = []string{"crc32c_generic", "rbd"}
 
+// SecureModules names the kernel crypto modules a node needs to map with
+// ms_mode=secure (msgr2 with AES-GCM, net/ceph/messenger_v2.c asks the
+// crypto API for "gcm(aes)" when the connection is set up): the gcm
+// template, the ctr and ghash it is built from, and ghash's gf128mul.
+// Debian 12's 6.1 kernel has them as modules and AES itself built in. They
+// are optional: where a kernel has one built in (not in modules.dep) it is
+// skipped, and they are small, so every overlay carries them whatever the
+// site's ms_mode.
+var SecureModules = []string{"gf128mul", "ghash_generic", "ctr", "gcm"}
+
 // A Module is one kernel module file.
 type Module struct {
 	// Name is the module's name, with underscores (libceph, crc32c_generic).
@@ -30,6 +40,13 @@ type Module struct {
 // dependencies, each once, every module after the ones it needs: the order
 // to load them in.
 func KernelModules(dir string, names ...string) ([]Module, error) {
+	return kernelModules(dir, names, nil)
+}
+
+// kernelModules is KernelModules for the required names, followed by the
+// optional ones that modules.dep lists (the others are built in or not
+// configured: not an error).
+func kernelModules(dir string, required, optional []string) ([]Module, error) {
 	deps, err := readModulesDep(filepath.Join(dir, "modules.dep"))
 	if err != nil {
 		return nil, err
@@ -61,8 +78,17 @@ func KernelModules(dir string, names ...string) ([]Module, error) {
 		out = append(out, Module{Name: name, Path: entry.path, Data: data})
 		return nil
 	}
-	for _, n := range names {
+	for _, n := range required {
 		if err := visit(strings.ReplaceAll(n, "-", "_"), nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range optional {
+		n = strings.ReplaceAll(n, "-", "_")
+		if _, ok := deps[n]; !ok {
+			continue
+		}
+		if err := visit(n, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -18,8 +18,9 @@ const (
 
 // InitramfsOverlay returns the per-image part of what bootd appends to an
 // initramfs-tools image's stock initrd: bootd-init (helper, the static
-// binary for the image's architecture), the rbd kernel modules from the
-// image's modules tree numbered in load order, and scripts/bootd, which init
+// binary for the image's architecture), the rbd kernel modules and the
+// crypto modules of ms_mode=secure (SecureModules, those the tree has) from
+// the image's modules tree numbered in load order, and scripts/bootd, which init
 // runs for boot=bootd. It is the same for every node of the image, so
 // callers build it once per image.
 func InitramfsOverlay(img *boot.Image, helper []byte) ([]byte, error) {
@@ -32,7 +33,7 @@ func InitramfsOverlay(img *boot.Image, helper []byte) ([]byte, error) {
 	if len(helper) == 0 {
 		return nil, fmt.Errorf("image %s: no bootd-init binary for %s", img.Name, img.Arch)
 	}
-	mods, err := KernelModules(img.Modules, RBDModules...)
+	mods, err := kernelModules(img.Modules, RBDModules, SecureModules)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.Name, err)
 	}

@@ -60,6 +60,45 @@ func TestInitramfsOverlayContents(t *testing.T) {
 	}
 }
 
+// TestInitramfsOverlaySecureModules: the crypto modules of ms_mode=secure
+// that the tree has come after the rbd ones, each after what it needs
+// (ghash-generic after gf128mul); ones the tree lacks (built in) are skipped.
+func TestInitramfsOverlaySecureModules(t *testing.T) {
+	t.Parallel()
+	dir := writeDir(t, map[string]string{
+		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
+			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n" +
+			"kernel/crypto/ghash-generic.ko: kernel/crypto/gf128mul.ko\nkernel/crypto/gf128mul.ko:\nkernel/crypto/gcm.ko:\n",
+		"kernel/drivers/block/rbd.ko":     "RBD",
+		"kernel/net/ceph/libceph.ko":      "LIBCEPH",
+		"kernel/lib/libcrc32c.ko":         "LIBCRC",
+		"kernel/crypto/crc32c_generic.ko": "CRC",
+		"kernel/crypto/ghash-generic.ko":  "GHASH",
+		"kernel/crypto/gf128mul.ko":       "GF128",
+		"kernel/crypto/gcm.ko":            "GCM",
+	})
+	img := &boot.Image{Name: "deb", Flavour: boot.FlavourInitramfsTools, Arch: "amd64", Modules: dir}
+	b, err := InitramfsOverlay(img, []byte("ELF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadCPIO(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name, overlayModules+"/") && !e.Dir {
+			got = append(got, strings.TrimPrefix(e.Name, overlayModules+"/")+"="+string(e.Data))
+		}
+	}
+	want := []string{"01-crc32c_generic.ko=CRC", "02-libcrc32c.ko=LIBCRC", "03-libceph.ko=LIBCEPH", "04-rbd.ko=RBD",
+		"05-gf128mul.ko=GF128", "06-ghash_generic.ko=GHASH", "07-gcm.ko=GCM"} // no ctr: built in here
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("overlay modules = %v, want %v", got, want)
+	}
+}
+
 func TestNodeOverlay(t *testing.T) {
 	t.Parallel()
 	b, err := NodeOverlay(NodeConf{Monitors: []string{"198.18.0.1:6789", "198.18.0.2:6789"}, Pool: "rbd",
@@ -85,8 +124,20 @@ func TestNodeOverlay(t *testing.T) {
 	if strings.Join(files, ",") != "etc/bootd/node.conf" {
 		t.Errorf("node overlay files = %v, want only etc/bootd/node.conf", files)
 	}
+	// ms_mode travels as options=, '=' and all (bootd-init splits at the first '=').
+	b, err = NodeOverlay(NodeConf{Monitors: []string{"198.18.0.1:3300"}, Pool: "rbd", Namespace: "node-a",
+		Image: "root", User: "node-a", Options: "ms_mode=secure"})
+	if err != nil {
+		t.Fatalf("NodeOverlay(ms_mode=secure): %v", err)
+	}
+	entries, _ = ReadCPIO(b)
+	if want := "monitors=198.18.0.1:3300\npool=rbd\nnamespace=node-a\nimage=root\nuser=node-a\noptions=ms_mode=secure\n"; len(entries) == 0 ||
+		!strings.HasSuffix(string(entries[len(entries)-1].Data), want) {
+		t.Errorf("node.conf with ms_mode = %q, want it to end %q", entries[len(entries)-1].Data, want)
+	}
 	for _, bad := range []NodeConf{
 		{Monitors: []string{"1.2.3.4:6789"}, Pool: "rbd", Image: "root"},
+		{Monitors: []string{"1.2.3.4:3300"}, Pool: "rbd", Image: "root", User: "u", Options: "ms_mode=secure\nkey=x"},
 		{Monitors: []string{"1.2.3.4:6789"}, Pool: "rbd", Image: "root", User: "u", Hostname: "a\nkey=x"},
 	} {
 		if _, err := NodeOverlay(bad); err == nil {

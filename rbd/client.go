@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,13 @@ type Config struct {
 	// GoldenNamespace is where golden images live when an image's definition
 	// names no namespace; empty means "golden".
 	GoldenNamespace string
+	// MsMode is the messenger mode nodes' kernels map their volumes with,
+	// the krbd option ms_mode (rbd(8), kernel map options; Linux 5.11 and
+	// later): "" or "legacy" is msgr v1 (monitor port 6789, no ms_mode
+	// option, understood by every kernel); "crc", "secure", "prefer-crc"
+	// and "prefer-secure" are msgr2 (port 3300). "secure" encrypts the disk
+	// traffic with AES-GCM.
+	MsMode string
 	// Timeout bounds each monitor and OSD operation; zero means 30 s.
 	Timeout time.Duration
 	// Logger receives state changes; nil discards them.
@@ -73,6 +81,9 @@ func Open(cfg Config) (*Client, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if err := CheckMsMode(cfg.MsMode); err != nil {
+		return nil, err
 	}
 	conn, err := rados.NewConnWithUser(cfg.User)
 	if err != nil {
@@ -115,6 +126,17 @@ func (c *Client) configure() error {
 		if err := c.conn.SetConfigOption(o[0], o[1]); err != nil {
 			return fmt.Errorf("ceph: set %s: %w", o[0], err)
 		}
+	}
+	return nil
+}
+
+// msModes are the values Config.MsMode takes.
+var msModes = []string{"", "legacy", "crc", "secure", "prefer-crc", "prefer-secure"}
+
+// CheckMsMode returns an error unless m is one of msModes (Config.MsMode).
+func CheckMsMode(m string) error {
+	if !slices.Contains(msModes, m) {
+		return fmt.Errorf("rbd: ms_mode %q: want legacy, crc, secure, prefer-crc or prefer-secure", m)
 	}
 	return nil
 }

@@ -141,23 +141,33 @@ type monDump struct {
 	} `json:"mons"`
 }
 
-// Target implements boot.Volumes: the monitors' msgr v1 addresses from the
-// monitor map, and the volume's place.
+// Target implements boot.Volumes: the monitors' addresses from the monitor
+// map, of the messenger version Config.MsMode asks for (v1 for legacy, v2
+// otherwise: a kernel with ms_mode=crc|secure speaks msgr2 only, on port
+// 3300), the volume's place, and ms_mode as a map option unless legacy
+// (an older kernel refuses an ms_mode it does not know).
 func (c *Client) Target(ctx context.Context, name string) (*boot.MapTarget, error) {
 	var d monDump
 	if err := c.monCommand(ctx, map[string]any{"prefix": "mon dump"}, &d); err != nil {
 		return nil, err
 	}
 	t := &boot.MapTarget{Pool: c.cfg.Pool, Namespace: name, Image: boot.RootImage, User: name}
+	want := "v1"
+	if m := c.cfg.MsMode; m != "" && m != "legacy" {
+		want, t.Options = "v2", "ms_mode="+m
+	}
 	for _, m := range d.Mons {
 		for _, a := range m.PublicAddrs.Addrvec {
-			if a.Type == "v1" {
+			if a.Type == want {
 				t.Monitors = append(t.Monitors, a.Addr)
 			}
 		}
 	}
 	if len(t.Monitors) == 0 {
-		return nil, fmt.Errorf("monitor map lists no msgr v1 address (the kernel client needs one)")
+		if want == "v2" {
+			return nil, fmt.Errorf("monitor map lists no msgr2 (v2) address, which ms_mode=%s needs", c.cfg.MsMode)
+		}
+		return nil, fmt.Errorf("monitor map lists no msgr v1 address (the kernel client needs one without ms_mode)")
 	}
 	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/ceph/go-ceph/rbd"
@@ -311,5 +312,40 @@ func TestMapTarget(t *testing.T) {
 	want := tg.Monitors[0] + " name=" + ns + ",key=client." + ns + ",_pool_ns=" + ns + " rbd root -"
 	if got := tg.Spec(); got != want {
 		t.Errorf("Spec() = %q, want %q", got, want)
+	}
+}
+
+// TestTargetMsMode: per Config.MsMode, Target names the monitors' msgr v1
+// (6789) or msgr2 (3300) addresses from the real monitor map, and the
+// ms_mode map option.
+func TestTargetMsMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ mode, port, options string }{
+		{"", ":6789", ""},
+		{"legacy", ":6789", ""},
+		{"crc", ":3300", "ms_mode=crc"},
+		{"secure", ":3300", "ms_mode=secure"},
+		{"prefer-crc", ":3300", "ms_mode=prefer-crc"},
+	} {
+		c, err := Open(Config{ConfFile: testCluster.conf, User: "bootd", KeyringFile: testCluster.keyring,
+			Pool: "rbd", MsMode: tc.mode, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatalf("Open(MsMode %q): %v", tc.mode, err)
+		}
+		tg, err := c.Target(t.Context(), "node-x")
+		c.Close()
+		if err != nil {
+			t.Fatalf("Target with MsMode %q: %v", tc.mode, err)
+		}
+		if len(tg.Monitors) != 1 || !strings.HasSuffix(tg.Monitors[0], tc.port) || tg.Options != tc.options {
+			t.Errorf("Target with MsMode %q = monitors %v, options %q; want one on %s, options %q",
+				tc.mode, tg.Monitors, tg.Options, tc.port, tc.options)
+		}
+		if tc.options != "" && !strings.Contains(tg.Spec(), ",_pool_ns=node-x,"+tc.options+" rbd root -") {
+			t.Errorf("Spec() with MsMode %q = %q, want the option after _pool_ns", tc.mode, tg.Spec())
+		}
+	}
+	if _, err := Open(Config{ConfFile: testCluster.conf, MsMode: "aes"}); err == nil {
+		t.Errorf("Open(MsMode aes) = nil error, want one")
 	}
 }

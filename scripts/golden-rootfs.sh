@@ -2,7 +2,9 @@
 # golden-rootfs.sh OUT.img [SIZE] [ARCH]: builds a tiny ext4 root file system
 # from Debian's busybox-static, for tests and the demo: its init prints a
 # marker, where / is mounted from and the hostname bootd gave, shows and
-# rewrites a file that survives reboots, then powers the machine off. Lines
+# rewrites a file that survives reboots, then powers the machine off. It
+# also prints its RBD map string and, for a hostname ending in -bench, the
+# rates of writing and reading 64 MiB of its root device. Lines
 # start with BOOTD- so a harness can read them off the serial console. With
 # bootd.stay on the kernel command line (the demo) it leaves a shell on the
 # console instead of powering off.
@@ -51,6 +53,25 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo "BOOTD-MARKER: the golden root file system is running"
 echo "BOOTD-ROOT: $(awk '$2 == "/" { dev = $1 } END { print dev }' /proc/mounts)"
 echo "BOOTD-HOSTNAME: $(hostname)"
+# How the root was mapped (kernel Documentation/ABI/testing/sysfs-bus-rbd:
+# config_info is the map string, ms_mode included; with key= it holds no secret).
+[ -r /sys/bus/rbd/devices/0/config_info ] && echo "BOOTD-RBD: $(cat /sys/bus/rbd/devices/0/config_info)"
+# A node whose hostname ends in -bench also writes 64 MiB at 512 MiB into
+# its root device (past this small file system; O_DIRECT, so each write is
+# acknowledged by the cluster), reads them back uncached and prints both
+# rates: the e2e ms_mode measurement. Written data, since a clone's unwritten
+# blocks of a sparse golden image come back as holes, not as transferred bytes.
+case $(hostname) in *-bench)
+	dev=$(awk '$2 == "/" { dev = $1 } END { print dev }' /proc/mounts)
+	rate() { awk -v a="$1" -v b="$2" 'BEGIN { d = b - a; if (d < 0.01) d = 0.01; printf "64 MiB in %.2f s, %.1f MiB/s", d, 64 / d }'; }
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	dd if=/dev/zero of="$dev" bs=1M count=64 seek=512 oflag=direct 2>/dev/null
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	dd if="$dev" of=/dev/null bs=1M count=64 skip=512 iflag=direct 2>/dev/null
+	t2=$(cut -d' ' -f1 /proc/uptime)
+	echo "BOOTD-WRITE: $(rate "$t0" "$t1")"
+	echo "BOOTD-READ: $(rate "$t1" "$t2")"
+esac
 mount -o remount,rw /
 if [ -f /persist.txt ]; then echo "BOOTD-PERSIST: $(cat /persist.txt)"; else echo "BOOTD-PERSIST: none"; fi
 echo "written by boot at $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)" > /persist.txt

@@ -234,3 +234,27 @@ func TestSettingsRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestMapStringOptions: node.conf's options= (ms_mode from bootd's
+// ceph_ms_mode, '=' and all) end the options word of the map string.
+func TestMapStringOptions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ conf, want string }{
+		{"monitors=198.18.0.1:6789\npool=rbd\nnamespace=n1\nimage=root\nuser=n1\n",
+			"198.18.0.1:6789 name=n1,key=client.n1,_pool_ns=n1 rbd root -"},
+		{"monitors=198.18.0.1:3300\npool=rbd\nnamespace=n1\nimage=root\nuser=n1\noptions=ms_mode=secure\n",
+			"198.18.0.1:3300 name=n1,key=client.n1,_pool_ns=n1,ms_mode=secure rbd root -"},
+		{"monitors=198.18.0.1:3300,198.18.0.2:3300\npool=rbd\nimage=root\nuser=n1\noptions=ms_mode=crc\n",
+			"198.18.0.1:3300,198.18.0.2:3300 name=n1,key=client.n1,ms_mode=crc rbd root -"},
+	} {
+		root := t.TempDir()
+		writeFiles(t, root, map[string]string{"proc/cmdline": "bootd=https://198.18.0.1/boot/x\n", "etc/bootd/node.conf": tc.conf})
+		s, err := (&env{root: root}).readSettings()
+		if err != nil {
+			t.Fatalf("readSettings(%q): %v", tc.conf, err)
+		}
+		if got := s.mapString(); got != tc.want {
+			t.Errorf("mapString() from %q = %q, want %q", tc.conf, got, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/rbd"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,6 +84,10 @@ type serveConfig struct {
 	CephKeyring         string `yaml:"ceph_keyring"`
 	CephPool            string `yaml:"ceph_pool"`
 	CephGoldenNamespace string `yaml:"ceph_golden_namespace"`
+	// CephMsMode is how nodes' kernels talk to Ceph (rbd.Config.MsMode):
+	// legacy (msgr v1, the default), crc, secure (encrypted), prefer-crc
+	// or prefer-secure.
+	CephMsMode string `yaml:"ceph_ms_mode"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -148,6 +153,7 @@ func (c *serveConfig) fields() []configField {
 		{"ceph-keyring", "BOOTD_CEPH_KEYRING", "keyring file with the Ceph user's key", &c.CephKeyring},
 		{"ceph-pool", "BOOTD_CEPH_POOL", "RBD pool of the nodes' volumes (default rbd)", &c.CephPool},
 		{"ceph-golden-namespace", "BOOTD_CEPH_GOLDEN_NAMESPACE", "RBD namespace of golden images (default golden)", &c.CephGoldenNamespace},
+		{"ceph-ms-mode", "BOOTD_CEPH_MS_MODE", "how nodes map their volumes: legacy (msgr v1, default), crc, secure (encrypted msgr2), prefer-crc or prefer-secure", &c.CephMsMode},
 	}
 }
 
@@ -227,6 +233,9 @@ func (c serveConfig) validate() error {
 	}
 	if d, err := time.ParseDuration(c.BootWindow); err != nil || d <= 0 {
 		return fmt.Errorf("--boot-window %q: want a duration such as 5m", c.BootWindow)
+	}
+	if err := rbd.CheckMsMode(c.CephMsMode); err != nil {
+		return fmt.Errorf("--ceph-ms-mode: %w", err)
 	}
 	return nil
 }

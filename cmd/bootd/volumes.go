@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,11 @@ func openVolumes(cfg serveConfig, log *slog.Logger, checkpoint func(string)) (bo
 	}
 	c, err := rbd.Open(rbd.Config{ConfFile: cfg.CephConf, Monitors: cfg.CephMonitors, User: cfg.CephUser,
 		KeyringFile: cfg.CephKeyring, Pool: cfg.CephPool, GoldenNamespace: cfg.CephGoldenNamespace,
-		Logger: log, Checkpoint: checkpoint})
+		MsMode: cfg.CephMsMode, Logger: log, Checkpoint: checkpoint})
 	if err != nil {
 		return nil, nil, err
 	}
-	log.Info("volume backend: Ceph RBD", "pool", cfg.CephPool, "user", "client."+cfg.CephUser)
+	log.Info("volume backend: Ceph RBD", "pool", cfg.CephPool, "user", "client."+cfg.CephUser, "ms_mode", cmp.Or(cfg.CephMsMode, "legacy"))
 	return c, func() { c.Close() }, nil
 }
 

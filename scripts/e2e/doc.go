@@ -8,6 +8,8 @@
 // Raspberry Pi 4 image (scripts/image-pi4.sh) and checks that bootd explain
 // passes for a node of each image and that the Pi's files come over TFTP,
 // then boots a Pi node's kernel8.img, initrd.img and cmdline.txt under
-// qemu-system-aarch64 -M virt onto its RBD clone. `make e2e` runs it;
+// qemu-system-aarch64 -M virt onto its RBD clone. TestMsModeSecure boots
+// one node with bootd's default msgr v1 and one with --ceph-ms-mode secure
+// and prints the cost of encryption. `make e2e` runs it;
 // the README's test command includes it.
 package e2e

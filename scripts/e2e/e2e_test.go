@@ -97,17 +97,19 @@ func (r *rig) golden(t *testing.T) {
 	r.ceph(t, "rbd", "snap", "protect", "rbd/golden/debian-12@v1")
 }
 
-func (r *rig) startBootd(t *testing.T) {
+// startBootd starts bootd serve with the rig's settings and extra flags.
+func (r *rig) startBootd(t *testing.T, extra ...string) {
 	t.Helper()
 	r.data = filepath.Join(r.ns.dir, "bootd")
-	r.bootd = r.ns.start(t, "bootd", filepath.Join(repo, "bin/bootd"), "serve",
+	argv := []string{filepath.Join(repo, "bin/bootd"), "serve",
 		"--data-dir", r.data, "--http-listen", httpAddr, "--advertise", bridgeAddr,
 		"--images-dir", r.images, "--log-level", "debug",
 		"--dhcp-mode", "full", "--dhcp-interface", "br0",
 		"--dhcp-pool-start", "198.18.0.100", "--dhcp-pool-end", "198.18.0.199",
-		"--tftp-listen", bridgeAddr+":69", "--ipxe-dir", "/usr/lib/ipxe",
+		"--tftp-listen", bridgeAddr + ":69", "--ipxe-dir", "/usr/lib/ipxe",
 		"--ceph-conf", r.cephConf, "--ceph-user", "bootd",
-		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.bootd.keyring"))
+		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.bootd.keyring")}
+	r.bootd = r.ns.start(t, "bootd", append(argv, extra...)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(r.ns.logTail("bootd", 200), "bootd serving") {
 		if time.Now().After(deadline) || r.bootd.exited() {
