@@ -1,20 +1,20 @@
 package main
 
 import (
-	"time"
-
 	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/bootd/bootd/boot"
-	"github.com/bootd/bootd/rbd"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/rbd"
 )
 
 // serveConfig is bootd serve's configuration. It is read from a YAML file
