@@ -68,7 +68,7 @@ func bootVM(t *testing.T, ns *netns, fw firmware, tap, mac, name string) *vm {
 func startQEMU(t *testing.T, ns *netns, name string, args []string) *vm {
 	t.Helper()
 	if args[0] != "-accel" {
-		args = append([]string{"-accel", "tcg", "-m", "768", "-smp", "1", "-nographic", "-no-reboot", "-serial", "mon:stdio"}, args...)
+		args = append([]string{"-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "768", "-smp", "1", "-nographic", "-no-reboot", "-serial", "mon:stdio"}, args...)
 	}
 	return runQEMU(t, ns, name, append([]string{"qemu-system-x86_64"}, args...))
 }
