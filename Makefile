@@ -16,7 +16,7 @@ export GOFLAGS = -tags=$(GOTAGS)
 CEPH_TEST_DIR  ?= $(CURDIR)/.ceph-test
 CEPH_TEST_ADDR ?= 127.0.0.1
 
-.PHONY: all build run demo demo-down test unit integration e2e lint deps clean image-debian image-pi4
+.PHONY: all build run demo demo-down test unit integration e2e lint deps deps-build clean image-debian image-pi4
 
 all: build
 
@@ -26,8 +26,9 @@ build:
 	CGO_ENABLED=0 GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o bin/bootd-init-amd64 ./cmd/bootd-init
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o bin/bootd-init-arm64 ./cmd/bootd-init
 
-## run: bootd serve on $(LISTEN) with the embedded example image catalog and data in $(DATA)
-run: deps build
+## run: bootd serve on $(LISTEN) with the embedded example image catalog and data in $(DATA);
+## installs only what the build needs (deps-build), not the test tools
+run: deps-build build
 	./$(BIN) serve --data-dir $(DATA) --http-listen $(LISTEN)
 
 ## test: install what the tests need, check style and arrows, run every test
@@ -88,6 +89,10 @@ lint:
 ## deps: install build and test dependencies (Debian 12 / Ubuntu; idempotent)
 deps:
 	./scripts/deps.sh
+
+## deps-build: install only what make build needs (Go, a C compiler, Ceph's client libraries)
+deps-build:
+	./scripts/deps.sh base build
 
 clean:
 	rm -rf bin bootd

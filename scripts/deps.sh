@@ -3,10 +3,19 @@
 # idempotently: a package already installed is left alone, and apt-get is
 # not called at all when nothing is missing.
 # The Debian packages are listed in scripts/deps.d/*.txt, one file per part of
-# bootd (one package per line, # starts a comment).
+# bootd (one package per line, # starts a comment). With arguments, only those
+# parts are installed (deps.sh base build: what make build needs); without,
+# all of them (what make test needs).
 set -euo pipefail
 GO_VERSION=1.26.8
-mapfile -t PKGS < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$(dirname "$0")"/deps.d/*.txt | sort -u)
+parts=()
+for p in "$@"; do
+  f="$(dirname "$0")/deps.d/$p.txt"
+  [ -f "$f" ] || { echo "deps: no part $p (scripts/deps.d/$p.txt)" >&2; exit 2; }
+  parts+=("$f")
+done
+[ ${#parts[@]} -gt 0 ] || parts=("$(dirname "$0")"/deps.d/*.txt)
+mapfile -t PKGS < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "${parts[@]}" | sort -u)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
