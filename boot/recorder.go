@@ -39,9 +39,9 @@ const (
 
 // queued is an event waiting for its batch.
 type queued struct {
-	mac     MAC
-	ev      Event
-	done    chan result // nil for RecordFetch
+	mac  MAC
+	ev   Event
+	done chan result // nil for RecordFetch
 }
 
 type result struct {
