@@ -108,7 +108,8 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 
 // tftpFetch is a finished transfer as a fetch for the timeline.
 func tftpFetch(ev tftp.Event) boot.Fetch {
-	f := boot.Fetch{Transport: boot.TFTP, File: ev.Request.Name, Bytes: ev.Bytes, Size: ev.Size, Duration: ev.Duration}
+	f := boot.Fetch{Transport: boot.TFTP, File: ev.Request.Name, Bytes: ev.Bytes,
+		Size: max(ev.Size, 0), Duration: ev.Duration} // ev.Size is -1 when no file was opened
 	switch ev.Outcome {
 	case tftp.Done:
 		f.Outcome = boot.FetchDone
