@@ -76,9 +76,9 @@ func (f Fetch) describe() string {
 	return s
 }
 
-// repeats reports whether g is a repeat of f, folded into f's event by the
-// recorder: the same fetch but for its duration.
-func (f *Fetch) repeats(g *Fetch) bool {
+// repeatedBy reports whether g repeats f, to be folded into f's event by
+// the recorder: the same fetch but for its duration.
+func (f *Fetch) repeatedBy(g *Fetch) bool {
 	if f == nil || g == nil {
 		return false
 	}

@@ -71,7 +71,7 @@ func (r *recorder) init() {
 // next batch, in order with the node's other events. It is for the protocol
 // servers, which must not wait for the disk. A repeat of the node's newest
 // queued event (also a fetch, of the same stage and source, and the same
-// but for its duration: see Fetch.repeats) is folded into it and counted in
+// but for its duration: see Fetch.repeatedBy) is folded into it and counted in
 // its Fetch.Repeats, so a client fetching one file in a loop costs one event
 // per batch, while a probe the client aborted and the whole fetch after it
 // stay two events. An unknown stage or node is logged. When bootd's DHCP
@@ -87,6 +87,7 @@ func (s *Service) RecordFetch(mac MAC, stage Stage, source netip.Addr, f Fetch) 
 			return
 		}
 	}
+	f.Repeats = 0 // the recorder counts them
 	ev := Event{Stage: stage, Fetch: &f}
 	if source.IsValid() {
 		ev.Source = source.String()
@@ -112,7 +113,7 @@ func (s *Service) stamp(ev Event) (Event, error) {
 
 // sameFetch reports whether b repeats a (see RecordFetch).
 func sameFetch(a, b Event) bool {
-	return a.Stage == b.Stage && a.Source == b.Source && a.Fetch.repeats(b.Fetch)
+	return a.Stage == b.Stage && a.Source == b.Source && a.Fetch.repeatedBy(b.Fetch)
 }
 
 // Record adds an event to mac's timeline, moves the node's state along, and
