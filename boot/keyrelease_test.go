@@ -264,7 +264,8 @@ func TestStrangersFetchesNotRecorded(t *testing.T) {
 	t.Parallel()
 	r := newKeyRig(t, KeyReleaseLease)
 	before, _ := r.s.Node(r.ctx, testMAC)
-	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: attackerAddr.String(), Detail: "http boot.ipxe"})
+	script := Fetch{Transport: HTTP, File: "boot.ipxe", Outcome: FetchDone, Bytes: 436}
+	r.s.RecordFetch(testMAC, StageScript, attackerAddr, script)
 	if evs := r.events(t); len(evs) != 0 {
 		t.Errorf("a stranger's fetch wrote the timeline: %+v", evs)
 	}
@@ -272,8 +273,8 @@ func TestStrangersFetchesNotRecorded(t *testing.T) {
 		t.Errorf("a stranger's fetch changed the node: %+v -> %+v", before, after)
 	}
 	r.s.SawLease(testMAC, nodeAddr, true, false)
-	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: nodeAddr.String(), Detail: "http boot.ipxe"})
-	r.s.RecordSoon(testMAC, Event{Stage: StageScript, Source: attackerAddr.String(), Detail: "http boot.ipxe"})
+	r.s.RecordFetch(testMAC, StageScript, nodeAddr, script)
+	r.s.RecordFetch(testMAC, StageScript, attackerAddr, script)
 	if evs := r.events(t); len(evs) != 1 || evs[0].Source != nodeAddr.String() {
 		t.Errorf("timeline %+v, want the node's own fetch only", evs)
 	}

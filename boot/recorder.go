@@ -3,20 +3,19 @@ package boot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
 
 // Timeline events are written by one writer at a time, in batches: every
 // event waiting when a batch starts goes into one store transaction (one
-// fsync). Record waits for its batch; RecordSoon does not, so a protocol
+// fsync). Record waits for its batch; RecordFetch does not, so a protocol
 // server answers its client without waiting for the disk. Events of one node
 // are written in the order they were recorded, whichever of the two was used.
 
-// MACEvent is an event for mac's timeline.
+// A MACEvent is an event of a machine's timeline: one to append
+// (EventBatcher), or one recorded (Subscription).
 type MACEvent struct {
 	MAC   MAC
 	Event Event
@@ -29,9 +28,9 @@ type EventBatcher interface {
 	AppendEvents(ctx context.Context, evs []MACEvent, p TimelinePolicy) ([]Event, error)
 }
 
-// Limits of the queue of events recorded with RecordSoon.
+// Limits of the queue of events recorded with RecordFetch.
 const (
-	// soonPerNode is how many RecordSoon events of one node may wait for a
+	// soonPerNode is how many RecordFetch events of one node may wait for a
 	// batch; more are dropped and counted. Repeats are folded first.
 	soonPerNode = 32
 	// paceMax caps the pause between two batches (see drain).
@@ -40,10 +39,9 @@ const (
 
 // queued is an event waiting for its batch.
 type queued struct {
-	mac     MAC
-	ev      Event
-	repeats int         // folded RecordSoon events like this one
-	done    chan result // nil for RecordSoon
+	mac  MAC
+	ev   Event
+	done chan result // nil for RecordFetch
 }
 
 type result struct {
@@ -56,10 +54,10 @@ type recorder struct {
 	mu      sync.Mutex
 	queue   []*queued
 	newest  map[string]*queued // per node: its newest queued event
-	soon    map[string]int     // per node: its queued RecordSoon events
+	soon    map[string]int     // per node: its queued RecordFetch events
 	running bool               // a writer is draining the queue
 	idle    *sync.Cond         // signalled when the writer stops
-	dropped int64              // RecordSoon events dropped (soonPerNode)
+	dropped int64              // RecordFetch events dropped (soonPerNode)
 }
 
 // init readies the recorder; NewService calls it.
@@ -68,27 +66,31 @@ func (r *recorder) init() {
 	r.idle = sync.NewCond(&r.mu)
 }
 
-// RecordSoon queues ev for mac's timeline and returns at once; the event is
-// written with the next batch, in order with the node's other events. A
-// repeat of the node's newest queued event (also recorded with RecordSoon,
-// same stage, source and detail but for a closing " in <duration>", as in
-// "http boot.ipxe: 436 bytes in 31µs") is folded into it and counted in its
-// detail, so a client fetching one file in a loop costs one event per
-// batch, while a probe the client aborted and the whole fetch after it stay
-// two events. It is for the fetch events of the protocol servers, which
-// must not wait for the disk; a zero ev.Time means now, an unknown stage or
-// node is logged. When bootd's DHCP reports leases (Config.Leases), only
-// fetches from an address of the node's current boot are recorded: a
-// stranger's fetch of a node's files does not write its timeline.
-func (s *Service) RecordSoon(mac MAC, ev Event) {
+// RecordFetch queues a finished fetch for mac's timeline, as an event of
+// stage from source, and returns at once; the event is written with the
+// next batch, in order with the node's other events. It is for the protocol
+// servers, which must not wait for the disk. A repeat of the node's newest
+// queued event (also a fetch, of the same stage and source, and the same
+// but for its duration: see Fetch.repeatedBy) is folded into it and counted in
+// its Fetch.Repeats, so a client fetching one file in a loop costs one event
+// per batch, while a probe the client aborted and the whole fetch after it
+// stay two events. An unknown stage or node is logged. When bootd's DHCP
+// reports leases (Config.Leases), only fetches from an address of the node's
+// current boot are recorded: a stranger's fetch of a node's files does not
+// write its timeline.
+func (s *Service) RecordFetch(mac MAC, stage Stage, source netip.Addr, f Fetch) {
 	if s.leases {
 		// Only the node's own boot writes its timeline: a fetch from an
 		// address bootd did not see this MAC take is counted, not recorded.
-		a, err := netip.ParseAddr(ev.Source)
-		if err != nil || !s.bound(mac, a.Unmap()) {
+		if !source.IsValid() || !s.bound(mac, source.Unmap()) {
 			s.trust.FetchesUnbound.Add(1)
 			return
 		}
+	}
+	f.Repeats = 0 // the recorder counts them
+	ev := Event{Stage: stage, Fetch: &f}
+	if source.IsValid() {
+		ev.Source = source.String()
 	}
 	ev, err := s.stamp(ev)
 	if err != nil {
@@ -109,17 +111,9 @@ func (s *Service) stamp(ev Event) (Event, error) {
 	return ev, nil
 }
 
-// sameFetch reports whether b repeats a (see RecordSoon).
+// sameFetch reports whether b repeats a (see RecordFetch).
 func sameFetch(a, b Event) bool {
-	return a.Stage == b.Stage && a.Source == b.Source && untimed(a.Detail) == untimed(b.Detail)
-}
-
-// untimed is a fetch's detail without its closing " in <duration>".
-func untimed(detail string) string {
-	if i := strings.LastIndex(detail, " in "); i >= 0 && !strings.Contains(detail[i+4:], " ") {
-		return detail[:i]
-	}
-	return detail
+	return a.Stage == b.Stage && a.Source == b.Source && a.Fetch.repeatedBy(b.Fetch)
 }
 
 // Record adds an event to mac's timeline, moves the node's state along, and
@@ -163,7 +157,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	return nil
 }
 
-// DroppedEvents returns how many RecordSoon events were dropped because
+// DroppedEvents returns how many RecordFetch events were dropped because
 // their node had too many waiting.
 func (s *Service) DroppedEvents() int64 {
 	s.rec.mu.Lock()
@@ -178,7 +172,7 @@ func (s *Service) enqueue(q *queued) {
 	defer r.mu.Unlock()
 	if q.done == nil {
 		if n := r.newest[key]; n != nil && n.done == nil && sameFetch(n.ev, q.ev) {
-			n.repeats++
+			n.ev.Fetch.Repeats++
 			return
 		}
 		if r.soon[key] >= soonPerNode {
@@ -233,9 +227,6 @@ func (s *Service) writeBatch(batch []*queued) {
 	evs := make([]MACEvent, len(batch))
 	for i, q := range batch {
 		evs[i] = MACEvent{MAC: q.mac, Event: q.ev}
-		if q.repeats > 0 {
-			evs[i].Event.Detail = fmt.Sprintf("%s (and %d more like it)", q.ev.Detail, q.repeats)
-		}
 	}
 	if b, ok := s.store.(EventBatcher); ok && len(batch) > 1 {
 		stored, err := b.AppendEvents(ctx, evs, s.timeline)
@@ -255,10 +246,10 @@ func (s *Service) writeBatch(batch []*queued) {
 	}
 }
 
-// written answers q's waiter, or logs what went wrong for a RecordSoon event.
+// written answers q's waiter, or logs what went wrong for a RecordFetch event.
 func (s *Service) written(q *queued, ev Event, err error) {
 	if err == nil {
-		s.log.Debug("boot event", "mac", q.mac.String(), "stage", string(ev.Stage), "ip", ev.Source, "boot", ev.Boot)
+		s.log.Debug("boot event", "mac", q.mac.String(), "stage", string(ev.Stage), "ip", ev.Source, "boot", ev.Boot, "detail", ev.Text())
 	}
 	if q.done != nil {
 		q.done <- result{ev, err}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,14 @@ func taken(t *testing.T, svc *Service) {
 	}
 }
 
+// node is the address the test nodes fetch from.
+var node = netip.MustParseAddr("198.18.0.9")
+
+// httpFetch is a finished HTTP fetch of file.
+func httpFetch(file string, bytes int64, took time.Duration) Fetch {
+	return Fetch{Transport: HTTP, File: file, Outcome: FetchDone, Bytes: bytes, Size: bytes, Duration: took}
+}
+
 func details(t *testing.T, svc *Service, mac MAC) []string {
 	t.Helper()
 	boots, err := svc.Timeline(t.Context(), mac)
@@ -97,17 +106,17 @@ func details(t *testing.T, svc *Service, mac MAC) []string {
 	var out []string
 	for _, b := range boots {
 		for _, ev := range b.Events {
-			out = append(out, string(ev.Stage)+" "+ev.Detail)
+			out = append(out, string(ev.Stage)+" "+ev.Text())
 		}
 	}
 	return out
 }
 
-// TestRecordSoonOrder checks that events recorded with RecordSoon and with
+// TestRecordFetchOrder checks that events recorded with RecordFetch and with
 // Record are written in the order they were recorded, that Record returns
 // only once its event is stored, and that repeats of one fetch are folded
 // while fetches of other files are not.
-func TestRecordSoonOrder(t *testing.T) {
+func TestRecordFetchOrder(t *testing.T) {
 	t.Parallel()
 	for _, batch := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
@@ -116,15 +125,15 @@ func TestRecordSoonOrder(t *testing.T) {
 			mac := enrolled(t, svc, "52:54:00:00:00:01")
 			// The first event starts the writer, which waits at the gate with it;
 			// the rest queue up behind it.
-			svc.RecordSoon(mac, Event{Stage: StageScript, Source: "198.18.0.9", Detail: "http boot.ipxe: 400 bytes"})
+			svc.RecordFetch(mac, StageScript, node, httpFetch("boot.ipxe", 400, 0))
 			taken(t, svc)
-			for range 5 {
-				svc.RecordSoon(mac, Event{Stage: StageKernel, Source: "198.18.0.9", Detail: "http kernel: 9 bytes"})
+			for i := range 5 {
+				svc.RecordFetch(mac, StageKernel, node, httpFetch("kernel", 9, time.Duration(i)*time.Millisecond))
 			}
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/0: 1 bytes"})
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes in 1ms"})
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: 2 bytes in 3ms"})
-			svc.RecordSoon(mac, Event{Stage: StageInitrd, Source: "198.18.0.9", Detail: "http initrd/1: aborted after 1 of 2 bytes"})
+			svc.RecordFetch(mac, StageInitrd, node, httpFetch("initrd/0", 1, 0))
+			svc.RecordFetch(mac, StageInitrd, node, httpFetch("initrd/1", 2, time.Millisecond))
+			svc.RecordFetch(mac, StageInitrd, node, httpFetch("initrd/1", 2, 3*time.Millisecond))
+			svc.RecordFetch(mac, StageInitrd, node, Fetch{Transport: HTTP, File: "initrd/1", Outcome: FetchAborted, Bytes: 1, Size: 2})
 			recorded := make(chan Event, 1)
 			go func() {
 				ev, err := svc.Record(context.Background(), mac, Event{Stage: StageNetwork, Source: "198.18.0.9", Detail: "up"})
@@ -134,7 +143,7 @@ func TestRecordSoonOrder(t *testing.T) {
 				recorded <- ev
 			}()
 			time.Sleep(20 * time.Millisecond) // Record has queued its event
-			svc.RecordSoon(mac, Event{Stage: StageKernel, Source: "198.18.0.9", Detail: "http kernel: 9 bytes"})
+			svc.RecordFetch(mac, StageKernel, node, httpFetch("kernel", 9, 0))
 			select {
 			case <-recorded:
 				t.Fatal("Record returned before its event was written")
@@ -149,13 +158,13 @@ func TestRecordSoonOrder(t *testing.T) {
 			}
 			got := details(t, svc, mac)
 			want := []string{
-				"script http boot.ipxe: 400 bytes",
-				"kernel http kernel: 9 bytes (and 4 more like it)",
-				"initrd http initrd/0: 1 bytes",
+				"script http boot.ipxe: 400 bytes in 0s",
+				"kernel http kernel: 9 bytes in 0s (and 4 more like it)",
+				"initrd http initrd/0: 1 bytes in 0s",
 				"initrd http initrd/1: 2 bytes in 1ms (and 1 more like it)",
 				"initrd http initrd/1: aborted after 1 of 2 bytes",
 				"network up",
-				"kernel http kernel: 9 bytes",
+				"kernel http kernel: 9 bytes in 0s",
 			}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -168,15 +177,15 @@ func TestRecordSoonOrder(t *testing.T) {
 	}
 }
 
-// TestRecordSoonLimit checks that a node cannot queue more than soonPerNode
+// TestRecordFetchLimit checks that a node cannot queue more than soonPerNode
 // distinct events while the writer is busy, that the rest are counted, and
 // that a waiting Record is never dropped.
-func TestRecordSoonLimit(t *testing.T) {
+func TestRecordFetchLimit(t *testing.T) {
 	t.Parallel()
 	svc, g := newGatedService(t, true)
 	mac := enrolled(t, svc, "52:54:00:00:00:02")
 	for i := range soonPerNode + 11 {
-		svc.RecordSoon(mac, Event{Stage: StageTFTP, Detail: fmt.Sprintf("tftp file%d: 1 bytes", i)})
+		svc.RecordFetch(mac, StageTFTP, node, Fetch{Transport: TFTP, File: fmt.Sprintf("file%d", i), Outcome: FetchDone, Bytes: 1})
 		if i == 0 {
 			taken(t, svc) // the writer holds the first; 32 more queue, 10 are dropped
 		}
@@ -210,9 +219,9 @@ func TestRecordBatchFallback(t *testing.T) {
 	svc, g := newGatedService(t, true)
 	g.failBatch = true
 	mac := enrolled(t, svc, "52:54:00:00:00:03")
-	svc.RecordSoon(mac, Event{Stage: StageScript, Detail: "http boot.ipxe: 1 bytes"})
-	svc.RecordSoon(mac, Event{Stage: StageKernel, Detail: "http kernel: 1 bytes"})
-	svc.RecordSoon(mac, Event{Stage: StageInitrd, Detail: "http initrd/0: 1 bytes"})
+	svc.RecordFetch(mac, StageScript, node, httpFetch("boot.ipxe", 1, 0))
+	svc.RecordFetch(mac, StageKernel, node, httpFetch("kernel", 1, 0))
+	svc.RecordFetch(mac, StageInitrd, node, httpFetch("initrd/0", 1, 0))
 	close(g.gate)
 	if err := svc.Flush(t.Context()); err != nil {
 		t.Fatal(err)
@@ -249,13 +258,13 @@ func TestFlushDeadline(t *testing.T) {
 	t.Parallel()
 	svc, g := newGatedService(t, false)
 	mac := enrolled(t, svc, "52:54:00:00:00:04")
-	svc.RecordSoon(mac, Event{Stage: StageScript})
+	svc.RecordFetch(mac, StageScript, node, httpFetch("boot.ipxe", 1, 0))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
 	defer cancel()
 	if err := svc.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Flush with the writer stuck = %v, want the deadline", err)
 	}
-	svc.RecordSoon(mac, Event{Stage: "bogus"})
+	svc.RecordFetch(mac, "bogus", node, httpFetch("boot.ipxe", 1, 0))
 	if _, err := svc.Record(t.Context(), mac, Event{Stage: "bogus"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Record of a bogus stage = %v, want ErrInvalid", err)
 	}

@@ -39,7 +39,18 @@ type Event struct {
 	Stage  Stage     `json:"stage"`
 	Time   time.Time `json:"time"`
 	Source string    `json:"source,omitempty"` // the address the node spoke from
-	Detail string    `json:"detail,omitempty"`
+	// Detail says what happened, in words. A fetch event carries its
+	// Fetch instead; Text renders either.
+	Detail string `json:"detail,omitempty"`
+	Fetch  *Fetch `json:"fetch,omitempty"`
+}
+
+// Text is what ev says happened, for people: its fetch rendered, or its Detail.
+func (ev Event) Text() string {
+	if ev.Fetch != nil {
+		return ev.Fetch.String()
+	}
+	return ev.Detail
 }
 
 // A Boot is the events of one boot, oldest first.

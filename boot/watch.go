@@ -19,12 +19,6 @@ const SubscriptionBuffer = 64
 // changeLogSize is how many node changes the change log remembers.
 const changeLogSize = 4096
 
-// A Recorded is an event as it was recorded on a machine's timeline.
-type Recorded struct {
-	MAC   MAC
-	Event Event
-}
-
 // A Subscription receives the events recorded for one machine, or for every
 // machine, from the moment it was made. Publishing never waits for a
 // reader: a subscription whose buffer is full when an event arrives is
@@ -34,14 +28,14 @@ type Recorded struct {
 type Subscription struct {
 	hub *hub
 	mac string // canonical MAC, or "" for every machine
-	c   chan Recorded
+	c   chan MACEvent
 	// dropped and closed are guarded by hub.mu.
 	dropped, closed bool
 }
 
 // Events returns the channel of recorded events. It is closed by Close, and
 // when the subscription is dropped for falling behind.
-func (sub *Subscription) Events() <-chan Recorded { return sub.c }
+func (sub *Subscription) Events() <-chan MACEvent { return sub.c }
 
 // Dropped reports whether the subscription ended because its reader fell
 // behind by more than SubscriptionBuffer events. Its reader has missed
@@ -63,7 +57,7 @@ func (sub *Subscription) Close() {
 // Watch subscribes to the events recorded from now on for mac, or for every
 // machine when mac is nil. The caller must Close the subscription.
 func (s *Service) Watch(mac MAC) *Subscription {
-	sub := &Subscription{hub: &s.hub, c: make(chan Recorded, SubscriptionBuffer)}
+	sub := &Subscription{hub: &s.hub, c: make(chan MACEvent, SubscriptionBuffer)}
 	if mac != nil {
 		sub.mac = mac.String()
 	}
@@ -146,7 +140,7 @@ func (h *hub) changed(mac MAC, ev *Event) {
 		return
 	}
 	key := mac.String()
-	rec := Recorded{MAC: append(MAC(nil), mac...), Event: *ev}
+	rec := MACEvent{MAC: append(MAC(nil), mac...), Event: *ev}
 	for sub := range h.subs {
 		if sub.mac != "" && sub.mac != key {
 			continue

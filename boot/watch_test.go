@@ -8,7 +8,7 @@ import (
 )
 
 // drain returns what ch holds now, without waiting.
-func drain(ch <-chan Recorded) (got []Recorded, closed bool) {
+func drain(ch <-chan MACEvent) (got []MACEvent, closed bool) {
 	for {
 		select {
 		case r, ok := <-ch:
@@ -22,7 +22,7 @@ func drain(ch <-chan Recorded) (got []Recorded, closed bool) {
 	}
 }
 
-func stages(rs []Recorded) []Stage {
+func stages(rs []MACEvent) []Stage {
 	var out []Stage
 	for _, r := range rs {
 		out = append(out, r.Event.Stage)

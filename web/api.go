@@ -245,6 +245,11 @@ func (s *server) timeline(w http.ResponseWriter, r *http.Request) error {
 	if boots == nil {
 		boots = []boot.Boot{}
 	}
+	for _, b := range boots {
+		for i := range b.Events {
+			b.Events[i].Detail = b.Events[i].Text() // a fetch, rendered for clients that read text
+		}
+	}
 	s.writeJSON(w, r, http.StatusOK, timelineBody{MAC: mac, Boots: boots})
 	return nil
 }

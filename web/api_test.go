@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -192,11 +193,20 @@ func TestTimeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	initrd := boot.Fetch{Transport: boot.HTTP, File: "initrd", Outcome: boot.FetchDone, Bytes: 7, Size: 7}
+	f.svc.RecordFetch(mac, boot.StageInitrd, netip.MustParseAddr("10.0.0.9"), initrd)
+	if err := f.svc.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	rec = f.do(t, http.MethodGet, path, "")
 	var body timelineBody
 	decode(t, rec, &body)
-	if rec.Code != http.StatusOK || body.MAC.String() != "52:54:00:12:34:56" || len(body.Boots) != 1 || len(body.Boots[0].Events) != 3 {
-		t.Errorf("GET %s = %d %+v, want one boot of 3 events", path, rec.Code, body)
+	if rec.Code != http.StatusOK || body.MAC.String() != "52:54:00:12:34:56" || len(body.Boots) != 1 || len(body.Boots[0].Events) != 4 {
+		t.Fatalf("GET %s = %d %+v, want one boot of 4 events", path, rec.Code, body)
+	}
+	// A fetch is sent as data and, for clients that read text, rendered in detail.
+	if ev := body.Boots[0].Events[3]; ev.Fetch == nil || *ev.Fetch != initrd || ev.Detail != "http initrd: 7 bytes in 0s" {
+		t.Errorf("GET %s: fetch event = %+v (fetch %+v), want its fetch and detail %q", path, ev, ev.Fetch, "http initrd: 7 bytes in 0s")
 	}
 }
 

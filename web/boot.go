@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -135,17 +136,17 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	if r.Method != http.MethodGet || c.Node == nil || stage == "" || cw.code >= 300 {
 		return
 	}
-	detail := fmt.Sprintf("http %s: %d bytes in %s", c.Name, cw.n, shortDuration(took))
+	f := boot.Fetch{Transport: boot.HTTP, File: c.Name, Outcome: boot.FetchDone, Bytes: cw.n, Size: want, Duration: took}
 	if cw.code == http.StatusPartialContent {
-		detail = fmt.Sprintf("http %s: range of %d bytes in %s", c.Name, cw.n, shortDuration(took))
+		f.Outcome = boot.FetchRange
 	}
 	if outcome == "aborted" {
-		detail = fmt.Sprintf("http %s: aborted after %d of %d bytes", c.Name, cw.n, want)
+		f.Outcome = boot.FetchAborted
 	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip, _ := netip.ParseAddrPort(r.RemoteAddr)
 	// Queued, not waited for: the client has its file, and the next request
 	// on this connection need not wait for the disk.
-	s.svc.RecordSoon(c.Node.MAC, boot.Event{Stage: stage, Source: ip, Detail: detail})
+	s.svc.RecordFetch(c.Node.MAC, stage, ip.Addr(), f)
 }
 
 // sendScript sends a generated iPXE script whole, with its length; HEAD gets
@@ -199,15 +200,3 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// shortDuration rounds d for a timeline: to the microsecond below a
-// millisecond, to 0.1 ms below a second, to 10 ms above.
-func shortDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	}
-	return d.Round(time.Microsecond)
-}

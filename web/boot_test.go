@@ -178,7 +178,11 @@ func TestBootTimeline(t *testing.T) {
 	}
 	var got []string
 	for _, ev := range boots[0].Events {
-		got = append(got, string(ev.Stage)+" "+ev.Detail[:strings.Index(ev.Detail, ":")])
+		if f := ev.Fetch; f == nil || f.Outcome != boot.FetchDone || f.Bytes == 0 || f.Bytes != f.Size {
+			t.Errorf("event %+v: fetch %+v, want a whole file sent", ev, f)
+			continue
+		}
+		got = append(got, string(ev.Stage)+" "+string(ev.Fetch.Transport)+" "+ev.Fetch.File)
 		if ev.Source != "127.0.0.1" {
 			t.Errorf("event %+v: source %q, want 127.0.0.1", ev, ev.Source)
 		}
@@ -224,7 +228,7 @@ func TestBootWithCurl(t *testing.T) {
 			events = boots[0].Events
 		}
 	}
-	if len(events) != 1 || events[0].Stage != boot.StageInitrd || !strings.HasPrefix(events[0].Detail, "http initrd.img: 7000 bytes in ") {
+	if len(events) != 1 || events[0].Stage != boot.StageInitrd || !strings.HasPrefix(events[0].Text(), "http initrd.img: 7000 bytes in ") {
 		t.Errorf("Pi timeline after curl = %+v, want one initrd event", events)
 	}
 	b, err := exec.Command("curl", "-fsS", "--max-time", "20", "-r", "2990-3009", url).Output()

@@ -146,3 +146,49 @@ func TestAppendEventsBatch(t *testing.T) {
 		t.Errorf("the failed batch left an event: %+v", boots[1].Events)
 	}
 }
+
+// TestTimelineKeepsFetch checks that a fetch event round-trips through the
+// store with its Fetch, and that an event stored before fetches were typed
+// (its text in Detail) still reads and renders as it was.
+func TestTimelineKeepsFetch(t *testing.T) {
+	t.Parallel()
+	db, _ := openTemp(t)
+	ctx := context.Background()
+	mac := macN(7)
+	if _, err := newService(t, db).Enroll(ctx, boot.EnrollRequest{MAC: mac, Image: "debian"}); err != nil {
+		t.Fatal(err)
+	}
+	p := boot.DefaultTimelinePolicy()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	kernel := boot.Fetch{Transport: boot.HTTP, File: "kernel", Outcome: boot.FetchDone, Bytes: 9, Size: 9,
+		Duration: 1234 * time.Microsecond, Repeats: 2}
+	probe := boot.Fetch{Transport: boot.TFTP, File: "a/start4.elf", Outcome: boot.FetchAborted, Bytes: 1024, Size: 2500}
+	old := "http initrd: 7 bytes in 1ms (and 1 more like it)"
+	if _, err := db.AppendEvent(ctx, mac, boot.Event{Stage: boot.StageDHCP, Time: t0}, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AppendEvents(ctx, []boot.MACEvent{
+		{MAC: mac, Event: boot.Event{Stage: boot.StageTFTP, Time: t0.Add(time.Second), Source: "198.18.0.10", Fetch: &probe}},
+		{MAC: mac, Event: boot.Event{Stage: boot.StageKernel, Time: t0.Add(2 * time.Second), Source: "198.18.0.10", Fetch: &kernel}},
+		{MAC: mac, Event: boot.Event{Stage: boot.StageInitrd, Time: t0.Add(3 * time.Second), Source: "198.18.0.10", Detail: old}},
+	}, p); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := db.Timeline(ctx, mac)
+	if err != nil || len(boots) != 1 || len(boots[0].Events) != 4 {
+		t.Fatalf("Timeline = %+v, %v; want one boot of 4 events", boots, err)
+	}
+	evs := boots[0].Events
+	if f := evs[1].Fetch; f == nil || *f != probe {
+		t.Errorf("stored probe = %+v, want %+v", f, probe)
+	}
+	if f := evs[2].Fetch; f == nil || *f != kernel {
+		t.Errorf("stored kernel fetch = %+v, want %+v", f, kernel)
+	}
+	if got, want := evs[2].Text(), "http kernel: 9 bytes in 1.2ms (and 2 more like it)"; got != want {
+		t.Errorf("stored kernel fetch reads %q, want %q", got, want)
+	}
+	if evs[3].Fetch != nil || evs[3].Text() != old {
+		t.Errorf("old-style event = %+v reading %q, want no fetch and its detail %q", evs[3], evs[3].Text(), old)
+	}
+}

@@ -72,7 +72,7 @@ func (d *delivery) tftpEvents(t *testing.T, mac string, n int) []string {
 		if len(boots) > 0 {
 			for _, ev := range boots[len(boots)-1].Events {
 				if ev.Stage == boot.StageTFTP {
-					got = append(got, ev.Detail)
+					got = append(got, ev.Text())
 				}
 			}
 		}

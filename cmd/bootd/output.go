@@ -113,7 +113,7 @@ func writeTimeline(w io.Writer, boots []boot.Boot) error {
 	var rows [][]string
 	for _, b := range boots {
 		for _, ev := range b.Events {
-			rows = append(rows, []string{fmt.Sprint(b.Seq), when(ev.Time), string(ev.Stage), orDash(ev.Source), ev.Detail})
+			rows = append(rows, []string{fmt.Sprint(b.Seq), when(ev.Time), string(ev.Stage), orDash(ev.Source), ev.Text()})
 		}
 	}
 	return table(w, "BOOT\tTIME\tSTAGE\tSOURCE\tDETAIL", rows)

@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +32,7 @@ func TestStormTFTP(t *testing.T) {
 	storm(t, d.fx.Want["x86/kernel"], func() *exec.Cmd {
 		return exec.Command("curl", "-sS", "--max-time", "600", "--tftp-blksize", "1468", url)
 	})
-	checkStormEvents(t, d, boot.StageTFTP, fmt.Sprintf("tftp 52-54-00-12-34-56/kernel: %d bytes", 30<<20))
+	checkStormEvents(t, d, boot.StageTFTP, boot.Fetch{Transport: boot.TFTP, File: "52-54-00-12-34-56/kernel", Outcome: boot.FetchDone, Bytes: 30 << 20})
 }
 
 // TestStormHTTP: 200 concurrent HTTP downloads of a 64 MiB initrd.
@@ -45,7 +42,7 @@ func TestStormHTTP(t *testing.T) {
 	storm(t, d.fx.Want["x86/initrd/0"], func() *exec.Cmd {
 		return exec.Command("curl", "-fsS", "--max-time", "600", url)
 	})
-	checkStormEvents(t, d, boot.StageInitrd, fmt.Sprintf("http initrd/0: %d bytes", 64<<20))
+	checkStormEvents(t, d, boot.StageInitrd, boot.Fetch{Transport: boot.HTTP, File: "initrd/0", Outcome: boot.FetchDone, Bytes: 64 << 20})
 }
 
 // storm runs stormClients clients at once, each writing the file to its
@@ -115,8 +112,9 @@ func compare(r io.Reader, want []byte) (int64, bool) {
 	}
 }
 
-// checkStormEvents checks that every download landed in the node's timeline.
-func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string) {
+// checkStormEvents checks that every download landed in the node's timeline,
+// as a fetch like want or folded into one (Fetch.Repeats).
+func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, want boot.Fetch) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -127,8 +125,9 @@ func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string
 		count := 0
 		for _, b := range boots {
 			for _, ev := range b.Events {
-				if ev.Stage == stage && strings.HasPrefix(ev.Detail, prefix) {
-					count += 1 + foldedRepeats(ev.Detail)
+				if f := ev.Fetch; ev.Stage == stage && f != nil && f.Transport == want.Transport &&
+					f.File == want.File && f.Outcome == want.Outcome && f.Bytes == want.Bytes {
+					count += 1 + f.Repeats
 				}
 			}
 		}
@@ -136,21 +135,8 @@ func checkStormEvents(t *testing.T, d *delivery, stage boot.Stage, prefix string
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timeline has %d %q events, want %d", count, prefix, stormClients)
+			t.Fatalf("timeline has %d events like %q, want %d", count, want, stormClients)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// folded matches the count of repeats the timeline folded into one event.
-var folded = regexp.MustCompile(`\(and (\d+) more like it\)$`)
-
-// foldedRepeats returns how many more fetches an event's detail counts.
-func foldedRepeats(detail string) int {
-	m := folded.FindStringSubmatch(detail)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
 }

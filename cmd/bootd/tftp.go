@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/bootfs"
@@ -104,25 +103,30 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 	if err != nil {
 		return
 	}
-	d.svc.RecordSoon(mac, boot.Event{Stage: boot.StageTFTP, Source: ev.Request.Remote.Addr().String(), Detail: tftpDetail(ev)})
+	d.svc.RecordFetch(mac, boot.StageTFTP, ev.Request.Remote.Addr(), tftpFetch(ev))
 }
 
-// tftpDetail describes a finished transfer for the timeline.
-func tftpDetail(ev tftp.Event) string {
-	took := shortDuration(ev.Duration)
+// tftpFetch is a finished transfer as a fetch for the timeline.
+func tftpFetch(ev tftp.Event) boot.Fetch {
+	f := boot.Fetch{Transport: boot.TFTP, File: ev.Request.Name, Bytes: ev.Bytes,
+		Size: max(ev.Size, 0), Duration: ev.Duration} // ev.Size is -1 when no file was opened
 	switch ev.Outcome {
 	case tftp.Done:
-		return fmt.Sprintf("tftp %s: %d bytes in %s", ev.Request.Name, ev.Bytes, took)
+		f.Outcome = boot.FetchDone
 	case tftp.NotFound:
+		f.Outcome = boot.FetchNotFound
 		if errors.Is(ev.Err, bootfs.ErrBadName) {
-			return fmt.Sprintf("tftp %q: name refused", ev.Request.Name)
+			f.Outcome = boot.FetchRefused
 		}
-		return fmt.Sprintf("tftp %s: not found", ev.Request.Name)
 	case tftp.Aborted:
-		return fmt.Sprintf("tftp %s: ended by the client after %d of %d bytes (a probe)", ev.Request.Name, ev.Bytes, ev.Size)
+		f.Outcome = boot.FetchAborted
 	default:
-		return fmt.Sprintf("tftp %s: failed after %d of %d bytes: %v", ev.Request.Name, ev.Bytes, ev.Size, ev.Err)
+		f.Outcome = boot.FetchFailed
+		if ev.Err != nil {
+			f.Err = ev.Err.Error()
+		}
 	}
+	return f
 }
 
 // checkUDPAddr checks a TFTP listen address: empty, or [IPv4]:port.
@@ -141,16 +145,4 @@ func checkUDPAddr(addr string) error {
 		return fmt.Errorf("want an IPv4 address or none, not %q", host)
 	}
 	return nil
-}
-
-// shortDuration rounds d for a timeline: to the microsecond below a
-// millisecond, to 0.1 ms below a second, to 10 ms above.
-func shortDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(100 * time.Microsecond)
-	}
-	return d.Round(time.Microsecond)
 }
