@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootd/bootd/internal/dhcptest"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -115,5 +116,16 @@ func TestExplainOff(t *testing.T) {
 	got := Policy{}.Explain(Answer{Boot: true, Script: "http://x/boot.ipxe"})
 	if len(got) != 1 || got[0].Class != "all" || !strings.Contains(got[0].Text, "script URL http://x/boot.ipxe") {
 		t.Errorf("Policy{}.Explain = %+v, want one line naming the script URL", got)
+	}
+}
+
+// TestFixtureClasses: each shared fixture's Class is what classify makes
+// of it, so that tests outside this package can rely on it.
+func TestFixtureClasses(t *testing.T) {
+	t.Parallel()
+	for _, f := range dhcptest.Fixtures {
+		if got := classify(f.Packet(dhcpv4.MessageTypeDiscover)).Label(); got != f.Class {
+			t.Errorf("classify(%s) = %q, want %q", f.Name, got, f.Class)
+		}
 	}
 }
