@@ -82,10 +82,18 @@ func (e *Explanation) Failed() bool {
 	return false
 }
 
+// A DHCPExplainer returns what bootd's DHCP server hands mac, one answer
+// per firmware class. cmd/bootd builds it on the DHCP server's own policy
+// (package dhcp), so that an explanation cannot disagree with what is
+// served. It has no side effects.
+type DHCPExplainer func(ctx context.Context, mac boot.MAC) ([]DHCPAnswer, error)
+
 // Explain describes mac's boot without side effects: no token is issued,
 // no fence checked or released, nothing recorded. chk may be nil when
-// bootd has no volume backend. An unknown mac is an error wrapping boot.ErrUnknown.
-func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explanation, error) {
+// bootd has no volume backend; dhcp may be nil when bootd's DHCP settings
+// are not known to the caller. An unknown mac is an error wrapping
+// boot.ErrUnknown.
+func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks, dhcp DHCPExplainer) (*Explanation, error) {
 	plan, err := f.nodes.Resolve(ctx, mac)
 	if err != nil {
 		return nil, err
@@ -97,7 +105,9 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks) (*Explana
 	}
 	g := f.redacted()
 	e.RBDBoot = plan.Image != nil && g.rbdBoot(plan)
-	e.DHCP = f.explainDHCP(plan)
+	if e.DHCP, err = explainDHCP(ctx, plan, dhcp); err != nil {
+		return nil, err
+	}
 	c, err := g.nodeScript(ctx, plan, nil)
 	if err != nil {
 		return nil, err
@@ -180,26 +190,22 @@ func (placeholderRBD) IssueBootToken(boot.MAC, netip.Addr) (string, error) {
 	return TokenPlaceholder, nil
 }
 
-// explainDHCP describes the DHCP server's rule (cmd/bootd's decider and
-// package dhcp): boot information only when netboot is on; iPXE binaries
-// by firmware class, then the node's script.
-func (f *Files) explainDHCP(plan *boot.Plan) []DHCPAnswer {
-	if !plan.Netboot {
-		return []DHCPAnswer{{Class: "all", Answer: "no boot information (netboot off): the firmware boots its next device"}}
+// explainDHCP asks dhcp what the DHCP server hands the node, and adds
+// where a Raspberry Pi finds its files over TFTP.
+func explainDHCP(ctx context.Context, plan *boot.Plan, dhcp DHCPExplainer) ([]DHCPAnswer, error) {
+	if dhcp == nil {
+		return []DHCPAnswer{{Class: "all", Answer: "not known here: ask the running bootd"}}, nil
 	}
-	hyphen := strings.ReplaceAll(plan.Node.MAC.String(), ":", "-")
-	script := f.bootURL + "/boot/" + hyphen + "/boot.ipxe"
-	if f.bootURL == "" {
-		script = "/boot/" + hyphen + "/boot.ipxe (bootd's HTTP address)"
+	as, err := dhcp(ctx, plan.Node.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("explain dhcp: %w", err)
 	}
-	return []DHCPAnswer{
-		{Class: "x86-bios", Answer: "TFTP boot file undionly.kpxe (iPXE), then the iPXE answer"},
-		{Class: "x64-uefi", Answer: "TFTP boot file of the configured x64 iPXE EFI binary, then the iPXE answer"},
-		{Class: "x64-uefi-http", Answer: "HTTP URL /boot/ipxe/<x64 iPXE EFI binary>, then the iPXE answer"},
-		{Class: "arm64-uefi", Answer: "the configured arm64 iPXE EFI binary, if any, then the iPXE answer"},
-		{Class: "ipxe", Answer: "script URL " + script},
-		{Class: "rpi4", Answer: "Raspberry Pi options; files under TFTP prefix " + piPrefix(plan.Node) + "/"},
+	for i, a := range as {
+		if a.Class == "rpi4" && plan.Netboot {
+			as[i].Answer += "; files under TFTP prefix " + piPrefix(plan.Node) + "/"
+		}
 	}
+	return as, nil
 }
 
 func piPrefix(n *boot.Node) string {

@@ -149,7 +149,7 @@ func TestExplainRBD(t *testing.T) {
 	t.Parallel()
 	f, svc := rbdFixture(t)
 	for _, mac := range []string{rbdDeb, rbdPi, rbdAlp} {
-		e, err := f.Explain(context.Background(), mustMAC(t, mac), svc)
+		e, err := f.Explain(context.Background(), mustMAC(t, mac), svc, nil)
 		if err != nil {
 			t.Fatalf("Explain(%s) = %v", mac, err)
 		}
@@ -165,7 +165,7 @@ func TestExplainRBD(t *testing.T) {
 			t.Errorf("Explain(%s) leaks a secret or lacks the placeholder:\n%s", mac, b)
 		}
 	}
-	if _, err := f.Explain(context.Background(), mustMAC(t, "52:54:00:99:99:99"), svc); !errors.Is(err, boot.ErrUnknown) {
+	if _, err := f.Explain(context.Background(), mustMAC(t, "52:54:00:99:99:99"), svc, nil); !errors.Is(err, boot.ErrUnknown) {
 		t.Errorf("Explain(unknown) = %v, want ErrUnknown", err)
 	}
 }

@@ -29,86 +29,39 @@ var rpiBoot = func() []byte {
 	return append(b, pxeEnd)
 }()
 
-// bootFile returns the iPXE binary for a firmware class, "" for none.
-func (s *Server) bootFile(c Class) string {
-	f := s.cfg.Files
-	switch c {
-	case ClassBIOS:
-		return f.BIOS
-	case ClassUEFI64, ClassHTTP64:
-		return f.UEFI64
-	case ClassUEFI32, ClassHTTP32:
-		return f.UEFI32
-	case ClassARM64, ClassHTTPARM64:
-		return f.ARM64
-	}
-	return ""
-}
-
-// setBoot puts the boot information for c into reply r: a TFTP file name,
-// an HTTP URL, or the Raspberry Pi options. It returns what was handed
-// out ("tftp" for the Pi, which names no file) and false when the client's
-// firmware gets nothing. proxy marks a proxyDHCP reply, which must carry
-// option 60 "PXEClient" (PXE 2.1 section 2.2.5).
-func (s *Server) setBoot(r *dhcpv4.DHCPv4, req *dhcpv4.DHCPv4, c Client, a Answer, proxy bool) (string, bool) {
-	if !a.Boot {
-		return "", false
-	}
+// setBoot puts the boot information the policy gives c into reply r: a
+// TFTP file name, a URL, or the Raspberry Pi options. It returns what was
+// handed out ("tftp" for the Pi, which names no file) and false when the
+// client gets nothing.
+func (s *Server) setBoot(r *dhcpv4.DHCPv4, req *dhcpv4.DHCPv4, c Client, a Answer) (string, bool) {
+	b := s.policy.Boot(c, a)
 	server := s.cfg.ServerIP.AsSlice()
-	url := func(u string) {
-		r.BootFileName = u
-		r.UpdateOption(dhcpv4.OptBootFileName(u))
-	}
-	var file string
-	switch {
-	case c.IPXE:
-		// iPXE gets its script over HTTP: this ends the chain-load loop.
-		if a.Script == "" {
-			return "", false
-		}
-		file = a.Script
-		url(file)
-		if proxy {
-			r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, pxeBypass))
-		}
-	case c.Class == ClassRPi4:
+	switch b.Via {
+	case ViaNone:
+		return "", false
+	case ViaRPi:
 		// The Pi reads only option 43, option 60 and the TFTP server.
 		r.ServerIPAddr = server
 		r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, rpiBoot))
-		r.UpdateOption(dhcpv4.OptClassIdentifier("PXEClient"))
 		r.UpdateOption(dhcpv4.OptTFTPServerName(s.cfg.ServerIP.String()))
-		return "tftp", true
-	case c.Class.HTTP():
-		// UEFI HTTP boot wants option 60 "HTTPClient" and a URI (UEFI 2.x
-		// section 24.7).
-		name := s.bootFile(c.Class)
-		if name == "" || s.cfg.HTTPBoot == "" {
-			return "", false
-		}
-		file = s.cfg.HTTPBoot + name
-		url(file)
-		r.UpdateOption(dhcpv4.OptClassIdentifier("HTTPClient"))
-		return file, true
-	default:
-		file = s.bootFile(c.Class)
-		if file == "" {
-			return "", false
-		}
+	case ViaTFTP:
 		r.ServerIPAddr = server
 		r.ServerHostName = s.cfg.ServerIP.String()
-		r.BootFileName = file
-		// BIOS PXE takes the file from a proxy offer only when told to skip
-		// discovery; edk2 (UEFI) wants no option 43 and asks again on port
-		// 4011 instead, where it gets the same file.
-		if proxy && c.Class == ClassBIOS {
-			r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, pxeBypass))
-		}
+		r.BootFileName = b.File
+	case ViaHTTP, ViaScript:
+		r.BootFileName = b.File
+		r.UpdateOption(dhcpv4.OptBootFileName(b.File))
 	}
-	if proxy {
-		r.UpdateOption(dhcpv4.OptClassIdentifier("PXEClient"))
+	if b.Bypass {
+		r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, pxeBypass))
+	}
+	if b.VendorClass != "" {
+		r.UpdateOption(dhcpv4.OptClassIdentifier(b.VendorClass))
+	}
+	if s.cfg.Mode == ModeProxy && (b.Via == ViaTFTP || b.Via == ViaScript) {
 		if g := req.Options.Get(dhcpv4.OptionClientMachineIdentifier); g != nil {
 			r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionClientMachineIdentifier, g)) // PXE 2.1: echo the GUID
 		}
 	}
-	return file, true
+	return b.reported(), true
 }

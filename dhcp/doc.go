@@ -2,7 +2,9 @@
 // BIOS and UEFI PXE, UEFI HTTP boot, iPXE and the Raspberry Pi 4
 // bootloader. It knows nothing of nodes or images: it classifies each
 // client by its firmware (Client, Class), asks a Decider whether and what
-// the client boots, builds the reply with github.com/insomniacslk/dhcp,
+// the client boots, lets its Policy turn that into the boot information of
+// the reply (the one place that decides it: bootd explain describes it
+// with Policy.Explain), builds the reply with github.com/insomniacslk/dhcp,
 // and reports every packet it receives and sends as an Event.
 //
 // It runs in one of two modes. In proxy mode (PXE 2.1 proxyDHCP) it answers

@@ -69,7 +69,7 @@ func (s *Server) discover(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now
 	r := s.newReply(req, dhcpv4.MessageTypeOffer)
 	r.YourIPAddr = ip.AsSlice()
 	s.leaseOptions(r, a, true)
-	file, _ := s.setBoot(r, req, c, a, false)
+	file, _ := s.setBoot(r, req, c, a)
 	return &reply{pkt: r, to: s.dest(req, false), client: c, file: file}
 }
 
@@ -112,7 +112,7 @@ func (s *Server) request(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now 
 	r := s.newReply(req, dhcpv4.MessageTypeAck)
 	r.ClientIPAddr, r.YourIPAddr = req.ClientIPAddr, ip.AsSlice()
 	s.leaseOptions(r, a, true)
-	file, _ := s.setBoot(r, req, c, a, false)
+	file, _ := s.setBoot(r, req, c, a)
 	return &reply{pkt: r, to: s.dest(req, false), client: c, file: file}
 }
 

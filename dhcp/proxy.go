@@ -37,7 +37,7 @@ func (s *Server) proxy(ctx context.Context, req *dhcpv4.DHCPv4, c Client, mt dhc
 	if typ == dhcpv4.MessageTypeAck {
 		r.ClientIPAddr = req.ClientIPAddr
 	}
-	file, ok := s.setBoot(r, req, c, a, true)
+	file, ok := s.setBoot(r, req, c, a)
 	if !ok {
 		s.log.Debug("dhcp proxy: nothing to boot", "mac", c.MAC.String(), "class", c.Label(), "boot", a.Boot)
 		return nil

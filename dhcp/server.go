@@ -14,12 +14,13 @@ import (
 // Server is a DHCP server for network-booting machines. It is safe for
 // concurrent use; Serve may be called once.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	met   *metrics
-	pool  *pool // full mode only
-	seen  *memory
-	slots chan struct{}
+	cfg    Config
+	policy Policy
+	log    *slog.Logger
+	met    *metrics
+	pool   *pool // full mode only
+	seen   *memory
+	slots  chan struct{}
 	// lastExhausted is when an exhausted pool was last logged (Unix seconds).
 	lastExhausted atomic.Int64
 	// bufs holds read buffers: a boot storm is many small packets, and a
@@ -38,7 +39,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, met: met, seen: newMemory(),
+	s := &Server{cfg: cfg, policy: cfg.Policy(), log: cfg.Logger, met: met, seen: newMemory(),
 		slots: make(chan struct{}, cfg.MaxInFlight)}
 	s.bufs.New = func() any { b := make([]byte, 1500); return &b }
 	if cfg.Mode == ModeFull {
@@ -51,19 +52,28 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ListenAndServe binds the DHCP port (and in proxy mode the PXE port) on
-// cfg.Interface and serves until ctx is done or a socket fails.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	conn, err := Listen(s.cfg.Interface, s.cfg.Port)
-	if err != nil {
-		return err
+// Listen binds the DHCP port (and in proxy mode the PXE port) on
+// cfg.Interface, for Serve. Callers that want bind errors at start-up,
+// before serving in the background, call it first.
+func (s *Server) Listen() (conn, pxe net.PacketConn, err error) {
+	if conn, err = Listen(s.cfg.Interface, s.cfg.Port); err != nil {
+		return nil, nil, err
 	}
-	var pxe net.PacketConn
 	if s.cfg.Mode == ModeProxy {
 		if pxe, err = Listen(s.cfg.Interface, s.cfg.PXEPort); err != nil {
 			conn.Close()
-			return err
+			return nil, nil, err
 		}
+	}
+	return conn, pxe, nil
+}
+
+// ListenAndServe binds the sockets as Listen does and serves until ctx is
+// done or a socket fails.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	conn, pxe, err := s.Listen()
+	if err != nil {
+		return err
 	}
 	return s.Serve(ctx, conn, pxe)
 }

@@ -32,7 +32,7 @@ func (s *server) explain(w http.ResponseWriter, r *http.Request) error {
 	if s.svc.HasVolumes() {
 		chk = s.svc
 	}
-	e, err := files.Explain(r.Context(), mac, chk)
+	e, err := files.Explain(r.Context(), mac, chk, s.dhcp)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	Closing <-chan struct{}
 	// Files serves the boot files under /boot; nil leaves /boot out.
 	Files *bootfs.Files
+	// DHCP tells explain what the DHCP server hands each node; nil says
+	// it is not known.
+	DHCP bootfs.DHCPExplainer
 }
 
 // server holds what the handlers share. It has no mutable state of its own.
@@ -44,6 +47,7 @@ type server struct {
 	metrics *metrics
 	version string
 	files   *bootfs.Files
+	dhcp    bootfs.DHCPExplainer
 }
 
 // New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
@@ -68,7 +72,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
-		metrics: m, version: cfg.Version, files: cfg.Files}
+		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/bootfs"
 	"github.com/bootd/bootd/dhcp"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,27 +24,22 @@ import (
 // The bbolt store keeps full mode's leases.
 var _ dhcp.LeaseStore = (*store.DB)(nil)
 
-// startDHCP starts the DHCP server the configuration asks for. It returns
-// a channel that receives the server's error if it stops on its own (nil
-// when DHCP is off), and a function that stops it and waits for it, to be
-// called before the store closes.
-func startDHCP(ctx context.Context, cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore,
-	reg prometheus.Registerer, httpAddr net.Addr, log *slog.Logger) (<-chan error, func(), error) {
-	if cfg.DHCPMode == "off" {
+// startDHCP starts the DHCP server dc describes. It returns a channel
+// that receives the server's error if it stops on its own (nil when DHCP is
+// off), and a function that stops it and waits for it, to be called before
+// the store closes. Bind errors are returned at once.
+func startDHCP(ctx context.Context, dc dhcp.Config, svc *boot.Service, log *slog.Logger) (<-chan error, func(), error) {
+	if dc.Mode != dhcp.ModeProxy && dc.Mode != dhcp.ModeFull {
 		return nil, func() {}, nil
 	}
-	dc, rec, err := dhcpConfig(cfg, svc, leases, reg, httpAddr, log)
+	rec := newRecorder(svc, dc.Mode, log)
+	dc.Report = rec.report
+	srv, err := dhcp.New(dc)
 	if err != nil {
+		rec.close()
 		return nil, nil, err
 	}
-	// Each DHCP exchange allocates about 10 KiB in the DHCP library, on a
-	// small live heap: a boot storm would run the garbage collector
-	// constantly. A higher target (GOGC=400) halves its CPU for some tens of
-	// MiB; an explicit GOGC wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	conn, pxe, srv, err := listenDHCP(dc)
+	conn, pxe, err := srv.Listen()
 	if err != nil {
 		rec.close()
 		return nil, nil, err
@@ -66,61 +60,74 @@ func startDHCP(ctx context.Context, cfg serveConfig, svc *boot.Service, leases d
 	return errc, stop, nil
 }
 
-// listenDHCP builds the server and opens its sockets.
-func listenDHCP(dc dhcp.Config) (conn, pxe net.PacketConn, srv *dhcp.Server, err error) {
-	if srv, err = dhcp.New(dc); err != nil {
-		return nil, nil, nil, err
-	}
-	if conn, err = dhcp.Listen(dc.Interface, dc.Port); err != nil {
-		return nil, nil, nil, err
-	}
-	if dc.Mode == dhcp.ModeProxy {
-		if pxe, err = dhcp.Listen(dc.Interface, 4011); err != nil {
-			conn.Close()
-			return nil, nil, nil, err
+// dhcpConfig builds the dhcp package's configuration from bootd's, all but
+// the Report hook (startDHCP's recorder). With --dhcp-mode off it has no
+// Mode, and only what explain asks of it: the decider and the policy's
+// settings, with the script URL on the advertised address when known.
+func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg prometheus.Registerer,
+	httpAddr net.Addr, log *slog.Logger) (dhcp.Config, error) {
+	var ifNet netip.Prefix
+	var err error
+	if cfg.DHCPMode != "off" {
+		if ifNet, err = interfaceIPv4(cfg.DHCPInterface); err != nil {
+			return dhcp.Config{}, err
 		}
 	}
-	return conn, pxe, srv, nil
-}
-
-// dhcpConfig builds the dhcp package's configuration from bootd's.
-func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg prometheus.Registerer,
-	httpAddr net.Addr, log *slog.Logger) (dhcp.Config, *recorder, error) {
-	ifNet, err := interfaceIPv4(cfg.DHCPInterface)
-	if err != nil {
-		return dhcp.Config{}, nil, err
-	}
 	adv, err := advertiseAddr(cfg, ifNet, httpAddr)
-	if err != nil {
-		return dhcp.Config{}, nil, err
+	if err != nil && cfg.DHCPMode != "off" {
+		return dhcp.Config{}, err
 	}
 	httpPort := 80
 	if ta, ok := httpAddr.(*net.TCPAddr); ok {
 		httpPort = ta.Port
-		if ta.IP.IsLoopback() && !adv.IsLoopback() {
+		if ta.IP.IsLoopback() && adv.IsValid() && !adv.IsLoopback() && cfg.DHCPMode != "off" {
 			log.Warn("machines are told to fetch boot files from the advertised address, but HTTP listens on loopback only",
 				"advertise", adv.String(), "http_listen", ta.String())
 		}
 	}
-	base := "http://" + net.JoinHostPort(adv.String(), strconv.Itoa(httpPort))
+	base := ""
+	if adv.IsValid() {
+		base = "http://" + net.JoinHostPort(adv.String(), strconv.Itoa(httpPort))
+	}
 	port, _ := strconv.Atoi(cfg.DHCPPort)
-	rec := newRecorder(svc, dhcp.Mode(cfg.DHCPMode), log)
 	dc := dhcp.Config{
-		Mode: dhcp.Mode(cfg.DHCPMode), ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
+		ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
 		Files:    dhcp.Files{BIOS: "undionly.kpxe", UEFI64: cfg.DHCPEFIBinary, ARM64: cfg.DHCPARM64Binary},
 		HTTPBoot: base + "/boot/ipxe/",
 		Leases:   leases,
 		Decider:  decider{svc: svc, base: base, bootUnknown: cfg.DHCPUnknown == "boot"},
-		Report:   rec.report, Logger: log, Registerer: reg,
+		Logger:   log, Registerer: reg,
 	}
+	if cfg.DHCPMode == "off" {
+		return dc, nil
+	}
+	dc.Mode = dhcp.Mode(cfg.DHCPMode)
 	if dc.Mode == dhcp.ModeFull {
 		if dc.Pool, err = cfg.dhcpPool(ifNet.Masked()); err != nil {
-			return dhcp.Config{}, nil, err
+			return dhcp.Config{}, err
 		}
 	}
 	log.Info("dhcp configured", "mode", cfg.DHCPMode, "interface", cfg.DHCPInterface, "advertise", adv.String(),
 		"unknown", cfg.DHCPUnknown, "pool", poolString(dc.Pool))
-	return dc, rec, nil
+	return dc, nil
+}
+
+// dhcpExplainer answers bootd explain's DHCP part with the server's own
+// decider and policy (dhcp.Policy.Explain), so that it cannot disagree
+// with what the server sends.
+func dhcpExplainer(dc dhcp.Config) bootfs.DHCPExplainer {
+	pol := dc.Policy()
+	return func(ctx context.Context, mac boot.MAC) ([]bootfs.DHCPAnswer, error) {
+		a, err := dc.Decider.Decide(ctx, dhcp.Client{MAC: net.HardwareAddr(mac), Arch: -1})
+		if err != nil {
+			return nil, err
+		}
+		var out []bootfs.DHCPAnswer
+		for _, ca := range pol.Explain(a) {
+			out = append(out, bootfs.DHCPAnswer{Class: ca.Class, Answer: ca.Text})
+		}
+		return out, nil
+	}
 }
 
 func poolString(p dhcp.Pool) string {

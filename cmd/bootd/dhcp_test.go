@@ -195,11 +195,13 @@ func TestFullModeClientsAcrossRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer relay.Close()
-		dc, rec, err := dhcpConfig(cfg, svc, db, nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, slog.New(slog.DiscardHandler))
+		dc, err := dhcpConfig(cfg, svc, db, nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
+		rec := newRecorder(svc, dc.Mode, slog.New(slog.DiscardHandler))
 		defer rec.close()
+		dc.Report = rec.report
 		dc.RelayPort = relay.Port()
 		srv, err := dhcp.New(dc)
 		if err != nil {

@@ -100,8 +100,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	// HTTP listens first: DHCP tells machines its address and port, and
+	// explain tells what DHCP answers.
+	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	defer ln.Close()
+	dc, err := dhcpConfig(cfg, svc, db, reg, ln.Addr(), log)
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done(), Files: files})
+		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc)})
 	if err != nil {
 		return err
 	}
@@ -110,15 +121,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopTFTP()
-	ln, err := net.Listen("tcp", cfg.HTTPListen)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
-	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	dhcpErr, stopDHCP, err := startDHCP(ctx, cfg, svc, db, reg, ln.Addr(), log)
+	dhcpErr, stopDHCP, err := startDHCP(ctx, dc, svc, log)
 	if err != nil {
 		srv.Close()
 		return err
