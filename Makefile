@@ -64,7 +64,7 @@ demo-down:
 E2E_CACHE ?= $(CURDIR)/.cache/e2e
 e2e: build
 	$(MAKE) --no-print-directory image-debian image-pi4 IMAGES_DIR=$(E2E_CACHE)/images
-	BOOTD_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags "$(GOTAGS) e2e" -count=1 -v -timeout 20m ./scripts/e2e/
+	BOOTD_E2E_CACHE=$(E2E_CACHE) $(GO) test -tags "$(GOTAGS) e2e" -count=1 -v -timeout 30m ./scripts/e2e/
 
 ## image-debian: as root, an amd64 initramfs-tools image from Debian 12 packages
 ## into $(IMAGES_DIR) (debian-12.yaml and debian-12/; left alone once built)
