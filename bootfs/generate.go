@@ -66,16 +66,19 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 		tmpl, d := f.nodeScriptData(ctx, plan, remote)
 		return f.script("boot.ipxe", tmpl, d) // holds a one-time token
 	}
-	key := scriptKey(plan)
-	if b, ok := f.scripts.get(key); ok {
+	in := inputsOf(plan)
+	key := in.key()
+	if b, ok := f.scripts.get(key); ok && key != "" {
 		return generated("boot.ipxe", KindScript, b), nil
 	}
-	tmpl, d := f.nodeScriptData(ctx, plan, remote)
+	tmpl, d := f.nodeScriptData(ctx, in.plan(), remote) // from the key's inputs alone
 	b, err := f.render(tmpl, d)
 	if err != nil {
 		return nil, err
 	}
-	f.scripts.put(key, b)
+	if key != "" {
+		f.scripts.put(key, b)
+	}
 	return generated("boot.ipxe", KindScript, b), nil
 }
 

@@ -1,8 +1,7 @@
 package bootfs
 
 import (
-	"strconv"
-	"strings"
+	"encoding/json"
 	"sync"
 
 	"github.com/bootd/bootd/boot"
@@ -49,25 +48,37 @@ func (c *scriptCache) putLocked(key string, b []byte) {
 	c.cur[key] = b
 }
 
-// scriptKey is everything a script without a one-time token is rendered
-// from, NUL-separated (no field can hold a NUL: they come from validated
-// names and the catalog's text): the node's MAC, hostname, image and netboot
-// switch, the plan's problem, and the image's command line template and
-// number of initrds.
-func scriptKey(plan *boot.Plan) string {
-	n := plan.Node
-	var cmdline, initrds string
-	if img := plan.Image; img != nil {
-		cmdline, initrds = img.Cmdline, strconv.Itoa(len(img.Initrds))
+// scriptInputs is everything a script without a one-time token is
+// rendered from. The cache keys on all of it (key) and the script is
+// rendered from it alone (plan), so nothing the script uses can be missing
+// from its key: a field added here is in both at once (TestScriptKeyCoversInputs).
+type scriptInputs struct {
+	MAC      boot.MAC
+	Hostname string
+	Image    string // the node's image name
+	Netboot  bool
+	Problem  string
+	Def      *boot.Image // the catalog's image; nil when it is not in the catalog
+}
+
+func inputsOf(p *boot.Plan) scriptInputs {
+	n := p.Node
+	return scriptInputs{MAC: n.MAC, Hostname: n.Hostname, Image: n.Image, Netboot: p.Netboot, Problem: p.Problem, Def: p.Image}
+}
+
+// plan is a Plan that carries exactly these inputs.
+func (in scriptInputs) plan() *boot.Plan {
+	return &boot.Plan{Node: &boot.Node{MAC: in.MAC, Hostname: in.Hostname, Image: in.Image},
+		Netboot: in.Netboot, Problem: in.Problem, Image: in.Def}
+}
+
+// key encodes every field of in, nested ones too (JSON: each value quoted
+// and named, so text cannot move from one field to the next unseen). ""
+// (never cache) if it cannot, which no field of scriptInputs does.
+func (in scriptInputs) key() string {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return ""
 	}
-	netboot := "off"
-	if plan.Netboot {
-		netboot = "on"
-	}
-	var k strings.Builder
-	for _, s := range []string{n.MAC.String(), n.Hostname, n.Image, netboot, plan.Problem, cmdline, initrds} {
-		k.WriteString(s)
-		k.WriteByte(0)
-	}
-	return k.String()
+	return string(b)
 }

@@ -2,6 +2,7 @@ package bootfs
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/bootd/bootd/boot"
@@ -55,10 +56,84 @@ func TestScriptKeyDistinct(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for i, p := range variants {
-		k := scriptKey(p)
+		k := inputsOf(p).key()
 		if j, ok := seen[k]; ok {
 			t.Errorf("variants %d and %d share a key", j, i)
 		}
 		seen[k] = i
 	}
+}
+
+// TestScriptKeyCoversInputs changes each field of scriptInputs, and each
+// field of the image it holds, in turn, by reflection: every change must
+// change the key. A field added to the inputs is covered without a key
+// function to edit.
+func TestScriptKeyCoversInputs(t *testing.T) {
+	t.Parallel()
+	mac, _ := boot.ParseMAC("52:54:00:12:34:56")
+	base := func() scriptInputs {
+		return scriptInputs{MAC: mac, Hostname: "web1", Image: "debian", Def: &boot.Image{Name: "debian"}}
+	}
+	want := base().key()
+	changed := 0
+	var walk func(path string, v reflect.Value, key func() string)
+	walk = func(path string, v reflect.Value, key func() string) {
+		for i := range v.NumField() {
+			f, name := v.Field(i), path+v.Type().Field(i).Name
+			if f.Kind() == reflect.Struct {
+				walk(name+".", f, key)
+				continue
+			}
+			if f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+				walk(name+".", f.Elem(), key)
+				continue
+			}
+			old := reflect.New(f.Type()).Elem()
+			old.Set(f)
+			if !setOther(f) {
+				t.Fatalf("%s: the test cannot change a %s; teach setOther", name, f.Type())
+			}
+			if key() == want {
+				t.Errorf("changing %s left the script cache key as it was", name)
+			}
+			f.Set(old)
+			changed++
+		}
+	}
+	in := base()
+	walk("", reflect.ValueOf(&in).Elem(), func() string { return in.key() })
+	if changed < 10 {
+		t.Errorf("changed %d fields, want every field of the inputs and the image", changed)
+	}
+	// What the script is rendered from carries the same inputs.
+	if got := inputsOf(base().plan()).key(); got != want {
+		t.Errorf("inputsOf(plan()) = %s, want %s", got, want)
+	}
+}
+
+// setOther sets v to a value other than the one it holds.
+func setOther(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Int, reflect.Int64:
+		v.SetInt(v.Int() + 1)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.String {
+			v.Set(reflect.Append(v, reflect.ValueOf("x")))
+			return true
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 { // a MAC
+			b := append([]byte(nil), v.Bytes()...)
+			b[len(b)-1]++
+			v.SetBytes(b)
+			return true
+		}
+		return false
+	default:
+		return false
+	}
+	return true
 }
