@@ -228,17 +228,6 @@ func (p *pool) bind(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, ex
 	return p.sync(ctx, u)
 }
 
-// leasedTo reports whether ip holds a lease record (live or expired) of mac.
-func (p *pool) leasedTo(mac net.HardwareAddr, ip netip.Addr) bool {
-	if !ip.Is4() {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.slots[ip4(ip)]
-	return s != nil && s.mac == mac.String()
-}
-
 // release ends mac's lease of ip now (RFC 2131 section 4.4.6); the address
 // stays its first choice.
 func (p *pool) release(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, now time.Time) error {

@@ -41,8 +41,11 @@ func (realKernel) loadModule(path string) error {
 	return nil
 }
 
-// addCephKey follows REFERENCE.md: the payload is the decoded 16+12 byte key,
-// and it must go to the user keyring (@u); a session keyring is thrown away.
+// addCephKey adds the key as libceph's key type "ceph" (net/ceph/crypto.c:
+// the payload is the decoded key, a 12-byte header and the 16-byte AES
+// key). It goes to the user keyring (@u): in the initramfs a session
+// keyring is thrown away before the map looks for it (make e2e's boots map
+// with this; with @s the map fails with "key not found").
 func (realKernel) addCephKey(user string, secret []byte) error {
 	if _, err := unix.AddKey("ceph", "client."+user, secret, unix.KEY_SPEC_USER_KEYRING); err != nil {
 		return fmt.Errorf("add_key ceph client.%s: %w", user, err)

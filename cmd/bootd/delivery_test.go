@@ -84,7 +84,8 @@ func (d *delivery) tftpEvents(t *testing.T, mac string, n int) []string {
 }
 
 // TestPiBootSequence replays what a Raspberry Pi 4 bootloader asks for
-// (REFERENCE.md): probes of start4.elf and start.elf, then config.txt,
+// (Raspberry Pi documentation, "Network booting" and the bcm2711 bootloader's
+// TFTP_PREFIX): probes of start4.elf and start.elf, then config.txt,
 // firmware, device tree, overlays, cmdline.txt, kernel and initramfs, all
 // under its serial, with octet, tsize 0 and blksize 1024.
 func TestPiBootSequence(t *testing.T) {

@@ -224,7 +224,7 @@ func TestNetboot(t *testing.T) {
 				t.Errorf("second boot found %q, want the file the first boot wrote", second)
 			}
 			// The VM powered off without unmapping its root, so its watch lingers
-			// (up to 30 s, REFERENCE.md); the operator fences the dead client off.
+			// (up to osd_client_watch_timeout, 30 s); the operator fences the dead client off.
 			r.cli(t, "unfence", run.mac)
 			r.cli(t, "reimage", run.mac)
 			third, _ := r.boot(t, run.fw, run.tap, run.mac, host, string(run.fw)+"-3")

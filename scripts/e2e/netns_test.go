@@ -16,7 +16,7 @@ import (
 
 // The test network: a bridge with bootd's and Ceph's address, tap devices
 // for the machines, and IPv6 router advertisements so that iPXE does not
-// wait ~13 s for them (REFERENCE.md, QEMU network boot).
+// wait ~13 s for them (measured here: docs/performance.md, Network boot).
 const (
 	bridgeAddr = "198.18.0.1"
 	bridgeCIDR = "198.18.0.1/15"

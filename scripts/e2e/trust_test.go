@@ -309,8 +309,8 @@ var reWatcher = regexp.MustCompile(`watcher=(\S+)`)
 // holds its volume's watch and exclusive lock) and boots it again at once,
 // with no bootd unfence. It must reach its root, and in that boot the time
 // from the key to the mapped volume and to the mounted root must be well
-// under the time Ceph takes to time out a dead watcher (30 s by default,
-// REFERENCE.md; 90 s in this rig, see TestTrustChain), and the dead boot's
+// under the time Ceph takes to time out a dead watcher
+// (osd_client_watch_timeout, 30 s by default; 90 s in this rig, see TestTrustChain), and the dead boot's
 // client must be in the blocklist: bootd released the stale holder itself.
 func (r *rig) testPowerCut(t *testing.T, v *vm) {
 	img := "rbd/" + vol(wireMAC) + "/root"
