@@ -60,7 +60,6 @@ type Service struct {
 	window     time.Duration
 	leases     bool
 	sess       sessions
-	sessPruned time.Time
 	trust      TrustCounters
 }
 

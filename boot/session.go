@@ -89,15 +89,12 @@ var ErrNotBound = errors.New("not this machine's boot")
 // A session is one boot of one node, as bootd saw it.
 type session struct {
 	addrs  []netip.Addr // the addresses bootd saw the MAC take, at most sessionAddrs
-	proxy  bool         // opened by a proxyDHCP exchange: the address is the node's claim
-	opened time.Time
-	last   time.Time // the newest DHCP exchange of this boot
-	tokens []grant   // issued in this boot, oldest first
-	// released is set once the key went out: to whom, when, and the
+	last   time.Time    // the newest DHCP exchange of this boot
+	tokens []grant      // issued in this boot, oldest first
+	// released is set once the key went out: to whom, and the
 	// secret the node's later reports carry.
 	released   bool
 	releasedTo netip.Addr
-	releasedAt time.Time
 	secret     string
 }
 
@@ -107,6 +104,12 @@ type grant struct {
 }
 
 func (s *session) has(a netip.Addr) bool { return slices.Contains(s.addrs, a) }
+
+// open reports whether s is a boot under way at now: its key not yet out,
+// its newest DHCP exchange within window. A nil session is not open.
+func (s *session) open(now time.Time, window time.Duration) bool {
+	return s != nil && !s.released && now.Sub(s.last) <= window
+}
 
 // token returns the grant of tok in this boot.
 func (s *session) token(tok string) (grant, bool) {
@@ -121,8 +124,9 @@ func (s *session) token(tok string) (grant, bool) {
 // sessions holds each node's current boot. Only enrolled MACs get one, so
 // they are bounded by the nodes enrolled.
 type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session // canonical MAC -> current boot
+	mu     sync.Mutex
+	m      map[string]*session // canonical MAC -> current boot
+	pruned time.Time           // when stale sessions were last dropped
 }
 
 // TrustCounters counts what the trust chain refused, for metrics.
@@ -159,11 +163,10 @@ func (s *Service) SawLease(mac MAC, addr netip.Addr, pxe, proxy bool) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	cur := s.sess.m[key]
-	open := cur != nil && !cur.released && now.Sub(cur.last) <= s.window
 	switch {
-	case open:
+	case cur.open(now, s.window):
 	case pxe:
-		cur = &session{proxy: proxy, opened: now, last: now}
+		cur = &session{last: now}
 		s.sess.m[key] = cur
 		s.pruneSessionsLocked(now)
 	default:
@@ -189,10 +192,10 @@ func (s *Service) SawLease(mac MAC, addr netip.Addr, pxe, proxy bool) {
 
 // pruneSessionsLocked drops sessions of a day ago and more, at most once an hour.
 func (s *Service) pruneSessionsLocked(now time.Time) {
-	if now.Sub(s.sessPruned) < time.Hour {
+	if now.Sub(s.sess.pruned) < time.Hour {
 		return
 	}
-	s.sessPruned = now
+	s.sess.pruned = now
 	for k, c := range s.sess.m {
 		if now.Sub(c.last) > 24*time.Hour {
 			delete(s.sess.m, k)
@@ -209,26 +212,28 @@ func (s *Service) IssueBootToken(mac MAC, addr netip.Addr) (string, error) {
 	if !addr.IsValid() {
 		return "", invalid("boot token: no address for %s", mac)
 	}
-	n, err := s.enrolled(context.Background(), mac)
-	if err != nil {
-		return "", err
-	}
 	now := s.now()
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
-	if s.keyRelease.lease() {
-		if cur == nil || cur.released || now.Sub(cur.last) > s.window || !cur.has(addr) {
-			return "", ErrNotBound
+	if !s.keyRelease.lease() { // armed alone: whoever asks while the node is armed
+		n, err := s.enrolled(context.Background(), mac)
+		if err != nil {
+			return "", err
 		}
-	} else {
 		if !armed(n, now) {
 			return "", ErrNotBound
 		}
-		if cur == nil || cur.released || now.Sub(cur.last) > s.window {
-			cur = &session{opened: now}
-			s.sess.m[mac.String()] = cur
+	}
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	cur := s.sess.m[mac.String()]
+	switch {
+	case s.keyRelease.lease():
+		if !cur.open(now, s.window) || !cur.has(addr) {
+			return "", ErrNotBound
 		}
+	case !cur.open(now, s.window):
+		cur = &session{last: now}
+		s.sess.m[mac.String()] = cur
+	default:
 		cur.last = now
 	}
 	tok, err := newSecret()
@@ -283,7 +288,7 @@ func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret
 	if err != nil {
 		return "", false, prev, err
 	}
-	cur.released, cur.releasedTo, cur.releasedAt, cur.secret = true, addr, now, secret
+	cur.released, cur.releasedTo, cur.secret = true, addr, secret
 	return secret, false, prev, nil
 }
 
@@ -293,7 +298,7 @@ func (s *Service) unclaim(mac MAC, secret string) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
-		cur.released, cur.releasedTo, cur.releasedAt, cur.secret = false, netip.Addr{}, time.Time{}, ""
+		cur.released, cur.releasedTo, cur.secret = false, netip.Addr{}, ""
 		cur.tokens = nil
 	}
 }
@@ -331,5 +336,5 @@ func (s *Service) bound(mac MAC, addr netip.Addr) bool {
 	if cur.released {
 		return addr == cur.releasedTo
 	}
-	return now.Sub(cur.last) <= s.window && (cur.has(addr) || !s.keyRelease.lease())
+	return cur.open(now, s.window) && (cur.has(addr) || !s.keyRelease.lease())
 }

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,17 +10,23 @@ import (
 	"github.com/bootd/bootd/templates"
 )
 
-func TestInitramfsOverlayContents(t *testing.T) {
-	t.Parallel()
-	dir := writeDir(t, map[string]string{
-		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
-			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n",
+// rbdModulesDep is a modules.dep of the rbd modules and what they need.
+const rbdModulesDep = "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
+	"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n"
+
+// overlayOf writes a modules tree with the rbd modules, and the lines and
+// files of extra, and returns the entries of its image's overlay.
+func overlayOf(t *testing.T, extraDep string, extra map[string]string) []CPIOFile {
+	t.Helper()
+	files := map[string]string{
+		"modules.dep":                     rbdModulesDep + extraDep,
 		"kernel/drivers/block/rbd.ko":     "RBD",
 		"kernel/net/ceph/libceph.ko":      "LIBCEPH",
 		"kernel/lib/libcrc32c.ko":         "LIBCRC",
 		"kernel/crypto/crc32c_generic.ko": "CRC",
-	})
-	img := &boot.Image{Name: "deb", Flavour: boot.FlavourInitramfsTools, Arch: "amd64", Modules: dir}
+	}
+	maps.Copy(files, extra)
+	img := &boot.Image{Name: "deb", Flavour: boot.FlavourInitramfsTools, Arch: "amd64", Modules: writeDir(t, files)}
 	b, err := InitramfsOverlay(img, []byte("ELF"))
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +35,12 @@ func TestInitramfsOverlayContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return entries
+}
+
+func TestInitramfsOverlayContents(t *testing.T) {
+	t.Parallel()
+	entries := overlayOf(t, "", nil)
 	script, _ := templates.Initramfs.ReadFile("initramfs/scripts/bootd")
 	want := map[string]struct {
 		mode uint32
@@ -65,27 +78,12 @@ func TestInitramfsOverlayContents(t *testing.T) {
 // (ghash-generic after gf128mul); ones the tree lacks (built in) are skipped.
 func TestInitramfsOverlaySecureModules(t *testing.T) {
 	t.Parallel()
-	dir := writeDir(t, map[string]string{
-		"modules.dep": "kernel/drivers/block/rbd.ko: kernel/net/ceph/libceph.ko kernel/lib/libcrc32c.ko\n" +
-			"kernel/net/ceph/libceph.ko: kernel/lib/libcrc32c.ko\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n" +
-			"kernel/crypto/ghash-generic.ko: kernel/crypto/gf128mul.ko\nkernel/crypto/gf128mul.ko:\nkernel/crypto/gcm.ko:\n",
-		"kernel/drivers/block/rbd.ko":     "RBD",
-		"kernel/net/ceph/libceph.ko":      "LIBCEPH",
-		"kernel/lib/libcrc32c.ko":         "LIBCRC",
-		"kernel/crypto/crc32c_generic.ko": "CRC",
-		"kernel/crypto/ghash-generic.ko":  "GHASH",
-		"kernel/crypto/gf128mul.ko":       "GF128",
-		"kernel/crypto/gcm.ko":            "GCM",
-	})
-	img := &boot.Image{Name: "deb", Flavour: boot.FlavourInitramfsTools, Arch: "amd64", Modules: dir}
-	b, err := InitramfsOverlay(img, []byte("ELF"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := ReadCPIO(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := overlayOf(t, "kernel/crypto/ghash-generic.ko: kernel/crypto/gf128mul.ko\nkernel/crypto/gf128mul.ko:\nkernel/crypto/gcm.ko:\n",
+		map[string]string{
+			"kernel/crypto/ghash-generic.ko": "GHASH",
+			"kernel/crypto/gf128mul.ko":      "GF128",
+			"kernel/crypto/gcm.ko":           "GCM",
+		})
 	var got []string
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name, overlayModules+"/") && !e.Dir {
