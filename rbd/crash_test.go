@@ -82,7 +82,8 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
+// servingRE finds the admin listener (API) in bootd serve's output.
+var servingRE = regexp.MustCompile(`admin listener serving on (https://\S+)`)
 
 // start runs bootd serve, crashing at step when it is not empty.
 func (d *daemon) start(t *testing.T, step string) {
@@ -147,7 +148,8 @@ func (d *daemon) waitKilled(t *testing.T, step string) {
 // cli runs a bootd client command against the daemon.
 func (d *daemon) cli(args ...string) (string, error) {
 	cmd := exec.Command(d.bin, args...)
-	cmd.Env = []string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + filepath.Join(d.dataDir, "api-token")}
+	cmd.Env = []string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + filepath.Join(d.dataDir, "api-token"),
+		"BOOTD_DATA_DIR=" + d.dataDir}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

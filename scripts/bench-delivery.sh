@@ -66,7 +66,7 @@ EOF
 echo "bench: building bootd"
 go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
-  --http-listen 127.0.0.1:8081 --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
+  --http-listen 127.0.0.1:8081 --admin-listen 127.0.0.1:8083 --admin-tls off --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)
 in.tftpd --listen --foreground --address 127.0.0.1:6903 --secure "$root" 2>"$work/tftpd-hpa.log" &
 pids+=($!)
@@ -76,7 +76,9 @@ pids+=($!)
 bench_nginx 127.0.0.1:8082 "$root" "sendfile on; tcp_nopush on; types { application/octet-stream bin; } default_type application/octet-stream;"
 
 bench_wait_bootd "$work/bootd.out"
-export BOOTD_SERVER=http://127.0.0.1:8081 BOOTD_TOKEN_FILE=$work/data/api-token
+# The admin listener in plain HTTP on loopback: the benchmark measures
+# delivery, not the API's TLS.
+export BOOTD_SERVER=http://127.0.0.1:8083 BOOTD_TOKEN_FILE=$work/data/api-token
 "$work/bootd" enroll 52:54:00:12:34:56 --image bench >/dev/null
 sleep 0.5
 

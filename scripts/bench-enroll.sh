@@ -43,12 +43,14 @@ golden: {pool: rbd, namespace: golden, image: base, snapshot: v1}
 size: 64M
 YAML
 
-./bin/bootd serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --images-dir "$WORK/images" \
+# The admin listener in plain HTTP on loopback (--admin-tls off): the
+# benchmark measures enrollment, not TLS.
+./bin/bootd serve --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --admin-tls off --images-dir "$WORK/images" \
   --ceph-conf "$CEPH_CONF" --ceph-user bootd --ceph-keyring "$WORK/ceph/client.bootd.keyring" --log-level warn \
   >"$WORK/bootd.out" 2>"$WORK/bootd.log" &
 BOOTD_PID=$!
-for _ in $(seq 1 100); do grep -q 'serving on' "$WORK/bootd.out" && break; sleep 0.1; done
-URL=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$WORK/bootd.out" | head -1)
+for _ in $(seq 1 100); do grep -q 'admin listener serving on' "$WORK/bootd.out" && break; sleep 0.1; done
+URL=$(sed -n 's/.*admin listener serving on \(http:[^ ]*\).*/\1/p' "$WORK/bootd.out" | head -1)
 [ -n "$URL" ] || { echo "bootd did not start:"; cat "$WORK/bootd.log"; exit 1; }
 TOKEN=$(cat "$WORK/data/api-token")
 

@@ -58,7 +58,7 @@ CONF
 bench_wait_bootd() {
   local _
   for _ in $(seq 50); do
-    grep -q "serving on" "$1" 2>/dev/null && return 0
+    grep -q "admin listener serving on" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
   echo "bench: bootd did not start" >&2

@@ -19,7 +19,7 @@
 #
 #   sudo scripts/bench-scripts.sh        # NODES=5000 REPS=3 CONNS=50 DURATION=5s
 #
-# Ports: bootd 127.0.0.1:8091, nginx 127.0.0.1:8092.
+# Ports: bootd 127.0.0.1:8091 (boot) and 8093 (admin, plain HTTP on loopback), nginx 127.0.0.1:8092.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
@@ -56,7 +56,7 @@ EOF
 echo "bench: building bootd"
 go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
-  --http-listen 127.0.0.1:8091 --tftp-listen 127.0.0.1:6911 >"$work/bootd.out" 2>"$work/bootd.log" &
+  --http-listen 127.0.0.1:8091 --admin-listen 127.0.0.1:8093 --admin-tls off --tftp-listen 127.0.0.1:6911 >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)
 bench_nginx 127.0.0.1:8092 "$root" "default_type text/plain;"
 bench_wait_bootd "$work/bootd.out"
@@ -72,7 +72,7 @@ for i in $(seq 0 $((NODES - 1))); do
   printf '{"mac":"%s","image":"bench"}\n' "$(mac "$i")"
 done | xargs -P 8 -d '\n' -I{} curl -sS -o /dev/null -w '%{http_code}\n' \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' \
-  http://127.0.0.1:8091/api/v1/nodes >"$work/enroll.codes"
+  http://127.0.0.1:8093/api/v1/nodes >"$work/enroll.codes"
 bad=$(grep -vc '^201$' "$work/enroll.codes" || true)
 [ "$bad" = 0 ] && [ "$(wc -l <"$work/enroll.codes")" = "$NODES" ] ||
   { echo "bench: $bad of $NODES enrolls failed: $(sort "$work/enroll.codes" | uniq -c | tr '\n' ' ')" >&2; exit 1; }
@@ -133,20 +133,20 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for rep in $(seq "$REPS"); do
   T[bootd]+="$(run bootd http://127.0.0.1:8091/ -s "$work/paths.lua") "
   T[nginx]+="$(run nginx http://127.0.0.1:8092/static200) "
-  T[healthz]+="$(run healthz http://127.0.0.1:8091/healthz) "
+  T[healthz]+="$(run healthz http://127.0.0.1:8093/healthz) "
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Every script fetch of the runs (and of the check) is counted as done.
 sleep 1
-counted=$(curl -s http://127.0.0.1:8091/metrics |
+counted=$(curl -s http://127.0.0.1:8093/metrics |
   awk '/^bootd_http_boot_transfers_total\{kind="script",outcome="done"\}/ { print $2 }')
 want=$(($(paste -sd+ "$work/bootd.count") + NODES))
 if [ "${counted%.*}" -lt "$want" ]; then
   echo "bench: metrics count $counted script fetches, wrk and curl made $want" >&2
   exit 1
 fi
-dropped=$(curl -s http://127.0.0.1:8091/metrics | awk '/^bootd_timeline_events_dropped_total/ { print $2 }')
+dropped=$(curl -s http://127.0.0.1:8093/metrics | awk '/^bootd_timeline_events_dropped_total/ { print $2 }')
 
 echo
 echo "Requests/s, median of $REPS runs of wrk -t2 -c$CONNS -d$DURATION (runs in brackets):"

@@ -7,7 +7,8 @@
 #         (BIOS, iPXE) enrolled with the CLI, which boots from its own RBD clone.
 #   down: stops all of it (by PID) and removes the namespace.
 # The host reaches the namespace over a veth pair: bootd's dashboard is at
-# http://198.18.1.1:8080 from the host. State lives in .demo/ in the repo.
+# https://198.18.1.1:9443 from the host (the admin listener; machines fetch
+# their files from the boot listener, port 8080 on the boot network). State lives in .demo/ in the repo.
 # bootd runs as the shipped unit (dist/bootd.service) would run it: as its
 # User= (created from dist/bootd.sysusers if missing, and left in place by
 # down), with its capabilities and NoNewPrivileges, all read from the unit;
@@ -166,14 +167,16 @@ up() {
   [ -z "$unreadable" ] || die "user $BOOTD_USER cannot read: $unreadable"
   # The unit's UMask= too (setpriv keeps the umask it is given).
   ( umask "$(unit UMask)"
-    launch bootd "${AS_UNIT[@]}" "$REPO/bin/bootd" serve --data-dir "$DEMO/bootd" --http-listen 0.0.0.0:8080 \
+    launch bootd "${AS_UNIT[@]}" "$REPO/bin/bootd" serve --data-dir "$DEMO/bootd" --http-listen 0.0.0.0:8080 --admin-listen 198.18.1.1:9443 \
       --advertise 198.18.0.1 --images-dir "$DEMO/images" --dhcp-mode full --dhcp-interface br0 \
       --dhcp-pool-start 198.18.0.100 --dhcp-pool-end 198.18.0.199 --tftp-listen 198.18.0.1:69 \
       --ceph-monitors 198.18.0.1 --ceph-user bootd --ceph-keyring "$DEMO/ceph/client.bootd.keyring" )
   for _ in $(seq 1 50); do grep -q "bootd serving" "$DEMO/bootd.log" 2>/dev/null && break; sleep 0.2; done
   grep -q "bootd serving" "$DEMO/bootd.log" || die "bootd did not start: see $DEMO/bootd.log"
   check_confined "$(awk '$1 == "bootd" { print $2 }' "$DEMO/pids")"
-  export BOOTD_SERVER=http://198.18.1.1:8080 BOOTD_TOKEN_FILE=$DEMO/bootd/api-token
+  # The CLI pins the admin listener's certificate from the data folder.
+  export BOOTD_SERVER=https://198.18.1.1:9443 BOOTD_TOKEN_FILE=$DEMO/bootd/api-token BOOTD_DATA_DIR=$DEMO/bootd
+  FINGERPRINT=$(bin/bootd version | sed -n 's/^admin certificate SHA-256: \([0-9a-f]*\).*/\1/p')
   bin/bootd enroll "$MAC" --image debian-12 --hostname demo1 --size 1G
 
   say "starting the VM (QEMU, BIOS + iPXE, no disk): console in $DEMO/vm-console.log"
@@ -183,9 +186,10 @@ up() {
   cat <<MSG
 
 bootd is running, and the VM demo1 ($MAC) is booting from its RBD clone.
-  Dashboard:     http://198.18.1.1:8080/machines   (log in with the token in $DEMO/bootd/api-token)
+  Dashboard:     https://198.18.1.1:9443/machines  (log in with the token in $DEMO/bootd/api-token;
+                 bootd's own certificate, SHA-256 $FINGERPRINT)
   VM console:    tail -f $DEMO/vm-console.log      (about 40 s to BOOTD-MARKER; then a shell)
-  CLI:           export BOOTD_SERVER=$BOOTD_SERVER BOOTD_TOKEN_FILE=$BOOTD_TOKEN_FILE
+  CLI:           export BOOTD_SERVER=$BOOTD_SERVER BOOTD_TOKEN_FILE=$BOOTD_TOKEN_FILE BOOTD_DATA_DIR=$BOOTD_DATA_DIR
                  bin/bootd list ; bin/bootd timeline $MAC
   Logs:          $DEMO/bootd.log, $DEMO/ceph.log
   Stop it all:   make demo-down

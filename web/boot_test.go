@@ -30,7 +30,7 @@ func bootServer(t *testing.T) (*bootfstest.Fixture, *httptest.Server, *prometheu
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(h.Boot)
 	t.Cleanup(srv.Close)
 	return fx, srv, reg
 }
@@ -263,7 +263,7 @@ func TestSendfilePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boot/52-54-00-12-34-56/kernel", nil))
+	h.Boot.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boot/52-54-00-12-34-56/kernel", nil))
 	lr, ok := rec.got.(*io.LimitedReader)
 	if !ok {
 		t.Fatalf("ReadFrom got %T, want the *io.LimitedReader of http.ServeContent", rec.got)

@@ -48,7 +48,7 @@ func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
 		return nil, err
 	}
 	d := &dashboard{svc: cfg.Service, log: log, static: static, assets: map[string]string{},
-		sess: newSessions(cfg.Token, cfg.Password), index: &nodeIndex{svc: cfg.Service},
+		sess: newSessions(cfg.Token, cfg.Password, cfg.SessionTTL), index: &nodeIndex{svc: cfg.Service},
 		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
 	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {

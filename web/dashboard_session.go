@@ -27,9 +27,10 @@ import (
 const (
 	sessionCookie = "bootd_session"
 	loginCookie   = "bootd_login"
-	// sessionTTL is how long a login lasts.
-	sessionTTL = 12 * time.Hour
-	idSize     = 16
+	// DefaultSessionTTL is how long a login lasts unless
+	// Config.SessionTTL says otherwise.
+	DefaultSessionTTL = 2 * time.Hour
+	idSize            = 16
 	// csrfField is the form field of the CSRF token.
 	csrfField = "csrf"
 	// maxForm is the largest form body the dashboard reads.
@@ -41,14 +42,18 @@ type sessions struct {
 	key     [sha256.Size]byte
 	secrets [][sha256.Size]byte // digests of the credentials a login accepts
 	now     func() time.Time
+	ttl     time.Duration
 }
 
-func newSessions(token, password string) sessions {
+func newSessions(token, password string, ttl time.Duration) sessions {
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
 	mac := hmac.New(sha256.New, []byte("bootd dashboard session key v1"))
 	mac.Write([]byte(token))
 	mac.Write([]byte{0})
 	mac.Write([]byte(password))
-	s := sessions{now: time.Now, secrets: [][sha256.Size]byte{sha256.Sum256([]byte(token))}}
+	s := sessions{now: time.Now, ttl: ttl, secrets: [][sha256.Size]byte{sha256.Sum256([]byte(token))}}
 	copy(s.key[:], mac.Sum(nil))
 	if password != "" {
 		s.secrets = append(s.secrets, sha256.Sum256([]byte(password)))
@@ -80,7 +85,7 @@ var b64 = base64.RawURLEncoding
 func (s sessions) issue() string {
 	msg := make([]byte, idSize+8)
 	rand.Read(msg[:idSize]) // never fails (crypto/rand)
-	binary.BigEndian.PutUint64(msg[idSize:], uint64(s.now().Add(sessionTTL).Unix()))
+	binary.BigEndian.PutUint64(msg[idSize:], uint64(s.now().Add(s.ttl).Unix()))
 	return b64.EncodeToString(msg) + "." + b64.EncodeToString(s.sign("session", msg))
 }
 
@@ -224,7 +229,7 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) error {
 			Data: loginData{Next: next, Error: "Wrong token or password."}})
 		return nil
 	}
-	http.SetCookie(w, d.cookie(r, sessionCookie, d.sess.issue(), sessionTTL))
+	http.SetCookie(w, d.cookie(r, sessionCookie, d.sess.issue(), d.sess.ttl))
 	http.SetCookie(w, d.cookie(r, loginCookie, "", -1))
 	d.log.Info("dashboard login", "remote", r.RemoteAddr)
 	return seeOther(w, r, next)
@@ -240,7 +245,7 @@ func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) error {
 // over TLS, for the whole site; a negative ttl deletes it.
 func (d *dashboard) cookie(r *http.Request, name, value string, ttl time.Duration) *http.Cookie {
 	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(ttl.Seconds())}
+		SameSite: http.SameSiteStrictMode, Secure: overTLS(r), MaxAge: int(ttl.Seconds())}
 	if ttl < 0 {
 		c.MaxAge = -1
 	}
@@ -248,11 +253,25 @@ func (d *dashboard) cookie(r *http.Request, name, value string, ttl time.Duratio
 }
 
 // safeNext returns where to go after login: a path on this site, never
-// another site ("//host", "/\host"), defaulting to the machines page.
+// another site, defaulting to the machines page. Browsers read "//host",
+// "/\host" and "/<TAB>/host" (they drop tabs and newlines from URLs, WHATWG
+// URL standard, "basic URL parser") as another host, so any control
+// character, space or backslash is refused, and the path must not start
+// with two slashes once parsed.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
-		return "/machines"
+	const fallback = "/machines"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 {
+		return fallback
+	}
+	for _, c := range next {
+		if c < 0x21 || c == 0x7f || c == '\\' || (c >= 0x80 && c <= 0x9f) {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") {
+		return fallback
 	}
 	return next
 }

@@ -128,6 +128,8 @@ func TestDashboardLogin(t *testing.T) {
 		{"password", testPassword, "", false, false, 303, "/machines", ""},
 		{"token with spaces", " " + testToken + "\n", "/images", false, false, 303, "/images", ""},
 		{"open redirect", testToken, "//evil.example/", false, false, 303, "/machines", ""},
+		{"open redirect, tab", testToken, "/\t/evil.example/", false, false, 303, "/machines", ""},
+		{"open redirect, backslash", testToken, "/\\evil.example/", false, false, 303, "/machines", ""},
 		{"wrong secret", "guess", "/images", false, false, 401, "", "Wrong token or password."},
 		{"empty secret", "", "", false, false, 401, "", "Wrong token or password."},
 		{"bad CSRF token", testToken, "", true, false, 403, "", "login form has expired"},
@@ -212,12 +214,12 @@ func TestDashboardNoSession(t *testing.T) {
 		{"POST", m + "/unfence", 401}, {"POST", "/images/alpine/protect", 401},
 		{"GET", m + "/events", 401}, {"GET", "/events", 401},
 	}
-	sess := newSessions(testToken, testPassword)
-	sess.now = func() time.Time { return time.Now().Add(-sessionTTL - time.Minute) }
-	other := newSessions("another token", "")
+	sess := newSessions(testToken, testPassword, 0)
+	sess.now = func() time.Time { return time.Now().Add(-DefaultSessionTTL - time.Minute) }
+	other := newSessions("another token", "", 0)
 	for _, cookie := range []struct{ name, value string }{
 		{"none", ""}, {"expired", sess.issue()}, {"signed with another token", other.issue()},
-		{"garbage", "x.y"}, {"tampered", tamper(newSessions(testToken, testPassword).issue())},
+		{"garbage", "x.y"}, {"tampered", tamper(newSessions(testToken, testPassword, 0).issue())},
 	} {
 		for _, tt := range tests {
 			req := httptest.NewRequest(tt.method, tt.path,
@@ -337,5 +339,25 @@ func TestDashboardStatic(t *testing.T) {
 	if !regexp.MustCompile(`href="/static/dashboard\.css\?v=[0-9a-f]{12}"`).MatchString(page) ||
 		strings.Contains(page, "http://") || strings.Contains(page, "https://") {
 		t.Errorf("login page links assets wrongly or off-site:\n%s", page)
+	}
+}
+
+// TestLoginNextStaysHere sends the login form with next= values that
+// browsers would follow to another site; each lands on the machines page.
+func TestLoginNextStaysHere(t *testing.T) {
+	t.Parallel()
+	for _, next := range []string{"/\t/evil.example/", "//evil.example/", "/\\evil.example", "https://evil.example/",
+		"/\n/evil.example", "/\r/evil.example", "/ /evil.example", "/%09/evil.example", "javascript:alert(1)",
+		"evil.example", "/\u0085/evil.example"} {
+		if got := safeNext(next); got != "/machines" && got != next {
+			t.Errorf("safeNext(%q) = %q", next, got)
+		} else if got == next && next != "/%09/evil.example" {
+			t.Errorf("safeNext(%q) kept it", next)
+		}
+	}
+	for _, next := range []string{"/machines/52:54:00:12:34:56", "/images?x=1", "/machines#top"} {
+		if got := safeNext(next); got != next {
+			t.Errorf("safeNext(%q) = %q, want it kept", next, got)
+		}
 	}
 }

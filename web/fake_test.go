@@ -246,9 +246,11 @@ func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Conf
 	}
 	f.svc = svc
 	cfg.Service, cfg.Token, cfg.Registry, cfg.Logger = svc, testToken, prometheus.NewRegistry(), logger
-	if f.h, err = New(cfg); err != nil {
+	hs, err := New(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	f.h = hs.Admin
 	return f
 }
 

@@ -61,7 +61,15 @@ func rbdBootServer(t *testing.T) (*httptest.Server, *httptest.Server, *boot.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	// One test server for both listeners' routes, as the tests here ask
+	// for scripts and the API alike; TestAdminRoutesNotOnBoot keeps them apart.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/boot/") {
+			h.Boot.ServeHTTP(w, r)
+			return
+		}
+		h.Admin.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	nh, err := NewNode(NodeConfig{Service: svc})
 	if err != nil {

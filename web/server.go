@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/bootfs"
@@ -37,6 +39,13 @@ type Config struct {
 	// DHCP tells explain what the DHCP server hands each node; nil says
 	// it is not known.
 	DHCP bootfs.DHCPExplainer
+	// TrustedProxies are the reverse proxies in front of the admin
+	// listener: from them, and only them, X-Forwarded-For names the client
+	// and X-Forwarded-Proto says whether it used TLS.
+	TrustedProxies []netip.Prefix
+	// SessionTTL is how long a dashboard login lasts; zero means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
 }
 
 // server holds what the handlers share. It has no mutable state of its own.
@@ -50,13 +59,23 @@ type server struct {
 	dhcp    bootfs.DHCPExplainer
 }
 
-// New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
-// JSON API under /api/v1, the dashboard (/machines, /images, /login), and
-// the boot files under /boot when cfg.Files is set. It fails when cfg lacks
-// a Service or a Token, or
-// when the metrics cannot be registered on cfg.Registry (for example because
-// another handler already registered them there).
-func New(cfg Config) (http.Handler, error) {
+// Handlers are bootd's two HTTP faces, served on two listeners so that
+// nothing administrative answers where the machines of the boot network
+// reach bootd.
+type Handlers struct {
+	// Admin serves /healthz, /metrics, the JSON API under /api/v1 and the
+	// dashboard (/machines, /images, /login): the admin listener.
+	Admin http.Handler
+	// Boot serves the boot files under /boot and nothing else: the boot
+	// listener. Nil when Config.Files is nil.
+	Boot http.Handler
+}
+
+// New returns the handlers of the admin and the boot listener. It fails
+// when cfg lacks a Service or a Token, or when the metrics cannot be
+// registered on cfg.Registry (for example because another handler already
+// registered them there).
+func New(cfg Config) (*Handlers, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("web: Config needs a Service")
 	}
@@ -77,10 +96,8 @@ func New(cfg Config) (http.Handler, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 
-	r := chi.NewRouter()
-	r.Use(s.observe, s.recoverer)
-	r.NotFound(s.notFound)
-	r.MethodNotAllowed(s.methodNotAllowed(r))
+	r := s.router()
+	r.Use(forwarded(cfg.TrustedProxies))
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	r.Route("/api/v1", s.routesAPI)
@@ -89,10 +106,23 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	dash.routes(r)
+	h := &Handlers{Admin: r}
 	if s.files != nil {
-		r.Route("/boot", s.routesBoot)
+		b := s.router()
+		b.Route("/boot", s.routesBoot)
+		h.Boot = b
 	}
-	return r, nil
+	return h, nil
+}
+
+// router returns a router with the middleware and error answers both
+// listeners share.
+func (s *server) router() *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(s.observe, s.recoverer)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed(r))
+	return r
 }
 
 // health is the body of GET /healthz.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs/bootfstest"
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -158,5 +160,54 @@ func TestOverHTTP(t *testing.T) {
 		if resp.StatusCode != tt.want {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
 		}
+	}
+}
+
+// TestAdminRoutesNotOnBoot walks every route of the admin handler and asks
+// the boot handler for it, with the API token: each is a 404 there, so
+// nothing administrative answers where the boot network's machines reach
+// bootd. The boot handler's own routes are all under /boot/.
+func TestAdminRoutesNotOnBoot(t *testing.T) {
+	t.Parallel()
+	fx := bootfstest.New(t, bootfstest.Options{})
+	h, err := New(Config{Service: fx.Service, Token: testToken, Files: fx.Files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, ok := h.Admin.(chi.Routes)
+	if !ok {
+		t.Fatalf("admin handler is a %T, not a chi router", h.Admin)
+	}
+	n := 0
+	err = chi.Walk(admin, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		path := strings.NewReplacer("{mac}", "52:54:00:12:34:56", "{name}", "x", "{image}", "x",
+			"{snap}", "x", "{file}", "x", "*", "x").Replace(route)
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.Boot.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s %s on the boot listener: %d, want 404", method, path, rec.Code)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 {
+		t.Errorf("walked %d admin routes; the admin router has more", n)
+	}
+	for _, p := range []string{"/healthz", "/metrics", "/api/v1/nodes", "/machines", "/login", "/"} {
+		rec := httptest.NewRecorder()
+		h.Boot.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s on the boot listener: %d, want 404", p, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.Boot.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boot/52-54-00-12-34-56/kernel", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("GET a boot file on the boot listener: %d, want 200", rec.Code)
 	}
 }

@@ -34,14 +34,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon is a running bootd serve.
+// daemon is a running bootd serve: url is its admin listener (API and
+// dashboard, TLS), bootURL its boot listener.
 type daemon struct {
-	url, dataDir, tokenFile string
-	cmd                     *exec.Cmd
-	stderr                  *bytes.Buffer
+	url, bootURL, dataDir, tokenFile string
+	cmd                              *exec.Cmd
+	stderr                           *bytes.Buffer
 }
 
-var urlRE = regexp.MustCompile(`serving on (http://\S+)`)
+var (
+	bootURLRE  = regexp.MustCompile(`boot listener serving on (http://\S+)`)
+	adminURLRE = regexp.MustCompile(`admin listener serving on (https?://\S+)`)
+)
 
 // startDaemon runs bootd serve on a free loopback port with a fresh data folder.
 func startDaemon(t *testing.T, extra ...string) *daemon {
@@ -72,7 +76,10 @@ func startDaemonSaw(t *testing.T, saw func(line string), extra ...string) *daemo
 		if saw != nil {
 			saw(sc.Text())
 		}
-		if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+		if m := bootURLRE.FindStringSubmatch(sc.Text()); m != nil {
+			d.bootURL = m[1]
+		}
+		if m := adminURLRE.FindStringSubmatch(sc.Text()); m != nil {
 			d.url = m[1]
 			go func() { // drain the rest
 				for sc.Scan() {
@@ -123,8 +130,14 @@ type result struct {
 // cli runs the bootd binary with the daemon's server and token in the environment.
 func (d *daemon) cli(t *testing.T, args ...string) result {
 	t.Helper()
+	return runBootd(t, []string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + d.tokenFile, "BOOTD_DATA_DIR=" + d.dataDir}, args...)
+}
+
+// runBootd runs the bootd binary with env added to a clean environment.
+func runBootd(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(bootdBin, args...)
-	cmd.Env = append(cleanEnv(), "BOOTD_SERVER="+d.url, "BOOTD_TOKEN_FILE="+d.tokenFile)
+	cmd.Env = append(cleanEnv(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -25,6 +25,9 @@ type client struct {
 // clientOptions are the flags every client subcommand takes.
 type clientOptions struct {
 	server, tokenFile, dataDir, output string
+	// caFile and fingerprint say how to verify the admin listener's
+	// certificate (clienttls.go).
+	caFile, fingerprint string
 }
 
 func (o clientOptions) resolve(getenv func(string) string) clientOptions {
@@ -36,7 +39,9 @@ func (o clientOptions) resolve(getenv func(string) string) clientOptions {
 		}
 		return ""
 	}
-	o.server = pick(o.server, getenv("BOOTD_SERVER"), "http://127.0.0.1:8080")
+	o.server = pick(o.server, getenv("BOOTD_SERVER"), "https://127.0.0.1:9443")
+	o.caFile = pick(o.caFile, getenv("BOOTD_CA_FILE"))
+	o.fingerprint = pick(o.fingerprint, getenv("BOOTD_FINGERPRINT"))
 	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), "/var/lib/bootd")
 	o.tokenFile = pick(o.tokenFile, getenv("BOOTD_TOKEN_FILE"), filepath.Join(o.dataDir, tokenFileName))
 	o.output = pick(o.output, "table")
@@ -46,7 +51,7 @@ func (o clientOptions) resolve(getenv func(string) string) clientOptions {
 func newClient(o clientOptions) (*client, error) {
 	u, err := url.Parse(o.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("bad --server %q: want a URL like http://127.0.0.1:8080", o.server)
+		return nil, fmt.Errorf("bad --server %q: want the admin listener's URL, like https://127.0.0.1:9443", o.server)
 	}
 	b, err := os.ReadFile(o.tokenFile)
 	if err != nil {
@@ -56,8 +61,16 @@ func newClient(o clientOptions) (*client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("no API token: %s is empty", o.tokenFile)
 	}
-	return &client{base: strings.TrimSuffix(o.server, "/"), token: token,
-		http: &http.Client{Timeout: 30 * time.Second}}, nil
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if u.Scheme == "https" {
+		tc, err := o.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment,
+			TLSHandshakeTimeout: 10 * time.Second}
+	}
+	return &client{base: strings.TrimSuffix(o.server, "/"), token: token, http: hc}, nil
 }
 
 // apiError is an error answer from the daemon.
@@ -89,6 +102,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) ([]
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
+	if pe := (*pinError)(nil); errors.As(err, &pe) {
+		return nil, pe
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach bootd at %s: %v (is bootd serve running? set --server or BOOTD_SERVER)",
 			c.base, errors.Unwrap(err))

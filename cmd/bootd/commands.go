@@ -65,6 +65,8 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	fs.StringVar(&o.server, "server", "", "")
 	fs.StringVar(&o.tokenFile, "token-file", "", "")
 	fs.StringVar(&o.dataDir, "data-dir", "", "")
+	fs.StringVar(&o.caFile, "ca-file", "", "")
+	fs.StringVar(&o.fingerprint, "fingerprint", "", "")
 	fs.StringVar(&o.output, "o", "", "")
 	var extra any
 	if cmd.flags != nil {

@@ -23,8 +23,26 @@ import (
 type serveConfig struct {
 	// DataDir holds the store file and the API token.
 	DataDir string `yaml:"data_dir"`
-	// HTTPListen is the address of the HTTP server (API, boot files, metrics).
+	// HTTPListen is the address of the boot listener: plain HTTP, boot
+	// files and scripts only, where the machines of the boot network reach it.
 	HTTPListen string `yaml:"http_listen"`
+	// AdminListen is the address of the admin listener: the API, the
+	// dashboard, /metrics and /healthz, over TLS unless AdminTLS is off.
+	AdminListen string `yaml:"admin_listen"`
+	// AdminTLS is on (the default) or off: off serves the admin listener in
+	// plain HTTP, for a TLS-terminating proxy on the same host only.
+	AdminTLS string `yaml:"admin_tls"`
+	// AdminTLSCert and AdminTLSKey are the admin listener's certificate and
+	// key (PEM); empty means bootd's own, made in the data folder at first
+	// start, whose SHA-256 the CLI pins.
+	AdminTLSCert string `yaml:"admin_tls_cert"`
+	AdminTLSKey  string `yaml:"admin_tls_key"`
+	// TrustedProxies are the addresses (CIDR prefixes, comma-separated)
+	// whose X-Forwarded-For and X-Forwarded-Proto the admin listener
+	// believes: a reverse proxy in front of it.
+	TrustedProxies string `yaml:"trusted_proxies"`
+	// SessionTTL is how long a dashboard login lasts, e.g. 2h.
+	SessionTTL string `yaml:"session_ttl"`
 	// NodeListen is the address of the node listener (TLS): the clock, key
 	// and report endpoints of booting nodes. Empty means http_listen's host,
 	// port 8443.
@@ -94,6 +112,9 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		DataDir:    "/var/lib/bootd",
 		HTTPListen: "127.0.0.1:8080",
+		// AdminListen's default depends on HTTPListen (adminListenAddr).
+		AdminTLS:   "on",
+		SessionTTL: "2h",
 		DHCPMode:   "off",
 		LogLevel:   "info",
 		IPXEDir:    "/usr/lib/ipxe",
@@ -119,7 +140,13 @@ type configField struct {
 func (c *serveConfig) fields() []configField {
 	return []configField{
 		{"data-dir", "BOOTD_DATA_DIR", "folder for the store file and the API token", &c.DataDir},
-		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the HTTP server (API, boot files, /metrics)", &c.HTTPListen},
+		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the boot listener, plain HTTP: boot files and scripts only", &c.HTTPListen},
+		{"admin-listen", "BOOTD_ADMIN_LISTEN", "address of the admin listener: API, dashboard, /metrics, /healthz (default 127.0.0.1:9443)", &c.AdminListen},
+		{"admin-tls", "BOOTD_ADMIN_TLS", "on, or off for a TLS-terminating proxy on this host (admin-listen must be loopback)", &c.AdminTLS},
+		{"admin-tls-cert", "BOOTD_ADMIN_TLS_CERT", "admin listener certificate, PEM (default: bootd's own, made in the data folder)", &c.AdminTLSCert},
+		{"admin-tls-key", "BOOTD_ADMIN_TLS_KEY", "admin listener key, PEM, mode 0600", &c.AdminTLSKey},
+		{"trusted-proxies", "BOOTD_TRUSTED_PROXIES", "reverse proxies whose X-Forwarded-For/-Proto the admin listener believes, CIDR, comma-separated", &c.TrustedProxies},
+		{"session-ttl", "BOOTD_SESSION_TTL", "how long a dashboard login lasts, e.g. 2h", &c.SessionTTL},
 		{"node-listen", "BOOTD_NODE_LISTEN", "address of the node listener, TLS: key and reports of booting nodes (default: http-listen's host, port 8443)", &c.NodeListen},
 		{"node-tls-cert", "BOOTD_NODE_TLS_CERT", "node listener certificate, PEM (default: bootd's own, made in the data folder)", &c.NodeTLSCert},
 		{"node-tls-key", "BOOTD_NODE_TLS_KEY", "node listener key, PEM, mode 0600", &c.NodeTLSKey},
@@ -202,7 +229,8 @@ func readConfigFile(path string, cfg *serveConfig) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	for _, p := range []*string{&cfg.ImagesDir, &cfg.CephConf, &cfg.CephKeyring, &cfg.NodeTLSCert, &cfg.NodeTLSKey} {
+	for _, p := range []*string{&cfg.ImagesDir, &cfg.CephConf, &cfg.CephKeyring, &cfg.NodeTLSCert, &cfg.NodeTLSKey,
+		&cfg.AdminTLSCert, &cfg.AdminTLSKey} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
@@ -227,6 +255,9 @@ func (c serveConfig) validate() error {
 	}
 	if c.HTTPListen == "" {
 		return errors.New("--http-listen must not be empty")
+	}
+	if err := c.validateAdmin(); err != nil {
+		return err
 	}
 	if _, err := boot.ParseKeyRelease(c.KeyRelease); err != nil {
 		return fmt.Errorf("--key-release: %w", err)

@@ -54,7 +54,7 @@ func startDelivery(t testing.TB, o bootfstest.Options) *delivery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(h)
+	hs := httptest.NewServer(h.Boot)
 	t.Cleanup(hs.Close)
 	return &delivery{fx: fx, tftpAddr: conn.LocalAddr().String(), http: hs}
 }

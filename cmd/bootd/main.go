@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "bootd", version)
+		err = printVersion(rest, stdout, getenv)
 	default:
 		c, ok := clientCommands[cmd]
 		if !ok {

@@ -126,7 +126,7 @@ func TestQEMUiPXEFullMode(t *testing.T) {
 	}
 	t.Cleanup(func() { stopByPID(bootd, syscall.SIGTERM) })
 	sc := bufio.NewScanner(out)
-	for sc.Scan() && !strings.Contains(sc.Text(), "serving on") {
+	for sc.Scan() && !strings.Contains(sc.Text(), "admin listener serving on") {
 	}
 	go func() {
 		for sc.Scan() {
@@ -136,7 +136,8 @@ func TestQEMUiPXEFullMode(t *testing.T) {
 	cli := func(args ...string) string {
 		t.Helper()
 		c := ns.command(append([]string{bootdBin}, args...)...)
-		c.Env = append(cleanEnv(), "BOOTD_SERVER=http://198.18.0.1:8080", "BOOTD_TOKEN_FILE="+dataDir+"/api-token")
+		c.Env = append(cleanEnv(), "BOOTD_SERVER=https://127.0.0.1:9443", "BOOTD_TOKEN_FILE="+dataDir+"/api-token",
+			"BOOTD_DATA_DIR="+dataDir)
 		b, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("bootd %s: %v\n%s\nbootd log:\n%s", strings.Join(args, " "), err, b, blog)

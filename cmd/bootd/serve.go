@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -100,19 +99,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	// HTTP listens first: DHCP tells machines its address and port, and
-	// explain tells what DHCP answers.
+	// The boot listener listens first: DHCP tells machines its address and
+	// port, and explain tells what DHCP answers.
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	defer ln.Close()
+	admin, err := listenAdmin(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer admin.ln.Close()
 	dc, err := dhcpConfig(cfg, svc, db, reg, ln.Addr(), log)
 	if err != nil {
 		return err
 	}
-	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc)})
+	proxies, _ := cfg.trustedProxies() // validated with the configuration
+	handlers, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
+		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
+		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL()})
 	if err != nil {
 		return err
 	}
@@ -121,26 +127,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopTFTP()
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	srv := bootServer(handlers.Boot, log)
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- fmt.Errorf("boot listener: %w", srv.Serve(ln)) }()
+	adminSrv := admin.server(handlers.Admin, log)
+	go func() { serveErr <- fmt.Errorf("admin listener: %w", admin.serve(adminSrv)) }()
 	dhcpErr, stopDHCP, err := startDHCP(ctx, dc, svc, log)
 	if err != nil {
 		srv.Close()
+		adminSrv.Close()
 		return err
 	}
 	defer stopDHCP()
 
-	url := "http://" + ln.Addr().String()
-	log.Info("bootd serving", "http", url, "node", nodeAddr.String(), "node_tls_sha256", fingerprint, "data_dir", cfg.DataDir)
-	fmt.Fprintf(stdout, "bootd is serving on %s (data in %s)\nPoint the CLI at it:\n  export BOOTD_SERVER=%s BOOTD_TOKEN_FILE=%s\n",
-		url, cfg.DataDir, url, tokenPath)
-	fmt.Fprintf(stdout, "Dashboard: %s/ (log in with the token in %s)\n", url, tokenPath)
+	bootURL, adminURL := "http://"+ln.Addr().String(), admin.url()
+	log.Info("bootd serving", "boot", bootURL, "admin", adminURL, "admin_tls_sha256", admin.fingerprint,
+		"node", nodeAddr.String(), "node_tls_sha256", fingerprint, "data_dir", cfg.DataDir)
+	printServing(stdout, bootURL, admin, cfg.DataDir, tokenPath)
 
 	select {
 	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+		return err
 	case err := <-dhcpErr:
 		return err
 	case err := <-nodeErr:
@@ -150,7 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := errors.Join(srv.Shutdown(shutCtx), adminSrv.Shutdown(shutCtx)); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

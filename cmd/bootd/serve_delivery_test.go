@@ -54,7 +54,7 @@ func TestServeDelivers(t *testing.T) {
 		if err != nil || !bytes.Equal(res.Data, want) {
 			t.Errorf("TFTP %s = %v, want the %d bytes of %s", name, err, len(want), path)
 		}
-		resp, err := http.Get(d.url + "/boot/ipxe/" + name)
+		resp, err := http.Get(d.bootURL + "/boot/ipxe/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestServeDelivers(t *testing.T) {
 			t.Errorf("GET /boot/ipxe/%s = %d with %d bytes, want %s", name, resp.StatusCode, len(body), path)
 		}
 	}
-	script, err := exec.Command("curl", "-fsS", d.url+"/boot/52-54-00-12-34-56/boot.ipxe").Output()
+	script, err := exec.Command("curl", "-fsS", d.bootURL+"/boot/52-54-00-12-34-56/boot.ipxe").Output()
 	if err != nil || !strings.Contains(string(script), "kernel kernel initrd=initrd0 initrd=initrd1 console=ttyS0") {
 		t.Errorf("curl boot.ipxe = %q, %v", script, err)
 	}

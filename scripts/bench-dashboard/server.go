@@ -62,7 +62,7 @@ func startServer(ctx context.Context, dir string, nodes int) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: h.Admin, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	s.url = "http://" + ln.Addr().String()
 	jar, _ := cookiejar.New(nil)

@@ -34,7 +34,8 @@ type rig struct {
 	cephConf string
 	images   string
 	data     string
-	server   string
+	server   string // the admin listener (API), on the namespace's loopback
+	bootURL  string // the boot listener, where machines fetch files
 	bootd    *proc
 }
 
@@ -43,7 +44,8 @@ const httpAddr = bridgeAddr + ":8080"
 // setUp builds the golden image and the boot images, starts Ceph and bootd.
 func setUp(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{ns: newNetns(t, 3), images: filepath.Join(cacheDir(), "images"), server: "http://" + httpAddr}
+	r := &rig{ns: newNetns(t, 3), images: filepath.Join(cacheDir(), "images"), server: "https://127.0.0.1:9443",
+		bootURL: "http://" + httpAddr}
 	step := func(name string, f func()) {
 		t0 := time.Now()
 		f()
@@ -122,7 +124,8 @@ func (r *rig) startBootd(t *testing.T, extra ...string) {
 // cli runs the bootd CLI against the rig's daemon, inside the namespace.
 func (r *rig) cli(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := r.ns.exec(t, []string{"BOOTD_SERVER=" + r.server, "BOOTD_TOKEN_FILE=" + filepath.Join(r.data, "api-token")},
+	out, err := r.ns.exec(t, []string{"BOOTD_SERVER=" + r.server, "BOOTD_TOKEN_FILE=" + filepath.Join(r.data, "api-token"),
+		"BOOTD_DATA_DIR=" + r.data},
 		append([]string{filepath.Join(repo, "bin/bootd")}, args...)...)
 	if err != nil {
 		t.Fatalf("bootd %s: %v\n%s\nbootd's log:\n%s", strings.Join(args, " "), err, out, r.ns.logTail("bootd", 40))

@@ -127,7 +127,7 @@ func (r *rig) attack(t *testing.T, a *attacker, mac string, key secret, n int) {
 	}
 	var toks []string
 	for range n {
-		body := a.curl(t, r.server+node+"/boot.ipxe", nil)
+		body := a.curl(t, r.bootURL+node+"/boot.ipxe", nil)
 		check("GET "+node+"/boot.ipxe", body)
 		toks = append(toks, tokens(body)...)
 	}
