@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // tokenChecker checks API tokens. It keeps a digest of the token, not the
@@ -34,10 +36,24 @@ func (c tokenChecker) allowed(r *http.Request) bool {
 // nothing of which routes exist. Neither the token nor the header is logged.
 func (s *server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := "addr:" + clientAddr(r)
+		if blocked, wait := s.throttle.blocked(key); blocked {
+			s.throttled(w, r, wait)
+			return
+		}
 		if !s.auth.allowed(r) {
+			s.throttle.failed(key)
 			s.fail(w, r, errToken)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// throttled refuses a request whose address or user failed too often
+// (throttle.go), saying when to try again (RFC 6585 section 4).
+func (s *server) throttled(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	s.log.Info("throttled after failed attempts", "remote", clientAddr(r), "path", r.URL.Path)
+	s.fail(w, r, errThrottled)
 }

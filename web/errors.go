@@ -18,6 +18,7 @@ var (
 	errToken      = errors.New("missing or wrong API token")
 	errBadRequest = errors.New("bad request")
 	errForbidden  = errors.New("forbidden") // a dashboard form without its CSRF token
+	errThrottled  = errors.New("too many failed attempts from this address or for this user: wait a minute")
 )
 
 // internalMessage is all a client learns of a 500.
@@ -70,6 +71,8 @@ func status(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, errThrottled):
+		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, errForbidden):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, errMethod):

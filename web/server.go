@@ -57,6 +57,8 @@ type server struct {
 	version string
 	files   *bootfs.Files
 	dhcp    bootfs.DHCPExplainer
+	// throttle counts failed logins and tokens (throttle.go).
+	throttle *throttle
 }
 
 // Handlers are bootd's two HTTP faces, served on two listeners so that
@@ -91,7 +93,7 @@ func New(cfg Config) (*Handlers, error) {
 		return nil, err
 	}
 	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
-		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP}
+		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
