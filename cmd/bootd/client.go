@@ -36,8 +36,8 @@ func (o clientOptions) resolve(getenv func(string) string) clientOptions {
 		}
 		return ""
 	}
-	o.server = pick(o.server, getenv("BOOTD_SERVER"), "http://127.0.0.1:8080")
-	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), "/var/lib/bootd")
+	o.server = pick(o.server, getenv("BOOTD_SERVER"), defaultServer)
+	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), defaultDataDir)
 	o.tokenFile = pick(o.tokenFile, getenv("BOOTD_TOKEN_FILE"), filepath.Join(o.dataDir, tokenFileName))
 	o.output = pick(o.output, "table")
 	return o
