@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -65,19 +64,14 @@ type Files struct {
 	log      *slog.Logger
 	tmpl     *template.Template
 	cmdlines sync.Map // image cmdline text -> *template.Template
-	bootURL  string
+	layout   Layout   // the plain listener's URLs; base "" leaves the RBD boot out
 	node     nodeEndpoint
 	rbd      RBDNodes
+	initDir  string // the bootd-init binaries (helper)
 	overlays overlays
 	helpers  helperCache
 	scripts  scriptCache // rendered scripts without tokens (scriptcache.go)
 }
-
-// Names in a Raspberry Pi node's tree that config.txt points at.
-const (
-	PiKernel    = "kernel8.img"
-	PiInitramfs = "initrd.img"
-)
 
 // New returns Files for cfg, or an error when cfg lacks Nodes.
 func New(cfg Config) (*Files, error) {
@@ -89,8 +83,8 @@ func New(cfg Config) (*Files, error) {
 		return nil, err
 	}
 	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
-		bootURL: strings.TrimSuffix(cfg.BootURL, "/"), rbd: cfg.RBD, helpers: helperCache{dir: cfg.InitDir},
-		node: nodeEndpoint{url: strings.TrimSuffix(cfg.NodeURL, "/"), fingerprint: cfg.NodeFingerprint}}
+		layout: NewLayout(cfg.BootURL), rbd: cfg.RBD, initDir: cfg.InitDir,
+		node: nodeEndpoint{layout: NewLayout(cfg.NodeURL), fingerprint: cfg.NodeFingerprint}}
 	if f.retry <= 0 {
 		f.retry = 10
 	}
@@ -132,7 +126,7 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.
 	}
 	plan, err := f.nodes.Resolve(ctx, mac)
 	if errors.Is(err, boot.ErrUnknown) {
-		if name == "boot.ipxe" {
+		if name == ScriptFile {
 			return f.script(name, "unknown.ipxe", scriptData{MAC: mac.String()})
 		}
 		return nil, notFound("%s: machine %s is not enrolled", name, mac)
@@ -142,7 +136,7 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.
 	}
 	var c *Content
 	switch {
-	case name == "boot.ipxe":
+	case name == ScriptFile:
 		c, err = f.nodeScript(ctx, plan, remote)
 	case !plan.Netboot || plan.Image == nil:
 		return nil, notFound("%s: machine %s does not boot from the network now", name, mac)
@@ -166,19 +160,19 @@ func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, rem
 		}
 	}
 	switch {
-	case name == "kernel", pi && name == PiKernel:
+	case name == KernelFile, pi && name == PiKernel:
 		return f.imageFiles(name, KindKernel, img.Kernel)
-	case strings.HasPrefix(name, "initrd/"):
-		n, err := strconv.Atoi(strings.TrimPrefix(name, "initrd/"))
-		if err != nil || n < 0 || n >= len(img.Initrds) || strconv.Itoa(n) != strings.TrimPrefix(name, "initrd/") {
+	case strings.HasPrefix(name, initrdFolder):
+		n, ok := initrdIndex(name)
+		if !ok || n >= len(img.Initrds) {
 			return nil, notFound("%s", name)
 		}
 		return f.imageFiles(name, KindInitrd, img.Initrds[n])
 	case pi && name == PiInitramfs && len(img.Initrds) > 0:
 		return f.piInitramfs(ctx, plan, name)
-	case pi && name == "config.txt":
+	case pi && name == PiConfigFile:
 		return f.piConfig(plan)
-	case pi && name == "cmdline.txt":
+	case pi && name == PiCmdlineFile:
 		line, err := f.cmdline(plan)
 		if err != nil {
 			return nil, err
@@ -243,7 +237,7 @@ func (f *Files) TFTP(ctx context.Context, remote net.IP, name string) (*Content,
 		f.log.Debug("file name refused", "ip", remote.String(), "file", name, "err", err)
 		return nil, f.byAddr(ctx, remote), err
 	}
-	prefix, rest, ok := strings.Cut(name, "/")
+	prefix, rest, ok := splitTFTP(name)
 	if !ok {
 		c, err := f.IPXE(name)
 		return c, f.byAddr(ctx, remote), err
