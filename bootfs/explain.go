@@ -180,11 +180,13 @@ func (f *Files) noRBDReason(img *boot.Image) string {
 	return "the image's flavour " + strconv.Quote(string(img.Flavour)) + " has no RBD boot"
 }
 
-// redacted returns Files like f whose RBD boot puts TokenPlaceholder on
-// command lines.
+// redacted returns Files with f's settings and caches of its own, whose
+// RBD boot puts TokenPlaceholder on command lines. The settings are copied
+// whole; those that hand out secrets are replaced here, and
+// TestRedactedCoversSettings fails for a setting it has not been told is
+// either safe to share or replaced.
 func (f *Files) redacted() *Files {
-	g := &Files{nodes: f.nodes, ipxeDir: f.ipxeDir, retry: f.retry, log: f.log, tmpl: f.tmpl,
-		layout: f.layout, node: f.node, initDir: f.initDir}
+	g := &Files{settings: f.settings}
 	if f.rbd != nil {
 		g.rbd = placeholderRBD{f.rbd}
 	}

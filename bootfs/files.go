@@ -58,19 +58,27 @@ type Config struct {
 
 // Files finds the files machines fetch. It is safe for concurrent use.
 type Files struct {
-	nodes    Nodes
-	ipxeDir  string
-	retry    int
-	log      *slog.Logger
-	tmpl     *template.Template
+	settings
 	cmdlines sync.Map // image cmdline text -> *template.Template
-	layout   Layout   // the plain listener's URLs; base "" leaves the RBD boot out
-	node     nodeEndpoint
-	rbd      RBDNodes
-	initDir  string // the bootd-init binaries (helper)
 	overlays overlays
 	helpers  helperCache
 	scripts  scriptCache // rendered scripts without tokens (scriptcache.go)
+}
+
+// settings are what New fixes: Files' caches are built from them. Explain
+// renders with a copy of them whole (redacted), in which only the ones
+// that hand out secrets are replaced; TestRedactedCoversSettings fails
+// when a field is not classified there.
+type settings struct {
+	nodes   Nodes
+	ipxeDir string
+	retry   int
+	log     *slog.Logger
+	tmpl    *template.Template
+	layout  Layout // the plain listener's URLs; base "" leaves the RBD boot out
+	node    nodeEndpoint
+	rbd     RBDNodes
+	initDir string // the bootd-init binaries (helper)
 }
 
 // New returns Files for cfg, or an error when cfg lacks Nodes.
@@ -82,9 +90,9 @@ func New(cfg Config) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
+	f := &Files{settings: settings{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
 		layout: NewLayout(cfg.BootURL), rbd: cfg.RBD, initDir: cfg.InitDir,
-		node: nodeEndpoint{layout: NewLayout(cfg.NodeURL), fingerprint: cfg.NodeFingerprint}}
+		node: nodeEndpoint{layout: NewLayout(cfg.NodeURL), fingerprint: cfg.NodeFingerprint}}}
 	if f.retry <= 0 {
 		f.retry = 10
 	}
