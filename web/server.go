@@ -90,7 +90,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	dash.routes(r)
 	if s.files != nil {
-		r.Route("/boot", s.routesBoot)
+		r.Route(bootfs.Root, s.routesBoot)
 	}
 	return r, nil
 }
