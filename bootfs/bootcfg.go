@@ -26,13 +26,7 @@ import (
 // and its kernel command line gets bootd=<node URL>, a one-time
 // bootd.token= and BOOTIF=. An Alpine image's tree has modloop and
 // node.apkovl.tar.gz, and its command line gets ip=dhcp, modloop=,
-// alpine_repo= and apkovl=.
-const (
-	overlayName = "overlay.cpio"
-	nodeCPIO    = "node.cpio"
-	apkovlName  = "node.apkovl.tar.gz"
-	modloopName = "modloop"
-)
+// alpine_repo= and apkovl=. The names are in layout.go.
 
 // RBDNodes is what the RBD boot needs of the domain, beyond Nodes;
 // *boot.Service satisfies it.
@@ -55,7 +49,7 @@ type overlays struct {
 // it has a volume, its image is of a flavour bootd knows how to map it in,
 // and bootd knows its own URL and has the helper.
 func (f *Files) rbdBoot(plan *boot.Plan) bool {
-	if f.bootURL == "" || f.node.url == "" || f.rbd == nil || plan.Image == nil || plan.Node.Volume == "" {
+	if f.layout.base == "" || f.node.layout.base == "" || f.rbd == nil || plan.Image == nil || plan.Node.Volume == "" {
 		return false
 	}
 	switch plan.Image.Flavour {
@@ -70,12 +64,9 @@ func (f *Files) rbdBoot(plan *boot.Plan) bool {
 // nodeEndpoint is bootd's node listener: where bootd-init gets the key,
 // over TLS with the certificate of this fingerprint.
 type nodeEndpoint struct {
-	url         string
+	layout      Layout
 	fingerprint string
 }
-
-// nodePath is the path of mac's tree under /boot.
-func nodePath(mac boot.MAC) string { return "/boot/" + strings.ReplaceAll(mac.String(), ":", "-") }
 
 // rbdCmdline returns what bootd adds to the kernel command line of a node
 // booting from remote, with a fresh one-time token when remote is the
@@ -83,9 +74,7 @@ func nodePath(mac boot.MAC) string { return "/boot/" + strings.ReplaceAll(mac.St
 // volume's holders are looked at only when the key is released.
 func (f *Files) rbdCmdline(plan *boot.Plan, remote net.IP) (string, error) {
 	mac := plan.Node.MAC
-	files := f.bootURL + nodePath(mac) // the plain listener: files nobody needs to hide
-	hyphen := strings.ReplaceAll(mac.String(), ":", "-")
-	extra := "bootd=" + f.node.url + nodePath(mac)
+	extra := "bootd=" + f.node.layout.Node(mac)
 	a, _ := netip.AddrFromSlice(remote)
 	tok, err := f.rbd.IssueBootToken(mac, a.Unmap())
 	switch {
@@ -94,10 +83,13 @@ func (f *Files) rbdCmdline(plan *boot.Plan, remote net.IP) (string, error) {
 	case !errors.Is(err, boot.ErrNotBound):
 		return "", err
 	}
-	extra += " BOOTIF=01-" + hyphen
+	// BOOTIF is pxelinux's form (ARP type 01, then the MAC with hyphens),
+	// which scripts/bootd (templates/initramfs) reads: not a URL.
+	extra += " BOOTIF=01-" + strings.ReplaceAll(mac.String(), ":", "-")
 	if plan.Image.Flavour == boot.FlavourAlpine {
-		extra = "ip=dhcp modloop=" + files + "/" + modloopName + " alpine_repo=" + plan.Image.Repository +
-			" apkovl=" + files + "/" + apkovlName + " " + extra
+		// The plain listener: files nobody needs to hide.
+		extra = "ip=dhcp modloop=" + f.layout.File(mac, ModloopFile) + " alpine_repo=" + plan.Image.Repository +
+			" apkovl=" + f.layout.File(mac, ApkovlFile) + " " + extra
 	}
 	return extra, nil
 }
@@ -107,20 +99,20 @@ func (f *Files) rbdInitrds(plan *boot.Plan) []string {
 	if plan.Image.Flavour != boot.FlavourInitramfsTools {
 		return nil
 	}
-	return []string{overlayName, nodeCPIO}
+	return []string{OverlayFile, NodeCPIOFile}
 }
 
 // rbdFile returns one of the files rbdBoot adds to the node's tree, or nil.
 func (f *Files) rbdFile(ctx context.Context, plan *boot.Plan, name string) (*Content, error) {
 	img := plan.Image
 	switch {
-	case img.Flavour == boot.FlavourInitramfsTools && name == overlayName:
+	case img.Flavour == boot.FlavourInitramfsTools && name == OverlayFile:
 		b, err := f.imageOverlay(img)
 		if err != nil {
 			return nil, err
 		}
 		return generated(name, KindInitrd, b), nil
-	case img.Flavour == boot.FlavourInitramfsTools && name == nodeCPIO:
+	case img.Flavour == boot.FlavourInitramfsTools && name == NodeCPIOFile:
 		conf, err := f.nodeConf(ctx, plan)
 		if err != nil {
 			return nil, err
@@ -130,7 +122,7 @@ func (f *Files) rbdFile(ctx context.Context, plan *boot.Plan, name string) (*Con
 			return nil, err
 		}
 		return generated(name, KindInitrd, b), nil
-	case img.Flavour == boot.FlavourAlpine && name == apkovlName:
+	case img.Flavour == boot.FlavourAlpine && name == ApkovlFile:
 		conf, err := f.nodeConf(ctx, plan)
 		if err != nil {
 			return nil, err
@@ -144,7 +136,7 @@ func (f *Files) rbdFile(ctx context.Context, plan *boot.Plan, name string) (*Con
 			return nil, err
 		}
 		return generated(name, KindConfig, b), nil
-	case img.Flavour == boot.FlavourAlpine && name == modloopName && img.Modloop != "":
+	case img.Flavour == boot.FlavourAlpine && name == ModloopFile && img.Modloop != "":
 		return f.imageFiles(name, KindInitrd, img.Modloop)
 	}
 	return nil, nil
@@ -218,11 +210,10 @@ func (c *Content) prependBytes(b []byte) *Content {
 	return c
 }
 
-// helperCache loads bootd-init binaries once per architecture.
+// helperCache keeps bootd-init binaries, loaded once per architecture.
 type helperCache struct {
-	dir string
-	mu  sync.Mutex
-	m   map[string][]byte
+	mu sync.Mutex
+	m  map[string][]byte
 }
 
 // helper returns the static bootd-init binary for arch (amd64, arm64).
@@ -233,10 +224,10 @@ func (f *Files) helper(arch string) ([]byte, error) {
 	if b, ok := h.m[arch]; ok {
 		return b, nil
 	}
-	if h.dir == "" {
+	if f.initDir == "" {
 		return nil, fmt.Errorf("no folder of bootd-init binaries configured (--init-dir)")
 	}
-	b, err := os.ReadFile(h.dir + "/bootd-init-" + arch)
+	b, err := os.ReadFile(f.initDir + "/bootd-init-" + arch)
 	if err != nil {
 		return nil, fmt.Errorf("bootd-init for %s: %w (make build puts it beside bootd)", arch, err)
 	}

@@ -16,7 +16,9 @@
 // /boot/ipxe.efi).
 //
 // A node's tree, under its MAC address in HTTP URLs (/boot/<mac>/...) and
-// under its MAC or its Raspberry Pi serial number over TFTP (<prefix>/...):
+// under its MAC or its Raspberry Pi serial number over TFTP (<prefix>/...);
+// every name and URL is built by the layout (layout.go: Layout, the *File
+// names):
 //
 //	boot.ipxe    the iPXE script (also for unknown machines and netboot off)
 //	kernel       the image's kernel

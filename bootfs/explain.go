@@ -57,9 +57,12 @@ type DHCPAnswer struct {
 
 // An ExplainFile is one file of the node's tree.
 type ExplainFile struct {
-	// Name is its name in the node's tree (TFTP: <prefix>/<name>, HTTP:
-	// /boot/<mac>/<name>).
+	// Name is its name in the node's tree (TFTP: <prefix>/<name>).
 	Name string `json:"name"`
+	// URL is where it is fetched over HTTP (Layout.File): absolute when
+	// bootd knows the URL machines reach it at, else the path alone; ""
+	// for a folder of firmware files (Name <folder>/*).
+	URL string `json:"url,omitempty"`
 	// Source is where it comes from: an image file, or "generated".
 	Source string `json:"source"`
 }
@@ -120,6 +123,11 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks, dhcp DHCP
 	}
 	img := plan.Image
 	e.Files = explainFiles(plan, e.RBDBoot)
+	for i, file := range e.Files {
+		if !strings.HasSuffix(file.Name, "*") {
+			e.Files[i].URL = f.layout.File(mac, file.Name)
+		}
+	}
 	if line, err := g.cmdline(plan); err == nil {
 		if e.RBDBoot {
 			extra, _ := g.rbdCmdline(plan, nil)
@@ -164,7 +172,7 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks, dhcp DHCP
 // noRBDReason says why a node with a volume does not boot from it.
 func (f *Files) noRBDReason(img *boot.Image) string {
 	switch {
-	case f.bootURL == "" || f.node.url == "" || f.rbd == nil:
+	case f.layout.base == "" || f.node.layout.base == "" || f.rbd == nil:
 		return "bootd does not know its own URLs (--advertise) or has no RBD boot configured"
 	case img.Flavour == boot.FlavourInitramfsTools && img.Modules == "":
 		return "the image has no modules tree (modules:) to take the rbd modules from"
@@ -172,11 +180,13 @@ func (f *Files) noRBDReason(img *boot.Image) string {
 	return "the image's flavour " + strconv.Quote(string(img.Flavour)) + " has no RBD boot"
 }
 
-// redacted returns Files like f whose RBD boot puts TokenPlaceholder on
-// command lines.
+// redacted returns Files with f's settings and caches of its own, whose
+// RBD boot puts TokenPlaceholder on command lines. The settings are copied
+// whole; those that hand out secrets are replaced here, and
+// TestRedactedCoversSettings fails for a setting it has not been told is
+// either safe to share or replaced.
 func (f *Files) redacted() *Files {
-	g := &Files{nodes: f.nodes, ipxeDir: f.ipxeDir, retry: f.retry, log: f.log, tmpl: f.tmpl,
-		bootURL: f.bootURL, node: f.node, helpers: helperCache{dir: f.helpers.dir}}
+	g := &Files{settings: f.settings}
 	if f.rbd != nil {
 		g.rbd = placeholderRBD{f.rbd}
 	}
@@ -212,38 +222,38 @@ func piPrefix(n *boot.Node) string {
 	if n.PiSerial != "" {
 		return n.PiSerial
 	}
-	return "<serial, bound at first fetch> or " + strings.ReplaceAll(n.MAC.String(), ":", "-")
+	return "<serial, bound at first fetch> or " + MACName(n.MAC)
 }
 
 // explainFiles lists the files of a bootable node's tree.
 func explainFiles(plan *boot.Plan, rbd bool) []ExplainFile {
 	img := plan.Image
-	out := []ExplainFile{{Name: "boot.ipxe", Source: "generated"}}
+	out := []ExplainFile{{Name: ScriptFile, Source: "generated"}}
 	if !plan.Netboot {
 		return out
 	}
 	gen := func(name string) { out = append(out, ExplainFile{Name: name, Source: "generated"}) }
 	if rbd && img.Flavour == boot.FlavourInitramfsTools {
-		out = append(out, ExplainFile{Name: overlayName, Source: "generated (per image)"})
-		gen(nodeCPIO)
+		out = append(out, ExplainFile{Name: OverlayFile, Source: "generated (per image)"})
+		gen(NodeCPIOFile)
 	}
 	if rbd && img.Flavour == boot.FlavourAlpine {
-		gen(apkovlName)
+		gen(ApkovlFile)
 		if img.Modloop != "" {
-			out = append(out, ExplainFile{Name: modloopName, Source: img.Modloop})
+			out = append(out, ExplainFile{Name: ModloopFile, Source: img.Modloop})
 		}
 	}
-	out = append(out, ExplainFile{Name: "kernel", Source: img.Kernel})
+	out = append(out, ExplainFile{Name: KernelFile, Source: img.Kernel})
 	for i, p := range img.Initrds {
-		out = append(out, ExplainFile{Name: "initrd/" + strconv.Itoa(i), Source: p})
+		out = append(out, ExplainFile{Name: InitrdFile(i), Source: p})
 	}
 	if img.Firmware != "" {
 		out = append(out, ExplainFile{Name: PiKernel, Source: img.Kernel})
 		if len(img.Initrds) > 0 {
 			out = append(out, ExplainFile{Name: PiInitramfs, Source: "generated (initrds joined)"})
 		}
-		gen("config.txt")
-		gen("cmdline.txt")
+		gen(PiConfigFile)
+		gen(PiCmdlineFile)
 		out = append(out, piFirmwareFiles(img.Firmware)...)
 	}
 	return out

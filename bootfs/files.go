@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -59,25 +58,28 @@ type Config struct {
 
 // Files finds the files machines fetch. It is safe for concurrent use.
 type Files struct {
-	nodes    Nodes
-	ipxeDir  string
-	retry    int
-	log      *slog.Logger
-	tmpl     *template.Template
+	settings
 	cmdlines sync.Map // image cmdline text -> *template.Template
-	bootURL  string
-	node     nodeEndpoint
-	rbd      RBDNodes
 	overlays overlays
 	helpers  helperCache
 	scripts  scriptCache // rendered scripts without tokens (scriptcache.go)
 }
 
-// Names in a Raspberry Pi node's tree that config.txt points at.
-const (
-	PiKernel    = "kernel8.img"
-	PiInitramfs = "initrd.img"
-)
+// settings are what New fixes: Files' caches are built from them. Explain
+// renders with a copy of them whole (redacted), in which only the ones
+// that hand out secrets are replaced; TestRedactedCoversSettings fails
+// when a field is not classified there.
+type settings struct {
+	nodes   Nodes
+	ipxeDir string
+	retry   int
+	log     *slog.Logger
+	tmpl    *template.Template
+	layout  Layout // the plain listener's URLs; base "" leaves the RBD boot out
+	node    nodeEndpoint
+	rbd     RBDNodes
+	initDir string // the bootd-init binaries (helper)
+}
 
 // New returns Files for cfg, or an error when cfg lacks Nodes.
 func New(cfg Config) (*Files, error) {
@@ -88,9 +90,9 @@ func New(cfg Config) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Files{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
-		bootURL: strings.TrimSuffix(cfg.BootURL, "/"), rbd: cfg.RBD, helpers: helperCache{dir: cfg.InitDir},
-		node: nodeEndpoint{url: strings.TrimSuffix(cfg.NodeURL, "/"), fingerprint: cfg.NodeFingerprint}}
+	f := &Files{settings: settings{nodes: cfg.Nodes, ipxeDir: cfg.IPXEDir, retry: cfg.Retry, log: cfg.Logger, tmpl: t,
+		layout: NewLayout(cfg.BootURL), rbd: cfg.RBD, initDir: cfg.InitDir,
+		node: nodeEndpoint{layout: NewLayout(cfg.NodeURL), fingerprint: cfg.NodeFingerprint}}}
 	if f.retry <= 0 {
 		f.retry = 10
 	}
@@ -132,7 +134,7 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.
 	}
 	plan, err := f.nodes.Resolve(ctx, mac)
 	if errors.Is(err, boot.ErrUnknown) {
-		if name == "boot.ipxe" {
+		if name == ScriptFile {
 			return f.script(name, "unknown.ipxe", scriptData{MAC: mac.String()})
 		}
 		return nil, notFound("%s: machine %s is not enrolled", name, mac)
@@ -142,7 +144,7 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.
 	}
 	var c *Content
 	switch {
-	case name == "boot.ipxe":
+	case name == ScriptFile:
 		c, err = f.nodeScript(ctx, plan, remote)
 	case !plan.Netboot || plan.Image == nil:
 		return nil, notFound("%s: machine %s does not boot from the network now", name, mac)
@@ -166,19 +168,19 @@ func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, rem
 		}
 	}
 	switch {
-	case name == "kernel", pi && name == PiKernel:
+	case name == KernelFile, pi && name == PiKernel:
 		return f.imageFiles(name, KindKernel, img.Kernel)
-	case strings.HasPrefix(name, "initrd/"):
-		n, err := strconv.Atoi(strings.TrimPrefix(name, "initrd/"))
-		if err != nil || n < 0 || n >= len(img.Initrds) || strconv.Itoa(n) != strings.TrimPrefix(name, "initrd/") {
+	case strings.HasPrefix(name, initrdFolder):
+		n, ok := initrdIndex(name)
+		if !ok || n >= len(img.Initrds) {
 			return nil, notFound("%s", name)
 		}
 		return f.imageFiles(name, KindInitrd, img.Initrds[n])
 	case pi && name == PiInitramfs && len(img.Initrds) > 0:
 		return f.piInitramfs(ctx, plan, name)
-	case pi && name == "config.txt":
+	case pi && name == PiConfigFile:
 		return f.piConfig(plan)
-	case pi && name == "cmdline.txt":
+	case pi && name == PiCmdlineFile:
 		line, err := f.cmdline(plan)
 		if err != nil {
 			return nil, err
@@ -243,7 +245,7 @@ func (f *Files) TFTP(ctx context.Context, remote net.IP, name string) (*Content,
 		f.log.Debug("file name refused", "ip", remote.String(), "file", name, "err", err)
 		return nil, f.byAddr(ctx, remote), err
 	}
-	prefix, rest, ok := strings.Cut(name, "/")
+	prefix, rest, ok := splitTFTP(name)
 	if !ok {
 		c, err := f.IPXE(name)
 		return c, f.byAddr(ctx, remote), err

@@ -30,17 +30,21 @@ type scriptData struct {
 	// Initrds are the iPXE script's initrds: the name iPXE gives each and
 	// its URL relative to the script.
 	Initrds []initrdRef
-	// Kernel and Initramfs are config.txt's file names.
+	// Kernel is the kernel's name in the node's tree (KernelFile for
+	// iPXE, PiKernel for config.txt); Initramfs is config.txt's initrd.
 	Kernel, Initramfs string
-	Problem           string
-	Retry             int
+	// Script and CmdlineFile are the names of the iPXE script and of a
+	// Pi's cmdline.txt (layout.go), set by render.
+	Script, CmdlineFile string
+	Problem             string
+	Retry               int
 }
 
 type initrdRef struct{ Name, Path string }
 
 // render runs the template called name.
 func (f *Files) render(name string, d scriptData) ([]byte, error) {
-	d.Retry = f.retry
+	d.Retry, d.Script, d.CmdlineFile = f.retry, ScriptFile, PiCmdlineFile
 	var b bytes.Buffer
 	if err := f.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
@@ -64,12 +68,12 @@ func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
 func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
 	if plan.Netboot && plan.Problem == "" && f.rbdBoot(plan) {
 		tmpl, d := f.nodeScriptData(ctx, plan, remote)
-		return f.script("boot.ipxe", tmpl, d) // holds a one-time token
+		return f.script(ScriptFile, tmpl, d) // holds a one-time token
 	}
 	in := inputsOf(plan)
 	key := in.key()
 	if b, ok := f.scripts.get(key); ok && key != "" {
-		return generated("boot.ipxe", KindScript, b), nil
+		return generated(ScriptFile, KindScript, b), nil
 	}
 	tmpl, d := f.nodeScriptData(ctx, in.plan(), remote) // from the key's inputs alone
 	b, err := f.render(tmpl, d)
@@ -79,13 +83,13 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	if key != "" {
 		f.scripts.put(key, b)
 	}
-	return generated("boot.ipxe", KindScript, b), nil
+	return generated(ScriptFile, KindScript, b), nil
 }
 
 // nodeScriptData works out the template and data of a node's boot.ipxe.
 func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.IP) (string, scriptData) {
 	n := plan.Node
-	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image}
+	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Kernel: KernelFile}
 	if !plan.Netboot {
 		return "off.ipxe", d
 	}
@@ -121,7 +125,7 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 		}
 	}
 	for i := range plan.Image.Initrds {
-		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: "initrd/" + strconv.Itoa(i)})
+		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: InitrdFile(i)})
 	}
 	return "node.ipxe", d
 }
@@ -137,7 +141,7 @@ func (f *Files) piConfig(plan *boot.Plan) (*Content, error) {
 	if err != nil {
 		return nil, err
 	}
-	return generated("config.txt", KindConfig, b), nil
+	return generated(PiConfigFile, KindConfig, b), nil
 }
 
 // cmdlineData fills an image's command line template (see package images).

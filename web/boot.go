@@ -15,15 +15,16 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routesBoot adds the boot file routes; r is mounted at /boot. They need no
-// token (firmware cannot send one) and serve nothing secret: iPXE binaries,
-// and each node's tree of kernel, initrds and generated files.
+// routesBoot adds the boot file routes; r is mounted at bootfs.Root. They
+// need no token (firmware cannot send one) and serve nothing secret: iPXE
+// binaries, and each node's tree of kernel, initrds and generated files.
+// The paths are bootfs.Layout's (TestLayoutServed):
 //
 //	/boot/ipxe/{file}     an iPXE binary (UEFI HTTP boot)
 //	/boot/{mac}/{name}    a file of the node's tree, e.g. /boot/52-54-00-12-34-56/boot.ipxe
 func (s *server) routesBoot(r chi.Router) {
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
-		r.Method(method, "/ipxe/{file}", http.HandlerFunc(s.bootIPXE))
+		r.Method(method, "/"+bootfs.IPXEFolder+"/{file}", http.HandlerFunc(s.bootIPXE))
 		r.Method(method, "/{mac}/*", http.HandlerFunc(s.bootNode))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -34,7 +35,7 @@ type NodeConfig struct {
 //	POST /boot/{mac}/report   form stage=<stage>&detail=<text>&auth=<token or secret>
 //
 // Tokens and secrets travel in POST bodies, never in URLs, so no access log
-// holds them.
+// holds them. The paths are bootfs.Layout's (TestLayoutServed).
 func NewNode(cfg NodeConfig) (http.Handler, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("web: NodeConfig needs a Service")
@@ -45,9 +46,10 @@ func NewNode(cfg NodeConfig) (http.Handler, error) {
 	}
 	n := &nodeServer{svc: cfg.Service, log: log}
 	r := chi.NewRouter()
-	r.Get("/boot/{mac}/time", n.time)
-	r.Post("/boot/{mac}/key", n.key)
-	r.Post("/boot/{mac}/report", n.report)
+	folder := bootfs.Root + "/{mac}/"
+	r.Get(folder+bootfs.TimeEndpoint, n.time)
+	r.Post(folder+bootfs.KeyEndpoint, n.key)
+	r.Post(folder+bootfs.ReportEndpoint, n.report)
 	return r, nil
 }
 

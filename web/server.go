@@ -111,7 +111,7 @@ func New(cfg Config) (*Handlers, error) {
 	h := &Handlers{Admin: r}
 	if s.files != nil {
 		b := s.router()
-		b.Route("/boot", s.routesBoot)
+		b.Route(bootfs.Root, s.routesBoot)
 		h.Boot = b
 	}
 	return h, nil

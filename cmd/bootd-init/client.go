@@ -34,6 +34,16 @@ type client struct {
 	auth string
 }
 
+// The node listener's endpoints under the node URL. bootd-init imports
+// nothing of bootd's (it is a small static binary in every initramfs), so
+// it spells them here; its tests serve them at bootfs's layout
+// (bootfs.TimeEndpoint and the others), so the two cannot part unseen.
+const (
+	timeEndpoint   = "time"
+	keyEndpoint    = "key"
+	reportEndpoint = "report"
+)
+
 // reportSecretFile keeps the report secret between bootd-init's calls of
 // one boot (map, then report root): root's only, in the initramfs's /run.
 const reportSecretFile = "/run/bootd/report"
@@ -131,7 +141,7 @@ func (c *client) do(ctx context.Context, method, path string, form url.Values) (
 }
 
 func (c *client) serverTime(ctx context.Context) (time.Time, error) {
-	b, err := c.do(ctx, http.MethodGet, "/time", nil)
+	b, err := c.do(ctx, http.MethodGet, "/"+timeEndpoint, nil)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -145,7 +155,7 @@ func (c *client) serverTime(ctx context.Context) (time.Time, error) {
 // key exchanges the one-time token for the node's Ceph key (decoded) and
 // the boot's report secret, which authenticates the client's later reports.
 func (c *client) key(ctx context.Context, token string) ([]byte, error) {
-	b, err := c.do(ctx, http.MethodPost, "/key", url.Values{"token": {token}})
+	b, err := c.do(ctx, http.MethodPost, "/"+keyEndpoint, url.Values{"token": {token}})
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +179,6 @@ func (c *client) key(ctx context.Context, token string) ([]byte, error) {
 }
 
 func (c *client) report(ctx context.Context, stage, detail string) error {
-	_, err := c.do(ctx, http.MethodPost, "/report", url.Values{"stage": {stage}, "detail": {detail}, "auth": {c.auth}})
+	_, err := c.do(ctx, http.MethodPost, "/"+reportEndpoint, url.Values{"stage": {stage}, "detail": {detail}, "auth": {c.auth}})
 	return err
 }

@@ -16,7 +16,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/bootfs"
 )
+
+// testMAC is the node of the tests: its URLs are bootfs's layout, so a
+// path bootd-init spells differently from web's routes fails them.
+var testMAC, _ = boot.ParseMAC("52:54:00:12:34:56")
 
 // fakeBootd is the node side of bootd's boot endpoints, for tests.
 type fakeBootd struct {
@@ -40,10 +47,11 @@ func pin(srv *httptest.Server) string {
 func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	at := bootfs.NewLayout("")
 	switch r.URL.Path {
-	case "/boot/node/time":
+	case at.File(testMAC, bootfs.TimeEndpoint):
 		fmt.Fprint(w, strconv.FormatInt(f.now.UnixNano(), 10))
-	case "/boot/node/key":
+	case at.File(testMAC, bootfs.KeyEndpoint):
 		if r.Method != http.MethodPost || r.FormValue("token") != f.token || f.used {
 			http.Error(w, "token refused", http.StatusForbidden)
 			return
@@ -51,7 +59,7 @@ func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.used = true
 		f.keyAsked++
 		fmt.Fprintf(w, "key=%s\nreport=secret42\n", base64.StdEncoding.EncodeToString(f.key))
-	case "/boot/node/report":
+	case at.File(testMAC, bootfs.ReportEndpoint):
 		f.reports = append(f.reports, r.FormValue("stage")+":"+r.FormValue("detail"))
 		f.auths = append(f.auths, r.FormValue("auth"))
 	default:
@@ -100,7 +108,7 @@ func fakeNode(t *testing.T, url, token, fingerprint string) string {
 	t.Helper()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
-		"proc/cmdline": "console=ttyS0 root=/dev/rbd0 rw bootd=" + url + "/boot/node bootd.token=" + token + "\n",
+		"proc/cmdline": "console=ttyS0 root=/dev/rbd0 rw bootd=" + bootfs.NewLayout(url).Node(testMAC) + " bootd.token=" + token + "\n",
 		"etc/bootd/node.conf": "# written by bootd\nmonitors=198.18.0.1:6789\npool=rbd\nnamespace=node-525400123456\n" +
 			"image=root\nuser=node-525400123456\nhostname=web1\nfingerprint=" + fingerprint + "\n",
 		"sys/bus/rbd/add_single_major":      "",

@@ -130,11 +130,11 @@ type result struct {
 // cli runs the bootd binary with the daemon's server and token in the environment.
 func (d *daemon) cli(t *testing.T, args ...string) result {
 	t.Helper()
-	return runBootd(t, []string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + d.tokenFile, "BOOTD_DATA_DIR=" + d.dataDir}, args...)
+	return runBootdEnv(t, []string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + d.tokenFile, "BOOTD_DATA_DIR=" + d.dataDir}, args...)
 }
 
-// runBootd runs the bootd binary with env added to a clean environment.
-func runBootd(t *testing.T, env []string, args ...string) result {
+// runBootdEnv runs the bootd binary with env added to a clean environment.
+func runBootdEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bootdBin, args...)
 	cmd.Env = append(cleanEnv(), env...)

@@ -39,10 +39,10 @@ func (o clientOptions) resolve(getenv func(string) string) clientOptions {
 		}
 		return ""
 	}
-	o.server = pick(o.server, getenv("BOOTD_SERVER"), "https://127.0.0.1:9443")
+	o.server = pick(o.server, getenv("BOOTD_SERVER"), defaultServer)
+	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), defaultDataDir)
 	o.caFile = pick(o.caFile, getenv("BOOTD_CA_FILE"))
 	o.fingerprint = pick(o.fingerprint, getenv("BOOTD_FINGERPRINT"))
-	o.dataDir = pick(o.dataDir, getenv("BOOTD_DATA_DIR"), "/var/lib/bootd")
 	o.tokenFile = pick(o.tokenFile, getenv("BOOTD_TOKEN_FILE"), filepath.Join(o.dataDir, tokenFileName))
 	o.output = pick(o.output, "table")
 	return o

@@ -4,9 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,22 +104,4 @@ func adminFingerprint(dataDir string) string {
 		return ""
 	}
 	return fingerprint(der)
-}
-
-// printVersion prints bootd's version and, when this host has bootd's own
-// admin certificate in the data folder (--data-dir, BOOTD_DATA_DIR), its
-// SHA-256: what a CLI on another host pins with --fingerprint.
-func printVersion(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dataDir := fs.String("data-dir", "", "")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	o := clientOptions{dataDir: *dataDir}.resolve(getenv)
-	fmt.Fprintln(stdout, "bootd", version)
-	if fp := adminFingerprint(o.dataDir); fp != "" {
-		fmt.Fprintf(stdout, "admin certificate SHA-256: %s (%s)\n", fp, filepath.Join(o.dataDir, adminCertFile))
-	}
-	return nil
 }

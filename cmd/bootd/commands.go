@@ -1,90 +1,56 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/bootd/bootd/boot"
 )
 
-// A clientCommand is one subcommand that talks to the daemon.
-type clientCommand struct {
-	// args names the positional arguments, for usage messages.
-	args string
-	// nargs is how many positional arguments it takes; optional more may follow.
-	nargs, optional int
-	// notMAC: its first argument is not a MAC (e.g. an image name).
-	notMAC bool
-	// flags adds the subcommand's own flags.
-	flags func(fs *flag.FlagSet) any
-	run   func(ctx context.Context, c *client, inv invocation) error
-}
-
-// invocation is one parsed call of a client subcommand.
+// invocation is one parsed call of a subcommand.
 type invocation struct {
-	name  string
-	args  []string
-	flags any
-	out   io.Writer
-	json  bool
+	name   string
+	args   []string // the positional arguments
+	flags  any      // what the command's flags function returned
+	out    io.Writer
+	errOut io.Writer
+	getenv func(string) string
+	json   bool
+
+	opts *clientOptions // the client flags, for client subcommands
 }
 
-var clientCommands = map[string]clientCommand{
-	"enroll":   {args: "<mac> --image NAME [--hostname H] [--size 20G]", nargs: 1, flags: enrollFlags, run: runEnroll},
-	"list":     {nargs: 0, run: runList},
-	"show":     {args: "<mac>", nargs: 1, run: runShow},
-	"assign":   {args: "<mac> <image>", nargs: 2, run: runAssign},
-	"reimage":  {args: "<mac> [--keep [--name NAME]]", nargs: 1, flags: reimageFlags, run: runReimage},
-	"forget":   {args: "<mac>", nargs: 1, run: runForget},
-	"netboot":  {args: "<mac> on|off|once", nargs: 2, run: runNetboot},
-	"images":   {nargs: 0, run: runImages},
-	"timeline": {args: "<mac>", nargs: 1, run: runTimeline},
-	// cloud disks: commands_volumes.go
-	"snapshot":  {args: "<mac> [name]", nargs: 1, optional: 1, run: runSnapshot},
-	"snapshots": {args: "<mac>", nargs: 1, run: runSnapshots},
-	"rollback":  {args: "<mac> <snapshot>", nargs: 2, run: runRollback},
-	"retire":    {args: "<mac>", nargs: 1, run: runRetire},
-	"unfence":   {args: "<mac>", nargs: 1, run: runUnfence},
-	"volume":    {args: "<mac>", nargs: 1, run: runVolume},
-	"reconcile": {args: "[--repair]", flags: reconcileFlags, run: runReconcile},
-	"golden":    {args: "<image> [--protect]", nargs: 1, notMAC: true, flags: goldenFlags, run: runGolden},
-	"explain":   {args: "<mac>", nargs: 1, run: runExplain}, // commands_explain.go
-}
-
-// runClient parses a client subcommand's flags and arguments (flags may
-// follow arguments) and runs it.
-func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(new(bytes.Buffer))
-	var o clientOptions
-	fs.StringVar(&o.server, "server", "", "")
-	fs.StringVar(&o.tokenFile, "token-file", "", "")
-	fs.StringVar(&o.dataDir, "data-dir", "", "")
-	fs.StringVar(&o.caFile, "ca-file", "", "")
-	fs.StringVar(&o.fingerprint, "fingerprint", "", "")
-	fs.StringVar(&o.output, "o", "", "")
-	var extra any
-	if cmd.flags != nil {
-		extra = cmd.flags(fs)
-	}
+// parseCommand parses a subcommand's flags and arguments (flags may stand
+// before, between or after the arguments). -h and --help give flag.ErrHelp.
+func parseCommand(c command, args []string) (invocation, error) {
+	fs, opts, extra := c.flagSet()
 	pos, err := parseInterleaved(fs, args)
+	if err == flag.ErrHelp {
+		return invocation{}, err
+	}
 	if err != nil {
-		return usageError(fs, err)
+		return invocation{}, fmt.Errorf("%w: %s: %v (bootd %s --help lists its flags)", errUsage, c.name, err, c.name)
 	}
-	if len(pos) < cmd.nargs || len(pos) > cmd.nargs+cmd.optional {
-		return fmt.Errorf("%w: bootd %s %s", errUsage, name, cmd.args)
+	if len(pos) < c.nargs || len(pos) > c.nargs+c.optional {
+		return invocation{}, fmt.Errorf("%w: %s", errUsage, strings.TrimSpace("bootd "+c.name+" "+c.args))
 	}
-	o = o.resolve(getenv)
+	return invocation{name: c.name, args: pos, flags: extra, opts: opts}, nil
+}
+
+// runClient runs a parsed client subcommand: it resolves the client flags,
+// checks the MAC argument and calls the daemon.
+func runClient(ctx context.Context, cmd command, inv invocation) error {
+	o := inv.opts.resolve(inv.getenv)
 	if o.output != "table" && o.output != "json" {
 		return fmt.Errorf("%w: -o %q: want table or json", errUsage, o.output)
 	}
 	if cmd.nargs > 0 && !cmd.notMAC { // every other subcommand with arguments takes a MAC first
-		if _, err := boot.ParseMAC(pos[0]); err != nil {
+		if _, err := boot.ParseMAC(inv.args[0]); err != nil {
 			return err
 		}
 	}
@@ -92,7 +58,8 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	if err != nil {
 		return err
 	}
-	return cmd.run(ctx, c, invocation{name: name, args: pos, flags: extra, out: stdout, json: o.output == "json"})
+	inv.json = o.output == "json"
+	return cmd.client(ctx, c, inv)
 }
 
 // parseInterleaved parses flags that may stand before, between or after the
@@ -111,13 +78,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func usageError(fs *flag.FlagSet, err error) error {
-	if err == flag.ErrHelp {
-		return fmt.Errorf("%w: see bootd help", errUsage)
-	}
-	return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
-}
-
 // macPath returns the API path of a node, with the MAC in canonical form.
 func macPath(s string, suffix string) string {
 	mac, _ := boot.ParseMAC(s) // checked in runClient
@@ -129,8 +89,8 @@ type enrollOpts struct{ image, hostname, size *string }
 func enrollFlags(fs *flag.FlagSet) any {
 	return enrollOpts{
 		image:    fs.String("image", "", "image name"),
-		hostname: fs.String("hostname", "", "hostname"),
-		size:     fs.String("size", "", "volume size, like 20G"),
+		hostname: fs.String("hostname", "", "hostname (default: node- and the MAC's 12 hex digits)"),
+		size:     fs.String("size", "", "volume size, like 20G (default: the image's)"),
 	}
 }
 

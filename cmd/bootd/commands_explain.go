@@ -76,6 +76,6 @@ func writeExplain(inv invocation, e *bootfs.Explanation) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(inv.out, "\nboot.ipxe:\n%s\n", strings.TrimRight(e.Script, "\n"))
+	_, err := fmt.Fprintf(inv.out, "\n%s:\n%s\n", bootfs.ScriptFile, strings.TrimRight(e.Script, "\n"))
 	return err
 }

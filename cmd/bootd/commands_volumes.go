@@ -22,7 +22,7 @@ type reimageOpts struct {
 func reimageFlags(fs *flag.FlagSet) any {
 	return reimageOpts{
 		keep: fs.Bool("keep", false, "keep the old volume as a snapshot"),
-		name: fs.String("name", "", "name of the kept volume"),
+		name: fs.String("name", "", "name of the kept volume (default: one from the clock)"),
 	}
 }
 

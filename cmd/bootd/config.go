@@ -110,7 +110,7 @@ type serveConfig struct {
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{
-		DataDir:    "/var/lib/bootd",
+		DataDir:    defaultDataDir,
 		HTTPListen: "127.0.0.1:8080",
 		// AdminListen's default depends on HTTPListen (adminListenAddr).
 		AdminTLS:   "on",
@@ -184,36 +184,43 @@ func (c *serveConfig) fields() []configField {
 	}
 }
 
-// loadServeConfig builds the configuration from defaults, the file named by
-// --config (or BOOTD_CONFIG), the environment and the flags in args.
-func loadServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+// serveFlags are bootd serve's flags: --config and one per configField.
+type serveFlags struct {
+	config *stringFlag
+	fields map[string]*stringFlag // by flag name
+}
+
+// defineServeFlags defines bootd serve's flags on fs, from the
+// configuration table (fields), with its defaults.
+func defineServeFlags(fs *flag.FlagSet) any {
+	sf := &serveFlags{fields: map[string]*stringFlag{}}
+	sf.config = defineString(fs, new(string), "config", "BOOTD_CONFIG", "", "YAML configuration file (docs/bootd.example.yaml)")
+	def := defaultServeConfig()
+	for _, f := range def.fields() {
+		sf.fields[f.flag] = defineString(fs, new(string), f.flag, f.env, *f.ptr, f.help)
+	}
+	return sf
+}
+
+// load builds the configuration from defaults, the file named by --config
+// (or BOOTD_CONFIG), the environment and the flags given, and checks it.
+func (sf *serveFlags) load(getenv func(string) string) (serveConfig, error) {
 	cfg := defaultServeConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(new(bytes.Buffer))
-	configPath := fs.String("config", getenv("BOOTD_CONFIG"), "YAML configuration file (env BOOTD_CONFIG)")
-	flagVals := map[string]*string{}
-	for _, f := range cfg.fields() {
-		flagVals[f.flag] = fs.String(f.flag, "", f.help+" (env "+f.env+")")
+	configPath := getenv("BOOTD_CONFIG")
+	if sf.config.set {
+		configPath = sf.config.String()
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, usageError(fs, err)
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
-	}
-	if *configPath != "" {
-		if err := readConfigFile(*configPath, &cfg); err != nil {
+	if configPath != "" {
+		if err := readConfigFile(configPath, &cfg); err != nil {
 			return cfg, err
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, f := range cfg.fields() {
 		if v := getenv(f.env); v != "" {
 			*f.ptr = v
 		}
-		if set[f.flag] {
-			*f.ptr = *flagVals[f.flag]
+		if fl := sf.fields[f.flag]; fl.set {
+			*f.ptr = fl.String()
 		}
 	}
 	return cfg, cfg.validate()

@@ -5,6 +5,17 @@ import (
 	"testing"
 )
 
+// loadServeConfig parses args as bootd serve's command line, as run does,
+// and builds the configuration from it and getenv.
+func loadServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+	c, _ := lookup("serve")
+	inv, err := parseCommand(c, args)
+	if err != nil {
+		return serveConfig{}, err
+	}
+	return inv.flags.(*serveFlags).load(getenv)
+}
+
 // TestCephMsModeSetting: --ceph-ms-mode and BOOTD_CEPH_MS_MODE reach
 // serveConfig (the flag over the environment), and an unknown mode is
 // refused before bootd starts.

@@ -93,9 +93,9 @@ func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg 
 	dc := dhcp.Config{
 		ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
 		Files:    dhcp.Files{BIOS: "undionly.kpxe", UEFI64: cfg.DHCPEFIBinary, ARM64: cfg.DHCPARM64Binary},
-		HTTPBoot: base + "/boot/ipxe/",
+		HTTPBoot: bootfs.NewLayout(base).IPXEFolder(),
 		Leases:   leases,
-		Decider:  decider{svc: svc, base: base, bootUnknown: cfg.DHCPUnknown == "boot"},
+		Decider:  decider{svc: svc, urls: bootfs.NewLayout(base), bootUnknown: cfg.DHCPUnknown == "boot"},
 		Logger:   log, Registerer: reg,
 	}
 	if cfg.DHCPMode == "off" {
@@ -137,18 +137,12 @@ func poolString(p dhcp.Pool) string {
 	return p.Start.String() + "-" + p.End.String() + " in " + p.Subnet.String()
 }
 
-// scriptPath is the web route of a node's iPXE script (served for unknown
-// MACs too, as the "not enrolled" script).
-func scriptPath(mac boot.MAC) string {
-	return "/boot/" + strings.ReplaceAll(mac.String(), ":", "-") + "/boot.ipxe"
-}
-
 // decider answers the DHCP server from boot's plans: an enrolled node boots
 // when its netboot is on; an unknown machine boots the "not enrolled"
 // script only if configured so.
 type decider struct {
 	svc         *boot.Service
-	base        string
+	urls        bootfs.Layout // the script's URL (served for unknown MACs too)
 	bootUnknown bool
 }
 
@@ -157,7 +151,7 @@ func (d decider) Decide(ctx context.Context, c dhcp.Client) (dhcp.Answer, error)
 	if err != nil {
 		return dhcp.Answer{}, nil
 	}
-	a := dhcp.Answer{Script: d.base + scriptPath(mac)}
+	a := dhcp.Answer{Script: d.urls.Script(mac)}
 	plan, err := d.svc.Resolve(ctx, mac)
 	switch {
 	case errors.Is(err, boot.ErrUnknown):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/bootfs"
 	"github.com/bootd/bootd/dhcp"
 	"github.com/bootd/bootd/images"
 	"github.com/bootd/bootd/internal/dhcptest"
@@ -110,7 +111,7 @@ func TestDecider(t *testing.T) {
 		{unknown, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 		{unknown, true, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 	} {
-		d := decider{svc: svc, base: base, bootUnknown: tc.bootUnknown}
+		d := decider{svc: svc, urls: bootfs.NewLayout(base), bootUnknown: tc.bootUnknown}
 		got, err := d.Decide(ctx, dhcp.Client{MAC: net.HardwareAddr(tc.mac), Class: dhcp.ClassUEFI64})
 		if err != nil || got != tc.want {
 			t.Errorf("Decide(%v, bootUnknown=%v) = %+v, %v; want %+v", tc.mac, tc.bootUnknown, got, err, tc.want)

@@ -75,7 +75,7 @@ func TestCLIVerifiesAdminCertificate(t *testing.T) {
 	}
 	run := func(env ...string) result {
 		t.Helper()
-		return runBootd(t, append([]string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + d.tokenFile}, env...), "list")
+		return runBootdEnv(t, append([]string{"BOOTD_SERVER=" + d.url, "BOOTD_TOKEN_FILE=" + d.tokenFile}, env...), "list")
 	}
 	if r := run("BOOTD_DATA_DIR=" + d.dataDir); r.code != 0 {
 		t.Errorf("pinned from the data folder: exit %d: %s", r.code, r.stderr)

@@ -2,14 +2,10 @@
 // live in Ceph.
 //
 // "bootd serve" runs the daemon; the other subcommands talk to a running
-// daemon over its JSON API:
-//
-//	bootd serve [--config bootd.yaml] [--data-dir DIR] [--http-listen ADDR] ...
-//	bootd enroll <mac> --image NAME [--hostname H] [--size 20G]
-//	bootd list | show <mac> | assign <mac> <image> | reimage <mac> [--keep] | forget <mac>
-//	bootd netboot <mac> on|off | images | timeline <mac>
-//	bootd snapshot <mac> [name] | snapshots <mac> | rollback <mac> <snap> | retire <mac>
-//	bootd volume <mac> | unfence <mac> | reconcile [--repair] | golden <image> [--protect]
+// daemon over its JSON API. "bootd help" lists them, and "bootd help <sub>"
+// (or "bootd <sub> --help") shows one's usage, flags and an example: both
+// print from the table of subcommands in subcommands.go, the one place a
+// subcommand is registered.
 //
 // Client subcommands find the daemon with --server or BOOTD_SERVER and the
 // API token with --token-file, BOOTD_TOKEN_FILE or the data folder's
@@ -19,6 +15,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,60 +46,13 @@ func main() {
 // errUsage marks errors in the command line; they exit with status 2.
 var errUsage = errors.New("usage")
 
-const usageText = `bootd: a network boot server for diskless machines with disks in Ceph.
-
-Usage:
-  bootd serve [flags]                        run the daemon (bootd serve -h for its flags)
-  bootd enroll <mac> --image NAME [--hostname H] [--size 20G]
-  bootd list                                 list machines (enrolled and discovered)
-  bootd show <mac>                           show one machine
-  bootd assign <mac> <image>                 change the image a machine boots
-  bootd reimage <mac> [--keep [--name N]]    give a machine a fresh clone of its image
-                                             (--keep: keep the old volume as a snapshot)
-  bootd forget <mac>                         remove a machine's record
-  bootd netboot <mac> on|off                 allow or stop network boot
-  bootd images                               list the image catalog
-  bootd timeline <mac>                       show a machine's recent boots
-  bootd explain <mac>                        what each boot stage hands a machine, and checks
-  bootd snapshot <mac> [name]                snapshot a machine's volume
-  bootd snapshots <mac>                      list its snapshots and kept volumes
-  bootd rollback <mac> <snapshot>            return its volume to a snapshot (machine off)
-  bootd retire <mac>                         remove its volume, snapshots and Ceph user
-  bootd volume <mac>                         show its volume and who holds it
-  bootd unfence <mac>                        blocklist whoever holds its volume
-  bootd reconcile [--repair]                 compare nodes and volumes (and repair)
-  bootd golden <image> [--protect]           check (or protect) an image's golden snapshot
-  bootd version                              print the version
-
-Client flags (every subcommand but serve):
-  --server URL       the daemon (env BOOTD_SERVER, default http://127.0.0.1:8080)
-  --token-file FILE  the API token (env BOOTD_TOKEN_FILE, default <data-dir>/api-token)
-  --data-dir DIR     where to find api-token (env BOOTD_DATA_DIR, default /var/lib/bootd)
-  -o table|json      output format (default table)
-`
-
 // run runs one bootd command and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+		writeOverview(stderr)
 		return 2
 	}
-	var err error
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "serve":
-		err = runServe(ctx, rest, stdout, stderr, getenv)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usageText)
-	case "version", "--version":
-		err = printVersion(rest, stdout, getenv)
-	default:
-		c, ok := clientCommands[cmd]
-		if !ok {
-			fmt.Fprintf(stderr, "bootd: unknown command %q\n\n%s", cmd, usageText)
-			return 2
-		}
-		err = runClient(ctx, cmd, c, rest, stdout, getenv)
-	}
+	err := dispatch(ctx, args, stdout, stderr, getenv)
 	if err == nil {
 		return 0
 	}
@@ -111,4 +61,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	return 1
+}
+
+// dispatch runs the subcommand args name (commands(), subcommands.go), or
+// prints help.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "--help":
+		return runHelp(rest, stdout)
+	case "--version":
+		name = "version"
+	}
+	c, ok := lookup(name)
+	if !ok {
+		return fmt.Errorf("%w: unknown command %q (bootd help lists them)", errUsage, name)
+	}
+	inv, err := parseCommand(c, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		return writeHelp(stdout, c)
+	}
+	if err != nil {
+		return err
+	}
+	inv.out, inv.errOut, inv.getenv = stdout, stderr, getenv
+	if c.local != nil {
+		return c.local(ctx, inv)
+	}
+	return runClient(ctx, c, inv)
+}
+
+// runHelp: bootd help [subcommand].
+func runHelp(args []string, stdout io.Writer) error {
+	switch {
+	case len(args) == 0 || args[0] == "help" && len(args) == 1:
+		return writeOverview(stdout)
+	case len(args) > 1:
+		return fmt.Errorf("%w: bootd help [subcommand]", errUsage)
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		return fmt.Errorf("%w: unknown command %q (bootd help lists them)", errUsage, args[0])
+	}
+	return writeHelp(stdout, c)
 }

@@ -23,8 +23,9 @@ import (
 const tokenFileName = "api-token"
 
 // runServe runs the daemon until ctx is cancelled (SIGINT, SIGTERM).
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := loadServeConfig(args, getenv)
+func runServe(ctx context.Context, inv invocation) error {
+	stdout, stderr, getenv := inv.out, inv.errOut, inv.getenv
+	cfg, err := inv.flags.(*serveFlags).load(getenv)
 	if err != nil {
 		return err
 	}

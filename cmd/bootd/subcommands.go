@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+)
+
+// A command is one bootd subcommand. The table in commands() is the only
+// place a subcommand is registered: run dispatches from it, bootd help and
+// --help print from it, and TestHelpCoversEveryCommand walks it, so a
+// subcommand without a summary, a description, an example or help for each
+// of its flags fails the tests.
+type command struct {
+	name    string
+	summary string // one line, for the list bootd help prints
+	args    string // what follows "bootd <name>" on the usage line
+	about   string // one paragraph, for bootd help <name> (wrapped when printed)
+	example string // command lines, one a line
+
+	// nargs positional arguments are required and up to optional more allowed.
+	nargs, optional int
+	// notMAC: a client subcommand's first argument is not a MAC address
+	// (client subcommands with arguments otherwise take a MAC first).
+	notMAC bool
+	// flags defines the subcommand's own flags on fs and returns what its
+	// run function reads them from (inv.flags). Nil: no flags of its own.
+	flags func(fs *flag.FlagSet) any
+
+	// Exactly one of client and local runs it. A client subcommand talks to
+	// the daemon, and also takes the client flags (defineClientFlags); a
+	// local one runs here.
+	client func(ctx context.Context, c *client, inv invocation) error
+	local  func(ctx context.Context, inv invocation) error
+}
+
+// commands is the table of subcommands, in the order bootd help lists them.
+// To add one, add an entry here (and its flags and run function beside the
+// others); nothing else registers it.
+func commands() []command {
+	return []command{
+		{name: "serve", summary: "run the daemon: DHCP, TFTP, boot files, API and dashboard", args: "[flags]",
+			about: "Runs bootd until SIGINT or SIGTERM. Settings come from built-in defaults, then the YAML file named by " +
+				"--config, then BOOTD_* environment variables, then flags, each over the one before (docs/operations.md). " +
+				"A setting bootd cannot honour stops it with a one-line message and a non-zero exit.",
+			example: "bootd serve --config /etc/bootd/bootd.yaml\nbootd serve --data-dir ./.data --http-listen 127.0.0.1:8080",
+			flags:   defineServeFlags, local: runServe},
+		{name: "enroll", summary: "enroll a machine on an image", args: "<mac> --image NAME [--hostname H] [--size 20G]", nargs: 1,
+			about: "Records the machine with this MAC address, to boot an image of the catalog, with netboot on. With a " +
+				"volume backend it clones the image's golden snapshot into the machine's own RBD volume; without one " +
+				"the machine is recorded without a volume, and enroll says so.",
+			example: "bootd enroll 52:54:00:12:34:56 --image debian-12 --hostname web1 --size 30G",
+			flags:   enrollFlags, client: runEnroll},
+		{name: "list", summary: "list machines, enrolled and discovered",
+			about:   "Prints every machine bootd knows: the enrolled ones and those seen on the network but not enrolled.",
+			example: "bootd list\nbootd list -o json", client: runList},
+		{name: "show", summary: "show one machine", args: "<mac>", nargs: 1,
+			about:   "Prints one machine's record: its image, hostname, volume, netboot, state and last boot.",
+			example: "bootd show 52-54-00-12-34-56", client: runShow},
+		{name: "assign", summary: "change the image a machine boots", args: "<mac> <image>", nargs: 2,
+			about:   "Sets the image an enrolled machine boots. Its volume is kept; bootd reimage gives it a fresh clone of the new image.",
+			example: "bootd assign 52:54:00:12:34:56 alpine-3.20", client: runAssign},
+		{name: "reimage", summary: "give a machine a fresh clone of its image", args: "<mac> [--keep [--name NAME]]", nargs: 1,
+			about: "Replaces a machine's volume with a fresh clone of its image's golden snapshot. Without --keep the old " +
+				"volume and its snapshots are deleted; with --keep the old volume is kept whole, under --name or a name " +
+				"from the clock, and bootd rollback can return to it. The machine must be off its volume.",
+			example: "bootd reimage 52:54:00:12:34:56 --keep --name before-upgrade",
+			flags:   reimageFlags, client: runReimage},
+		{name: "forget", summary: "remove a machine's record", args: "<mac>", nargs: 1,
+			about:   "Removes a machine's record and timeline. A machine that still has a volume is refused: retire it first.",
+			example: "bootd forget 52:54:00:12:34:56", client: runForget},
+		{name: "netboot", summary: "allow or stop network boot", args: "<mac> on|off|once", nargs: 2,
+			about: "on: the machine network-boots; off: bootd gives it no boot file, so its firmware boots its next device; " +
+				"once: on, and armed for one boot (under key_release armed or lease+armed only an armed boot gets its key).",
+			example: "bootd netboot 52:54:00:12:34:56 off\nbootd netboot 52:54:00:12:34:56 once", client: runNetboot},
+		{name: "images", summary: "list the image catalog",
+			about:   "Prints the images of the daemon's catalog (--images-dir of bootd serve) that machines can be enrolled on.",
+			example: "bootd images", client: runImages},
+		{name: "timeline", summary: "show a machine's recent boots", args: "<mac>", nargs: 1,
+			about:   "Prints a machine's last boots, each with its events: DHCP, the files it fetched, and its boot script's reports.",
+			example: "bootd timeline 52:54:00:12:34:56", client: runTimeline},
+		{name: "explain", summary: "what each boot stage hands a machine, and checks", args: "<mac>", nargs: 1,
+			about: "Prints what bootd would hand the machine at each boot stage (DHCP answers, files, kernel command line, " +
+				"its iPXE script with the token redacted) and checks what it needs; exits 1 when a check fails.",
+			example: "bootd explain 52:54:00:12:34:56", client: runExplain},
+		{name: "snapshot", summary: "snapshot a machine's volume", args: "<mac> [name]", nargs: 1, optional: 1,
+			about:   "Saves the state of a machine's volume as a snapshot, under the name given or snap-<date>-<time>.",
+			example: "bootd snapshot 52:54:00:12:34:56 before-upgrade", client: runSnapshot},
+		{name: "snapshots", summary: "list a machine's snapshots and kept volumes", args: "<mac>", nargs: 1,
+			about:   "Prints a machine's snapshots and the volumes bootd reimage --keep kept, oldest first.",
+			example: "bootd snapshots 52:54:00:12:34:56", client: runSnapshots},
+		{name: "rollback", summary: "return a machine's volume to a snapshot (machine off)", args: "<mac> <snapshot>", nargs: 2,
+			about: "Returns a machine's volume to a snapshot or kept volume; what was written since is gone. The machine " +
+				"must be off its volume.",
+			example: "bootd rollback 52:54:00:12:34:56 before-upgrade", client: runRollback},
+		{name: "retire", summary: "remove a machine's volume, snapshots and Ceph user", args: "<mac>", nargs: 1,
+			about: "Removes a machine's volume, its snapshots and its Ceph user, and marks it retired with netboot off; " +
+				"bootd forget then removes its record. The machine must be off its volume.",
+			example: "bootd retire 52:54:00:12:34:56", client: runRetire},
+		{name: "volume", summary: "show a machine's volume and who holds it", args: "<mac>", nargs: 1,
+			about:   "Prints a machine's volume as the cluster reports it (size, golden parent, creation) and the clients that have it open.",
+			example: "bootd volume 52:54:00:12:34:56", client: runVolume},
+		{name: "unfence", summary: "blocklist whoever holds a machine's volume", args: "<mac>", nargs: 1,
+			about: "Blocklists every client holding a machine's volume and breaks its lock, so the machine can boot. " +
+				"Use it only when the holder is dead or must be cut off.",
+			example: "bootd unfence 52:54:00:12:34:56", client: runUnfence},
+		{name: "reconcile", summary: "compare machines and volumes (and repair)", args: "[--repair]",
+			about: "Compares the machines with the volumes in the pool and reports volumes without a machine, machines " +
+				"without a volume and interrupted operations. With --repair it finishes or undoes the interrupted " +
+				"operations, removes volumes without a machine and gives enrolled machines without one a fresh one.",
+			example: "bootd reconcile\nbootd reconcile --repair", flags: reconcileFlags, client: runReconcile},
+		{name: "golden", summary: "check (or protect) an image's golden snapshot", args: "<image> [--protect]", nargs: 1, notMAC: true,
+			about: "Checks that an image's golden snapshot exists and is protected, and exits 1 when it is not, so " +
+				"scripts can check it; --protect protects it.",
+			example: "bootd golden debian-12 --protect", flags: goldenFlags, client: runGolden},
+		{name: "version", summary: "print the version and the admin certificate's SHA-256",
+			about: "Prints bootd's version, set when it was built, and, when the data folder holds bootd's own admin " +
+				"certificate, its SHA-256: what a CLI on another host pins with --fingerprint.",
+			example: "bootd version --data-dir /var/lib/bootd", flags: versionFlags, local: runVersion},
+	}
+}
+
+// lookup returns the subcommand called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func versionFlags(fs *flag.FlagSet) any {
+	var dir string
+	defineString(fs, &dir, "data-dir", "BOOTD_DATA_DIR", defaultDataDir, "the daemon's data folder, where admin-tls.crt is")
+	return &dir
+}
+
+func runVersion(_ context.Context, inv invocation) error {
+	if _, err := fmt.Fprintln(inv.out, "bootd", version); err != nil {
+		return err
+	}
+	o := clientOptions{dataDir: *inv.flags.(*string)}.resolve(inv.getenv)
+	if fp := adminFingerprint(o.dataDir); fp != "" {
+		fmt.Fprintf(inv.out, "admin certificate SHA-256: %s (%s)\n", fp, adminCertPath(o.dataDir))
+	}
+	return nil
+}
