@@ -22,14 +22,6 @@ func TestUserStore(t *testing.T) {
 	accesstest.TestUserStore(t, func(t *testing.T) access.UserStore { db, _ := openTemp(t); return db })
 }
 
-func TestAuditLog(t *testing.T) {
-	t.Parallel()
-	accesstest.TestAuditLog(t, func(t *testing.T, rt access.Retention) access.AuditLog {
-		db, _ := openTemp(t)
-		return db.AuditLog(rt)
-	})
-}
-
 // TestSecretsNotStored makes a user with a password and a token through a
 // Directory on a real file, then reads the file's bytes: neither the
 // password nor the token, nor the token's secret half, is in them.
@@ -125,32 +117,5 @@ func TestOpenBeforeUsers(t *testing.T) {
 	}
 	if _, err := db.User(ctx, "nobody"); !errors.Is(err, access.ErrUnknownUser) {
 		t.Errorf("User(nobody) = %v, want ErrUnknownUser", err)
-	}
-}
-
-// TestAuditRetentionReopened checks the kept count survives a reopen: the
-// file keeps the bound, not the process.
-func TestAuditRetentionReopened(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, path := openTemp(t)
-	keep := access.Retention{MaxRecords: 3}
-	for i := range 5 {
-		if _, err := db.AuditLog(keep).Append(ctx, access.Record{User: string(rune('a' + i)), Action: access.ActionAssign}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.AuditLog(keep).Append(ctx, access.Record{User: "f", Action: access.ActionAssign}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.AuditLog(access.Retention{}).Query(ctx, access.Filter{})
-	if err != nil || len(got) != 3 || got[0].User != "f" || got[2].User != "d" || got[0].Seq != 6 {
-		t.Errorf("records after reopening = %+v, %v, want f, e, d (seq 6 first)", got, err)
 	}
 }
