@@ -28,11 +28,13 @@ type HashParams struct {
 	Threads uint8  // lanes, and goroutines computing them
 }
 
-// DefaultHashParams cost about 64 MiB and, measured on bootd's 2-core
-// development machine (Go 1.26, x/crypto v0.51.0, best of 5 while other
-// builds ran: load average about 1.8), 89 ms per hash; 45-112 ms across
-// runs. Time 1 took 24-45 ms, under the 50 ms aimed at; 64 MiB is RFC 9106's
-// second recommended setting's memory. BenchmarkHashPassword measures it.
+// DefaultHashParams cost 64 MiB (67 MB allocated per hash, -benchmem) and,
+// on bootd's 2-core development machine (Go 1.26, x/crypto v0.51.0, never
+// idle while measured: other builds ran), 89 ms per hash at load average
+// 1.8 and 97-179 ms at load 5 (BenchmarkHashPassword, 10 hashes, 3 runs).
+// With Time 1 it took 24-45 ms, under the 50 ms aimed at. 64 MiB is the
+// memory of RFC 9106's second recommended setting. Re-measure on an idle
+// machine with: go test -run '^$' -bench HashPassword -benchtime 10x ./boot/access/
 var DefaultHashParams = HashParams{Memory: 64 << 10, Time: 2, Threads: 2}
 
 const (

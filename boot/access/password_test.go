@@ -51,7 +51,7 @@ func TestDefaultHash(t *testing.T) {
 }
 
 // BenchmarkHashPassword measures one hash with the defaults (the figure in
-// DefaultHashParams' comment): go test -bench HashPassword -benchtime 20x.
+// DefaultHashParams' comment).
 func BenchmarkHashPassword(b *testing.B) {
 	for b.Loop() {
 		HashPassword("correct horse battery staple", DefaultHashParams)
