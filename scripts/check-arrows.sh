@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # check-arrows.sh: keeps the package arrows of docs/architecture.md honest.
 #   cmd -> web -> bootfs -> images -> boot <- rbd ; boot/store -> boot
+#   web -> boot/access <- boot/store ; boot/access -> boot
 #   dhcp and tftp never import boot, web, images or rbd; boot imports no
 #   server, database or cgo package. Exits non-zero on the first broken rule set.
 set -euo pipefail
@@ -25,6 +26,10 @@ forbid() {
 forbid ./boot "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/boot/store" \
   go.etcd.io/bbolt github.com/ceph/go-ceph/rbd github.com/ceph/go-ceph/rados net/http \
   github.com/insomniacslk/dhcp/dhcpv4 github.com/pin/tftp/v3
+forbid ./boot/access "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/boot/store" \
+  "$mod/bootfs" go.etcd.io/bbolt github.com/ceph/go-ceph/rbd github.com/ceph/go-ceph/rados net/http \
+  github.com/insomniacslk/dhcp/dhcpv4 github.com/pin/tftp/v3
+forbid ./boot/access/accesstest "$mod/web" "$mod/boot/store" go.etcd.io/bbolt net/http
 forbid ./boot/store "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images"
 forbid ./images "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
 forbid ./web "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"

@@ -14,6 +14,8 @@
 //	timeline/<mac>/<key>   a boot.Event as JSON; key = boot number (4 bytes)
 //	                       and event number (4 bytes), big-endian
 //	leases/<ip>            a DHCP lease (leases.go); created on first use
+//	users/, tokens/        users and their API tokens' index (users.go)
+//	audit/                 the audit log (audit.go)
 package store
 
 import (
@@ -112,7 +114,7 @@ func (s *DB) init() error {
 		if v != SchemaVersion {
 			return fmt.Errorf("open store %s: schema version %d, but this bootd reads version %d", s.path, v, SchemaVersion)
 		}
-		for _, b := range [][]byte{bucketNodes, bucketTimeline} {
+		for _, b := range [][]byte{bucketNodes, bucketTimeline, bucketUsers, bucketTokens, bucketAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
