@@ -12,7 +12,7 @@ import (
 // (keyrelease.go); the operator's override is Unfence.
 
 // refuseHeld fails with ErrBusy when any client has volume vol open.
-func (s *Service) refuseHeld(ctx context.Context, mac MAC, vol, op string) error {
+func (s *Service) refuseHeld(ctx context.Context, mac MAC, vol string, op volumeOp) error {
 	hs, err := s.volumes.Holders(ctx, vol)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -47,7 +47,7 @@ func holderList(hs []Holder) string {
 // use it when the holder is dead or must be cut off. It returns the clients
 // it released.
 func (s *Service) Unfence(ctx context.Context, mac MAC) ([]Holder, error) {
-	_, vol, err := s.withVolume(ctx, mac, "unfence")
+	_, vol, err := s.withVolume(ctx, mac, opUnfence)
 	if err != nil {
 		return nil, err
 	}

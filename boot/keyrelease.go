@@ -30,7 +30,7 @@ type KeyGrant struct {
 // holders. The node user's key is then confined to addr (Volumes.Confine).
 func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr netip.Addr) (*KeyGrant, error) {
 	addr = addr.Unmap()
-	n, vol, err := s.withVolume(ctx, mac, "key of")
+	n, vol, err := s.withVolume(ctx, mac, opKey)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func (s *Service) ReimageKeep(ctx context.Context, mac MAC, keep string) (*Node,
 }
 
 func (s *Service) reimage(ctx context.Context, mac MAC, keep string) (*Node, error) {
-	n, name, err := s.withVolume(ctx, mac, "reimage")
+	n, name, err := s.withVolume(ctx, mac, opReimage)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) reimage(ctx context.Context, mac MAC, keep string) (*Node, err
 		return nil, err
 	}
 	defer s.inflight.end(mac)
-	if err := s.refuseHeld(ctx, mac, name, "reimage"); err != nil {
+	if err := s.refuseHeld(ctx, mac, name, opReimage); err != nil {
 		return nil, err
 	}
 	in := Intent{Op: IntentReimage, MAC: mac, Keep: keep, Started: s.now(),

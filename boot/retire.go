@@ -28,7 +28,7 @@ func (s *Service) Retire(ctx context.Context, mac MAC) (*Node, error) {
 	defer s.inflight.end(mac)
 	in := Intent{Op: IntentRetire, MAC: mac, Volume: VolumeRequest{Name: n.Volume, Node: mac}, Started: s.now()}
 	if n.Volume != "" {
-		if err := s.refuseHeld(ctx, mac, n.Volume, "retire"); err != nil {
+		if err := s.refuseHeld(ctx, mac, n.Volume, opRetire); err != nil {
 			return nil, err
 		}
 		if err := s.store.PutIntent(ctx, in); err != nil {

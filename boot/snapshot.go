@@ -28,7 +28,7 @@ func (s *Service) Snapshot(ctx context.Context, mac MAC, name string) (*Snapshot
 	if err := ValidSnapshotName(name); err != nil {
 		return nil, err
 	}
-	_, vol, err := s.withVolume(ctx, mac, "snapshot")
+	_, vol, err := s.withVolume(ctx, mac, opSnapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *Service) snapshotFree(ctx context.Context, vol, name string) error {
 
 // Snapshots lists a node's snapshots and kept volumes, oldest first.
 func (s *Service) Snapshots(ctx context.Context, mac MAC) ([]Snapshot, error) {
-	_, vol, err := s.withVolume(ctx, mac, "list snapshots of")
+	_, vol, err := s.withVolume(ctx, mac, opListSnapshots)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (s *Service) Rollback(ctx context.Context, mac MAC, snap string) (*Node, er
 	if err := ValidSnapshotName(snap); err != nil {
 		return nil, err
 	}
-	n, vol, err := s.withVolume(ctx, mac, "roll back")
+	n, vol, err := s.withVolume(ctx, mac, opRollback)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Service) Rollback(ctx context.Context, mac MAC, snap string) (*Node, er
 		return nil, err
 	}
 	defer s.inflight.end(mac)
-	if err := s.refuseHeld(ctx, mac, vol, "roll back"); err != nil {
+	if err := s.refuseHeld(ctx, mac, vol, opRollback); err != nil {
 		return nil, err
 	}
 	replaced := "replaced-" + s.now().UTC().Format("20060102-150405")

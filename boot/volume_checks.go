@@ -12,7 +12,7 @@ import (
 // CheckNodeKey checks that the Ceph key of a node's own user can be had
 // (for bootd explain); the key itself stays inside the Service.
 func (s *Service) CheckNodeKey(ctx context.Context, mac MAC) error {
-	_, vol, err := s.withVolume(ctx, mac, "key of")
+	_, vol, err := s.withVolume(ctx, mac, opKey)
 	if err != nil {
 		return err
 	}
@@ -22,7 +22,7 @@ func (s *Service) CheckNodeKey(ctx context.Context, mac MAC) error {
 
 // MapTarget returns what a node's kernel needs to map its volume.
 func (s *Service) MapTarget(ctx context.Context, mac MAC) (*MapTarget, error) {
-	_, vol, err := s.withVolume(ctx, mac, "map target of")
+	_, vol, err := s.withVolume(ctx, mac, opMapTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (s *Service) MapTarget(ctx context.Context, mac MAC) (*MapTarget, error) {
 
 // Volume describes a node's volume as the backend sees it, with its holders.
 func (s *Service) Volume(ctx context.Context, mac MAC) (*Volume, []Holder, error) {
-	_, name, err := s.withVolume(ctx, mac, "describe the volume of")
+	_, name, err := s.withVolume(ctx, mac, opDescribe)
 	if err != nil {
 		return nil, nil, err
 	}
