@@ -125,17 +125,17 @@ func (s *Service) SetNetboot(ctx context.Context, mac MAC, on bool) (*Node, erro
 // volume is refused: its volume must be removed (retired) first, so that no
 // volume is left without a node.
 func (s *Service) Forget(ctx context.Context, mac MAC) error {
-	_, err := s.store.Update(ctx, mac, func(cur *Node) (*Node, error) {
+	err := s.store.Delete(ctx, mac, func(cur *Node) error {
 		if cur == nil {
-			return nil, fmt.Errorf("%w: %s", ErrUnknown, mac)
+			return fmt.Errorf("%w: %s", ErrUnknown, mac)
 		}
 		if cur.Volume != "" {
-			return nil, invalid("forget %s: it still has volume %s; retire it first", mac, cur.Volume)
+			return invalid("forget %s: it still has volume %s; retire it first", mac, cur.Volume)
 		}
 		if s.inflight.has(mac) {
-			return nil, fmt.Errorf("forget %s: %w: an operation on it is under way", mac, ErrBusy)
+			return fmt.Errorf("forget %s: %w: an operation on it is under way", mac, ErrBusy)
 		}
-		return nil, nil
+		return nil
 	})
 	if err == nil {
 		s.log.Info("node forgotten", "mac", mac.String())

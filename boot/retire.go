@@ -2,6 +2,7 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -54,12 +55,15 @@ func (s *Service) finishRetire(ctx context.Context, in Intent) (*Node, error) {
 	}
 	n, err := s.store.Update(ctx, in.MAC, func(cur *Node) (*Node, error) {
 		if cur == nil {
-			return nil, nil
+			return nil, errNodeGone
 		}
 		cur.State, cur.Volume, cur.Netboot, cur.Updated = StateRetired, "", false, s.now()
 		return cur, nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errNodeGone): // forgotten meanwhile: nothing to mark
+		n = nil
+	case err != nil:
 		return nil, err
 	}
 	s.step("retire:node")
@@ -68,3 +72,6 @@ func (s *Service) finishRetire(ctx context.Context, in Intent) (*Node, error) {
 	}
 	return n, nil
 }
+
+// errNodeGone: the node a retire marks has no record (any more).
+var errNodeGone = errors.New("no node to mark retired")

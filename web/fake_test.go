@@ -75,12 +75,30 @@ func (s *memStore) Update(_ context.Context, mac boot.MAC, fn func(*boot.Node) (
 		return nil, err
 	}
 	if n == nil {
-		delete(s.nodes, mac.String())
-		delete(s.boots, mac.String())
-		return nil, nil
+		return nil, fmt.Errorf("update %s: no node to store", mac)
 	}
 	s.nodes[mac.String()] = n.Clone()
 	return n, nil
+}
+
+func (s *memStore) Delete(_ context.Context, mac boot.MAC, check func(*boot.Node) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if check != nil {
+		var cur *boot.Node
+		if n, ok := s.nodes[mac.String()]; ok {
+			cur = n.Clone()
+		}
+		if err := check(cur); err != nil {
+			return err
+		}
+	}
+	delete(s.nodes, mac.String())
+	delete(s.boots, mac.String())
+	return nil
 }
 
 func (s *memStore) AppendEvent(_ context.Context, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
