@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Fencing: a volume that a client holds is not reimaged, retired or rolled
@@ -22,24 +21,9 @@ func (s *Service) refuseHeld(ctx context.Context, mac MAC, vol string, op volume
 	}
 	if len(hs) > 0 {
 		return fmt.Errorf("%s %s: %w: volume %s is in use by %s; power the node off first",
-			op, mac, ErrBusy, vol, holderList(hs))
+			op, mac, ErrBusy, vol, HolderList(hs))
 	}
 	return nil
-}
-
-func holderList(hs []Holder) string {
-	var parts []string
-	for _, h := range hs {
-		p := h.Addr
-		if h.Client != "" {
-			p = h.Client + " at " + p
-		}
-		if h.Lock {
-			p += " (lock owner)"
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // Unfence is the operator's override of a fence: it blocklists every client
@@ -61,6 +45,6 @@ func (s *Service) Unfence(ctx context.Context, mac MAC) ([]Holder, error) {
 	if err := s.volumes.Release(ctx, vol, hs); err != nil {
 		return nil, fmt.Errorf("unfence %s: %w", mac, err)
 	}
-	s.log.Warn("volume unfenced by the operator", "mac", mac.String(), "volume", vol, "released", holderList(hs))
+	s.log.Warn("volume unfenced by the operator", "mac", mac.String(), "volume", vol, "released", HolderList(hs))
 	return hs, nil
 }
