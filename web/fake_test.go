@@ -263,11 +263,19 @@ func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Conf
 		t.Fatal(err)
 	}
 	f.svc = svc
-	cfg.Service, cfg.Token, cfg.Registry, cfg.Logger = svc, testToken, prometheus.NewRegistry(), logger
+	cfg = withDomain(cfg, svc)
+	cfg.Token, cfg.Registry, cfg.Logger = testToken, prometheus.NewRegistry(), logger
 	if f.h, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// withDomain returns cfg with svc as every part of the domain, as cmd/bootd
+// passes it.
+func withDomain(cfg Config, svc *boot.Service) Config {
+	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	return cfg
 }
 
 // do serves one request with the test token.
