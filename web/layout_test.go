@@ -69,7 +69,7 @@ func layoutServers(t *testing.T) (*bootfs.Files, *boot.Service, *httptest.Server
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain, err = New(Config{Service: svc, Token: testToken, Files: bf}); err != nil {
+	if plain, err = New(withDomain(Config{Token: testToken, Files: bf}, svc)); err != nil {
 		t.Fatal(err)
 	}
 	if nodeh, err = NewNode(NodeConfig{Service: svc}); err != nil {

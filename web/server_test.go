@@ -18,19 +18,21 @@ func TestNewNeedsServiceAndToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []Config{{Token: testToken}, {Service: svc}} {
+	noFetches := withDomain(Config{Token: testToken}, svc)
+	noFetches.Fetches = nil
+	for _, cfg := range []Config{{Token: testToken}, withDomain(Config{}, svc), noFetches} {
 		if _, err := New(cfg); err == nil {
-			t.Errorf("New(service %v, token %q) = nil error, want one", cfg.Service != nil, cfg.Token)
+			t.Errorf("New(nodes %v, fetches %v, token %q) = nil error, want one", cfg.Nodes != nil, cfg.Fetches != nil, cfg.Token)
 		}
 	}
-	if _, err := New(Config{Service: svc, Token: testToken}); err != nil {
+	if _, err := New(withDomain(Config{Token: testToken}, svc)); err != nil {
 		t.Errorf("New with no registry or logger = %v, want nil", err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{Service: svc, Token: testToken, Registry: reg}); err != nil {
+	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{Service: svc, Token: testToken, Registry: reg}); err == nil {
+	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err == nil {
 		t.Errorf("New twice on one registry = nil error, want one")
 	}
 }
