@@ -30,7 +30,7 @@ type KeyGrant struct {
 // holders. The node user's key is then confined to addr (Volumes.Confine).
 func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr netip.Addr) (*KeyGrant, error) {
 	addr = addr.Unmap()
-	n, vol, err := s.withVolume(ctx, mac, "key of")
+	n, vol, err := s.withVolume(ctx, mac, opKey)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +85,8 @@ func (s *Service) releaseKey(ctx context.Context, mac MAC, vol string, addr neti
 	if len(others) > 0 {
 		s.Record(ctx, mac, Event{Stage: StageFailed, Source: addr.String(),
 			Detail: fmt.Sprintf("volume %s is in use by another client (%s); if that machine is dead, run: bootd unfence %s",
-				vol, holderList(others), mac)})
-		s.log.Warn("boot refused: volume fenced", "mac", mac.String(), "volume", vol, "holders", holderList(others))
+				vol, HolderList(others), mac)})
+		s.log.Warn("boot refused: volume fenced", "mac", mac.String(), "volume", vol, "holders", HolderList(others))
 		return "", fmt.Errorf("%w: volume %s is in use by another machine; if that machine is dead, run: bootd unfence %s",
 			ErrFenced, vol, mac)
 	}
@@ -95,9 +95,9 @@ func (s *Service) releaseKey(ctx context.Context, mac MAC, vol string, addr neti
 			return "", fmt.Errorf("release the previous boot of %s: %w", mac, err)
 		}
 		s.trust.StaleReleased.Add(1)
-		s.log.Info("released the node's previous session", "mac", mac.String(), "volume", vol, "holders", holderList(own))
+		s.log.Info("released the node's previous session", "mac", mac.String(), "volume", vol, "holders", HolderList(own))
 		s.Record(ctx, mac, Event{Stage: StageKey, Source: addr.String(),
-			Detail: "released this machine's previous boot, which still held its volume: " + holderList(own)})
+			Detail: "released this machine's previous boot, which still held its volume: " + HolderList(own)})
 	}
 	if err := s.volumes.Confine(ctx, vol, addr); err != nil {
 		return "", fmt.Errorf("confine the key of %s to %s: %w", mac, addr, err)
@@ -133,22 +133,11 @@ func (s *Service) Report(ctx context.Context, mac MAC, stage Stage, detail, auth
 		s.log.Debug("boot report refused", "mac", mac.String(), "ip", addr.String(), "stage", string(stage))
 		return ErrReportRefused
 	}
-	_, err := s.Record(ctx, mac, Event{Stage: stage, Source: addr.String(), Detail: printable(detail)})
+	_, err := s.Record(ctx, mac, Event{Stage: stage, Source: addr.String(), Detail: Printable(detail)})
 	if err != nil {
 		return fmt.Errorf("report %s: %w", stage, err)
 	}
 	return nil
-}
-
-// printable keeps text from a node to one line of printable characters.
-func printable(s string) string {
-	b := []rune(s)
-	for i, r := range b {
-		if r < 0x20 || r == 0x7f {
-			b[i] = ' '
-		}
-	}
-	return string(b)
 }
 
 // Arm arms a node for one boot: netboot on, and its key may be released

@@ -55,12 +55,27 @@ func (m *memStore) Update(_ context.Context, mac MAC, fn func(*Node) (*Node, err
 		return nil, err
 	}
 	if next == nil {
-		delete(m.nodes, mac.String())
-		delete(m.events, mac.String())
-		return nil, nil
+		return nil, fmt.Errorf("update %s: no node to store", mac)
 	}
 	m.nodes[mac.String()] = next.Clone()
 	return next, nil
+}
+
+func (m *memStore) Delete(_ context.Context, mac MAC, check func(*Node) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if check != nil {
+		var cur *Node
+		if n, ok := m.nodes[mac.String()]; ok {
+			cur = n.Clone()
+		}
+		if err := check(cur); err != nil {
+			return err
+		}
+	}
+	delete(m.nodes, mac.String())
+	delete(m.events, mac.String())
+	return nil
 }
 
 func (m *memStore) AppendEvent(_ context.Context, mac MAC, ev Event, p TimelinePolicy) (Event, error) {

@@ -11,10 +11,16 @@ type Store interface {
 	// Nodes returns every stored node, sorted by MAC.
 	Nodes(ctx context.Context) ([]*Node, error)
 	// Update runs fn in one transaction on a copy of the node stored for mac
-	// (nil when there is none) and stores what fn returns; a nil result
-	// deletes the node and its timeline. An error from fn aborts the
-	// transaction and is returned as is. fn may run more than once.
+	// (nil when there is none) and stores the node fn returns, which must
+	// not be nil and must keep mac (Delete removes a node). An error from fn
+	// aborts the transaction and is returned as is. fn may run more than once.
 	Update(ctx context.Context, mac MAC, fn func(cur *Node) (*Node, error)) (*Node, error)
+	// Delete runs check in one transaction on a copy of the node stored for
+	// mac (nil when there is none) and then deletes the node and its
+	// timeline. An error from check aborts the transaction and is returned
+	// as is; a nil check deletes unconditionally. Deleting a node that is
+	// not stored is not an error. check may run more than once.
+	Delete(ctx context.Context, mac MAC, check func(cur *Node) error) error
 	// AppendEvent adds ev to mac's timeline following p, and returns the event
 	// as stored (with its boot number).
 	AppendEvent(ctx context.Context, mac MAC, ev Event, p TimelinePolicy) (Event, error)

@@ -70,6 +70,32 @@ type Holder struct {
 	Lock bool `json:"lock,omitempty"`
 }
 
+// String describes h for messages, logs and the CLI:
+// "client.4123 at 198.18.0.5:0/4242 (lock owner)".
+func (h Holder) String() string {
+	s := h.Addr
+	if h.Client != "" {
+		s = h.Client + " at " + s
+	}
+	if h.Lock {
+		s += " (lock owner)"
+	}
+	return s
+}
+
+// HolderList describes holders for messages: each as Holder.String, comma
+// separated, or "nobody" when there are none.
+func HolderList(hs []Holder) string {
+	if len(hs) == 0 {
+		return "nobody"
+	}
+	parts := make([]string, len(hs))
+	for i, h := range hs {
+		parts[i] = h.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
 // IP returns the host part of h.Addr, or nil if it has none.
 func (h Holder) IP() net.IP {
 	a := h.Addr

@@ -169,6 +169,14 @@ func (w watchedStore) Update(ctx context.Context, mac MAC, fn func(cur *Node) (*
 	return n, err
 }
 
+func (w watchedStore) Delete(ctx context.Context, mac MAC, check func(cur *Node) error) error {
+	err := w.Store.Delete(ctx, mac, check)
+	if err == nil {
+		w.hub.changed(mac, nil)
+	}
+	return err
+}
+
 func (w watchedStore) AppendEvent(ctx context.Context, mac MAC, ev Event, p TimelinePolicy) (Event, error) {
 	ev, err := w.Store.AppendEvent(ctx, mac, ev, p)
 	if err == nil {

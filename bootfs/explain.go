@@ -303,7 +303,7 @@ func (f *Files) volumeChecks(ctx context.Context, e *Explanation, plan *boot.Pla
 		vol.Problem = err.Error()
 	} else {
 		vol.OK = true
-		vol.Detail = fmt.Sprintf("%s, %s, clone of %s, held by %s", v.Name, boot.FormatSize(v.SizeBytes), v.Parent, holders(hs))
+		vol.Detail = fmt.Sprintf("%s, %s, clone of %s, held by %s", v.Name, boot.FormatSize(v.SizeBytes), v.Parent, boot.HolderList(hs))
 	}
 	key := Check{Name: "node key obtainable"}
 	if err := chk.CheckNodeKey(ctx, mac); err != nil {
@@ -319,21 +319,4 @@ func (f *Files) volumeChecks(ctx context.Context, e *Explanation, plan *boot.Pla
 		target.Detail = e.MapSpec
 	}
 	return []Check{golden, vol, key, target}
-}
-
-func holders(hs []boot.Holder) string {
-	if len(hs) == 0 {
-		return "nobody"
-	}
-	parts := make([]string, len(hs))
-	for i, h := range hs {
-		parts[i] = h.Addr
-		if h.Client != "" {
-			parts[i] += " (" + h.Client + ")"
-		}
-		if h.Lock {
-			parts[i] += " [lock]"
-		}
-	}
-	return strings.Join(parts, ", ")
 }

@@ -112,7 +112,7 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 		d.Cmdline = strings.TrimSpace(cmdline)
 	}
 	if problem != "" {
-		d.Problem = printable(problem)
+		d.Problem = boot.Printable(problem)
 		return "problem.ipxe", d
 	}
 	// bootd's archives go first: they are whole 512-byte blocks, so every
@@ -171,16 +171,4 @@ func (f *Files) cmdline(plan *boot.Plan) (string, error) {
 		return "", fmt.Errorf("the image's kernel command line has bytes other than printable ASCII: %q", line)
 	}
 	return line, nil
-}
-
-// printable replaces bytes other than printable ASCII, and $, with '?', so
-// text from elsewhere cannot add lines or expansions to a script.
-func printable(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e || c == '$' {
-			b[i] = '?'
-		}
-	}
-	return string(b)
 }

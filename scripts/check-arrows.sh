@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # check-arrows.sh: keeps the package arrows of docs/architecture.md honest.
-#   cmd -> web -> bootfs -> images -> boot <- rbd ; boot/store -> boot
-#   web -> boot/access <- boot/store ; boot/access -> boot
-#   dhcp and tftp never import boot, web, images or rbd; boot imports no
-#   server, database or cgo package. Exits non-zero on the first broken rule set.
+#   The doc's arrows block lists, for each package, every package of ours it
+#   imports; go list must say the same. Besides: dhcp and tftp never import
+#   boot, web, images, bootfs or rbd; boot and boot/access import no server,
+#   database or cgo package; every Go file the doc names exists. Exits
+#   non-zero when any rule is broken, after checking them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -23,21 +24,39 @@ forbid() {
   done
 }
 
-forbid ./boot "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/boot/store" \
+forbid ./boot "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/boot/store" "$mod/bootfs" \
   go.etcd.io/bbolt github.com/ceph/go-ceph/rbd github.com/ceph/go-ceph/rados net/http \
   github.com/insomniacslk/dhcp/dhcpv4 github.com/pin/tftp/v3
 forbid ./boot/access "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/boot/store" \
   "$mod/bootfs" go.etcd.io/bbolt github.com/ceph/go-ceph/rbd github.com/ceph/go-ceph/rados net/http \
   github.com/insomniacslk/dhcp/dhcpv4 github.com/pin/tftp/v3
 forbid ./boot/access/accesstest "$mod/web" "$mod/boot/store" go.etcd.io/bbolt net/http
-forbid ./boot/store "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images"
-forbid ./images "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
+forbid ./boot/store "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/bootfs"
+forbid ./images "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store" "$mod/bootfs"
 forbid ./web "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
-forbid ./dhcp "$mod/boot" "$mod/web" "$mod/images" "$mod/rbd" "$mod/tftp"
-forbid ./tftp "$mod/boot" "$mod/web" "$mod/images" "$mod/rbd" "$mod/dhcp"
-forbid ./rbd "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/boot/store"
-forbid ./templates "$mod/boot" "$mod/web"
+forbid ./dhcp "$mod/boot" "$mod/web" "$mod/images" "$mod/bootfs" "$mod/rbd" "$mod/tftp"
+forbid ./tftp "$mod/boot" "$mod/web" "$mod/images" "$mod/bootfs" "$mod/rbd" "$mod/dhcp"
+forbid ./rbd "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/boot/store" "$mod/bootfs"
+forbid ./templates "$mod/boot" "$mod/web" "$mod/bootfs"
 forbid ./bootfs "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
+
+# The arrows block of docs/architecture.md ("pkg -> dep dep ...") is exactly
+# what each listed package imports of ours.
+doc=docs/architecture.md
+arrows=$(sed -n '/^<!-- arrows -->$/,/^<!-- \/arrows -->$/p' "$doc" | grep -v '^<!--' | grep -e ' ->' || true)
+if [ -z "$arrows" ]; then echo "$doc: no arrows block"; fail=1; fi
+while read -r pkg _ deps; do
+  want=$(tr ' ' '\n' <<<"$deps" | grep -v '^$' | sort || true)
+  have=$(go list -f '{{join .Imports "\n"}}' "./$pkg" | sed -n "s#^$mod/##p" | sort)
+  if [ "$want" != "$have" ]; then
+    echo "$doc says $pkg -> $(echo $want), but it imports: $(echo $have)"; fail=1
+  fi
+done <<<"$arrows"
+
+# Every Go file the doc names exists.
+for f in $(grep -o '[a-z0-9_/-]*\.go\b' "$doc" | sort -u); do
+  [ -e "$f" ] || { echo "$doc names $f, which does not exist"; fail=1; }
+done
 
 # Only rbd (and go-ceph under it) may use cgo, outside the standard library.
 for pkg in $(go list ./...); do

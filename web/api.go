@@ -90,7 +90,7 @@ func (s *server) discovered(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) writeNodes(w http.ResponseWriter, r *http.Request, states ...boot.State) error {
-	nodes, err := s.svc.Nodes(r.Context(), states...)
+	nodes, err := s.nodes.Nodes(r.Context(), states...)
 	if err != nil {
 		return err
 	}
@@ -129,12 +129,12 @@ func (s *server) enroll(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	n, err := s.svc.Enroll(r.Context(), er)
+	n, err := s.enrollment.Enroll(r.Context(), er)
 	if err != nil {
 		return namingImage(req.Image, err)
 	}
 	body := enrolledBody{Node: n, Warnings: []string{}}
-	if !s.svc.HasVolumes() {
+	if !s.volumes.HasVolumes() {
 		body.Warnings = append(body.Warnings, warnNoVolumes)
 	}
 	w.Header().Set("Location", "/api/v1/nodes/"+n.MAC.String())
@@ -148,7 +148,7 @@ func (s *server) getNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.svc.Node(r.Context(), mac)
+	n, err := s.nodes.Node(r.Context(), mac)
 	return s.writeNode(w, r, n, err)
 }
 
@@ -158,7 +158,7 @@ func (s *server) forget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.Forget(r.Context(), mac); err != nil {
+	if err := s.enrollment.Forget(r.Context(), mac); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -180,7 +180,7 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request) error {
 	if req.Image == "" {
 		return badRequest(`"image" is required`)
 	}
-	n, err := s.svc.Assign(r.Context(), mac, req.Image)
+	n, err := s.enrollment.Assign(r.Context(), mac, req.Image)
 	return s.writeNode(w, r, n, namingImage(req.Image, err))
 }
 
@@ -216,10 +216,10 @@ func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
 		if !*req.Enabled {
 			return badRequest(`"once" arms the next boot: it needs "enabled": true`)
 		}
-		n, err := s.svc.Arm(r.Context(), mac, 0)
+		n, err := s.enrollment.Arm(r.Context(), mac, 0)
 		return s.writeNode(w, r, n, err)
 	}
-	n, err := s.svc.SetNetboot(r.Context(), mac, *req.Enabled)
+	n, err := s.enrollment.SetNetboot(r.Context(), mac, *req.Enabled)
 	return s.writeNode(w, r, n, err)
 }
 
@@ -238,7 +238,7 @@ func (s *server) timeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	boots, err := s.svc.Timeline(r.Context(), mac)
+	boots, err := s.nodes.Timeline(r.Context(), mac)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (s *server) timeline(w http.ResponseWriter, r *http.Request) error {
 
 // listImages answers GET /images.
 func (s *server) listImages(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := s.svc.Images(r.Context())
+	imgs, err := s.nodes.Images(r.Context())
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (s *server) listImages(w http.ResponseWriter, r *http.Request) error {
 // getImage answers GET /images/{name}; an unknown image is a 404 here.
 func (s *server) getImage(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "name")
-	img, err := s.svc.Image(r.Context(), name)
+	img, err := s.nodes.Image(r.Context(), name)
 	if errors.Is(err, boot.ErrUnknownImage) {
 		return missingError{namingImage(name, err)}
 	}

@@ -24,13 +24,13 @@ func (s *server) explain(w http.ResponseWriter, r *http.Request) error {
 	}
 	files := s.files
 	if files == nil {
-		if files, err = bootfs.New(bootfs.Config{Nodes: s.svc}); err != nil {
+		if files, err = bootfs.New(bootfs.Config{Nodes: s.resolver}); err != nil {
 			return err
 		}
 	}
 	var chk bootfs.Checks
-	if s.svc.HasVolumes() {
-		chk = s.svc
+	if s.volumes.HasVolumes() {
+		chk = s.volumes
 	}
 	e, err := files.Explain(r.Context(), mac, chk, s.dhcp)
 	if err != nil {

@@ -71,9 +71,9 @@ func (s *server) reimageWith(w http.ResponseWriter, r *http.Request, mac boot.MA
 		err error
 	)
 	if req.Keep {
-		n, err = s.svc.ReimageKeep(r.Context(), mac, req.Name)
+		n, err = s.volumes.ReimageKeep(r.Context(), mac, req.Name)
 	} else {
-		n, err = s.svc.Reimage(r.Context(), mac)
+		n, err = s.volumes.Reimage(r.Context(), mac)
 	}
 	return s.writeNode(w, r, n, err)
 }
@@ -84,7 +84,7 @@ func (s *server) volume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, hs, err := s.svc.Volume(r.Context(), mac)
+	v, hs, err := s.volumes.Volume(r.Context(), mac)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *server) snapshots(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	snaps, err := s.svc.Snapshots(r.Context(), mac)
+	snaps, err := s.volumes.Snapshots(r.Context(), mac)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *server) snapshot(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	snap, err := s.svc.Snapshot(r.Context(), mac, req.Name)
+	snap, err := s.volumes.Snapshot(r.Context(), mac, req.Name)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if req.Snapshot == "" {
 		return badRequest(`"snapshot" is required`)
 	}
-	n, err := s.svc.Rollback(r.Context(), mac, req.Snapshot)
+	n, err := s.volumes.Rollback(r.Context(), mac, req.Snapshot)
 	return s.writeNode(w, r, n, err)
 }
 
@@ -159,7 +159,7 @@ func (s *server) retire(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.svc.Retire(r.Context(), mac)
+	n, err := s.volumes.Retire(r.Context(), mac)
 	return s.writeNode(w, r, n, err)
 }
 
@@ -169,7 +169,7 @@ func (s *server) unfence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hs, err := s.svc.Unfence(r.Context(), mac)
+	hs, err := s.volumes.Unfence(r.Context(), mac)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	rec, err := s.svc.Reconcile(r.Context(), req.Repair)
+	rec, err := s.volumes.Reconcile(r.Context(), req.Repair)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (s *server) protectGolden(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) checkGolden(w http.ResponseWriter, r *http.Request, protect bool) error {
 	name := pathParam(r, "name")
-	img, err := s.svc.CheckGolden(r.Context(), name, protect)
+	img, err := s.volumes.CheckGolden(r.Context(), name, protect)
 	if errors.Is(err, boot.ErrUnknownImage) {
 		return missingError{namingImage(name, err)}
 	}

@@ -147,7 +147,7 @@ func (s *server) sendBoot(w http.ResponseWriter, r *http.Request, c *bootfs.Cont
 	ip, _ := netip.ParseAddrPort(r.RemoteAddr)
 	// Queued, not waited for: the client has its file, and the next request
 	// on this connection need not wait for the disk.
-	s.svc.RecordFetch(c.Node.MAC, stage, ip.Addr(), f)
+	s.fetches.RecordFetch(c.Node.MAC, stage, ip.Addr(), f)
 }
 
 // sendScript sends a generated iPXE script whole, with its length; HEAD gets

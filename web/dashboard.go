@@ -12,7 +12,6 @@ import (
 	"path"
 	"time"
 
-	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/templates"
 	"github.com/go-chi/chi/v5"
 )
@@ -29,17 +28,20 @@ var pageNames = []string{"login", "machines", "machine", "confirm", "images", "e
 // dashboard serves the pages. Its only mutable state is the node index, a
 // cache of the node list kept fresh through the Service's change log.
 type dashboard struct {
-	svc       *boot.Service
-	log       *slog.Logger
-	pages     map[string]*template.Template
-	frags     *template.Template // the fragments live updates send
-	static    fs.FS
-	assets    map[string]string // static file name -> URL with a content version
-	sess      sessions
-	index     *nodeIndex
-	closing   <-chan struct{}
-	heartbeat time.Duration
-	now       func() time.Time
+	nodes      NodeReader
+	enrollment Enrollment
+	volumes    VolumeOps
+	events     Events
+	log        *slog.Logger
+	pages      map[string]*template.Template
+	frags      *template.Template // the fragments live updates send
+	static     fs.FS
+	assets     map[string]string // static file name -> URL with a content version
+	sess       sessions
+	index      *nodeIndex
+	closing    <-chan struct{}
+	heartbeat  time.Duration
+	now        func() time.Time
 }
 
 func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
@@ -47,8 +49,9 @@ func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dashboard{svc: cfg.Service, log: log, static: static, assets: map[string]string{},
-		sess: newSessions(cfg.Token, cfg.Password, cfg.SessionTTL), index: &nodeIndex{svc: cfg.Service},
+	d := &dashboard{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, events: cfg.Events,
+		log: log, static: static, assets: map[string]string{}, sess: newSessions(cfg.Token, cfg.Password, cfg.SessionTTL),
+		index:   &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events},
 		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
 	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {

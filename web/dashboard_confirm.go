@@ -65,11 +65,11 @@ func (d *dashboard) confirm(action string) pageFunc {
 func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string, code int,
 	form url.Values, errs map[string]string) error {
 	c := confirmations[action]
-	n, err := d.svc.Node(r.Context(), mac)
+	n, err := d.nodes.Node(r.Context(), mac)
 	if err != nil {
 		return err
 	}
-	data := &confirmData{confirmation: c, Node: n, HasVolumes: d.svc.HasVolumes(), Form: form, Errors: errs}
+	data := &confirmData{confirmation: c, Node: n, HasVolumes: d.volumes.HasVolumes(), Form: form, Errors: errs}
 	if err := d.loadConfirm(r.Context(), data); err != nil && data.Errors[action] == "" {
 		if data.Errors == nil {
 			data.Errors = map[string]string{}
@@ -91,9 +91,9 @@ func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
 	var err error
 	switch c.Action {
 	case "rollback", "retire":
-		c.Snapshots, err = d.svc.Snapshots(ctx, c.Node.MAC)
+		c.Snapshots, err = d.volumes.Snapshots(ctx, c.Node.MAC)
 	case "unfence":
-		_, c.Holders, err = d.svc.Volume(ctx, c.Node.MAC)
+		_, c.Holders, err = d.volumes.Volume(ctx, c.Node.MAC)
 	}
 	return err
 }
@@ -148,14 +148,14 @@ func (d *dashboard) reimage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !confirmed(w, r, mac, "reimage", nil) {
 		return err
 	}
-	n, err := d.svc.Node(r.Context(), mac)
+	n, err := d.nodes.Node(r.Context(), mac)
 	if err != nil {
 		return err
 	}
 	old, keep := r.PostForm.Get("old"), strings.TrimSpace(r.PostForm.Get("keep"))
 	switch {
 	case old == "keep" && n.Volume != "":
-		_, err = d.svc.ReimageKeep(r.Context(), mac, keep)
+		_, err = d.volumes.ReimageKeep(r.Context(), mac, keep)
 		if errors.Is(err, boot.ErrInvalid) || errors.Is(err, boot.ErrExists) {
 			return d.refuseConfirm(w, r, mac, "reimage", "keep", err)
 		}
@@ -163,7 +163,7 @@ func (d *dashboard) reimage(w http.ResponseWriter, r *http.Request) error {
 			return done(w, r, mac, "reimaged-kept", keep)
 		}
 	case old == "delete" || n.Volume == "":
-		_, err = d.svc.Reimage(r.Context(), mac)
+		_, err = d.volumes.Reimage(r.Context(), mac)
 	default:
 		return d.refuseConfirm(w, r, mac, "reimage", "old", badRequest("choose whether to keep the old volume or delete it"))
 	}
@@ -183,7 +183,7 @@ func (d *dashboard) rollback(w http.ResponseWriter, r *http.Request) error {
 	if snap == "" {
 		return d.refuseConfirm(w, r, mac, "rollback", "snapshot", badRequest("choose a snapshot"))
 	}
-	_, err = d.svc.Rollback(r.Context(), mac, snap)
+	_, err = d.volumes.Rollback(r.Context(), mac, snap)
 	switch {
 	case errors.Is(err, boot.ErrInvalid), errors.Is(err, boot.ErrNotFound):
 		return d.refuseConfirm(w, r, mac, "rollback", "snapshot", err)
@@ -199,7 +199,7 @@ func (d *dashboard) retire(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !confirmed(w, r, mac, "retire", nil) {
 		return err
 	}
-	if _, err := d.svc.Retire(r.Context(), mac); err != nil {
+	if _, err := d.volumes.Retire(r.Context(), mac); err != nil {
 		return d.refuseConfirm(w, r, mac, "retire", "retire", err)
 	}
 	return done(w, r, mac, "retired", "")
@@ -211,7 +211,7 @@ func (d *dashboard) unfence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !confirmed(w, r, mac, "unfence", nil) {
 		return err
 	}
-	hs, err := d.svc.Unfence(r.Context(), mac)
+	hs, err := d.volumes.Unfence(r.Context(), mac)
 	if err != nil {
 		return d.refuseConfirm(w, r, mac, "unfence", "unfence", err)
 	}
@@ -227,7 +227,7 @@ func (d *dashboard) forget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !confirmed(w, r, mac, "forget", nil) {
 		return err
 	}
-	if err := d.svc.Forget(r.Context(), mac); err != nil {
+	if err := d.enrollment.Forget(r.Context(), mac); err != nil {
 		return d.refuseConfirm(w, r, mac, "forget", "forget", err)
 	}
 	return seeOther(w, r, "/machines?done=forgotten&mac="+mac.String())

@@ -60,7 +60,7 @@ func (d *dashboard) images(w http.ResponseWriter, r *http.Request) error {
 
 // imagesWith renders the images page with code and messages by image.
 func (d *dashboard) imagesWith(w http.ResponseWriter, r *http.Request, code int, errs map[string]string) error {
-	imgs, err := d.svc.Images(r.Context())
+	imgs, err := d.nodes.Images(r.Context())
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (d *dashboard) imagesWith(w http.ResponseWriter, r *http.Request, code int,
 			uses[n.Image]++
 		}
 	}
-	data := imagesData{HasVolumes: d.svc.HasVolumes(), Errors: errs}
+	data := imagesData{HasVolumes: d.volumes.HasVolumes(), Errors: errs}
 	p := page{Title: "Images", Nav: "images", Data: &data}
 	for _, img := range imgs {
 		data.Images = append(data.Images, imageRow{Image: img, Nodes: uses[img.Name]})
@@ -97,7 +97,7 @@ func (d *dashboard) checkGoldens(r *http.Request, rows []imageRow) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			_, err := d.svc.CheckGolden(r.Context(), rows[i].Name, false)
+			_, err := d.volumes.CheckGolden(r.Context(), rows[i].Name, false)
 			switch {
 			case err == nil:
 				rows[i].GoldenState = goldenProtected
@@ -118,7 +118,7 @@ func (d *dashboard) checkGoldens(r *http.Request, rows []imageRow) {
 // golden snapshot, so that machines can be cloned from it.
 func (d *dashboard) protect(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "name")
-	_, err := d.svc.CheckGolden(r.Context(), name, true)
+	_, err := d.volumes.CheckGolden(r.Context(), name, true)
 	if errors.Is(err, boot.ErrUnknownImage) {
 		return missingError{namingImage(name, err)}
 	}

@@ -16,7 +16,8 @@ import (
 // changed since (boot.Service.ChangesSince) and reads only those. It is
 // safe for concurrent use.
 type nodeIndex struct {
-	svc *boot.Service
+	nodes   NodeReader
+	changes Events
 
 	mu     sync.Mutex
 	loaded bool
@@ -30,7 +31,7 @@ func (x *nodeIndex) snapshot(ctx context.Context) ([]*boot.Node, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.loaded {
-		changed, next, ok := x.svc.ChangesSince(x.mark)
+		changed, next, ok := x.changes.ChangesSince(x.mark)
 		if ok {
 			if err := x.refresh(ctx, changed); err != nil {
 				return nil, err
@@ -39,8 +40,8 @@ func (x *nodeIndex) snapshot(ctx context.Context) ([]*boot.Node, error) {
 			return x.list, nil
 		}
 	}
-	mark := x.svc.ChangeMark() // before reading: a change made meanwhile is read again later
-	all, err := x.svc.Nodes(ctx)
+	mark := x.changes.ChangeMark() // before reading: a change made meanwhile is read again later
+	all, err := x.nodes.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (x *nodeIndex) refresh(ctx context.Context, changed []boot.MAC) error {
 	}
 	list := slices.Clone(x.list)
 	for _, mac := range changed {
-		n, err := x.svc.Node(ctx, mac)
+		n, err := x.nodes.Node(ctx, mac)
 		if err != nil && !errors.Is(err, boot.ErrUnknown) {
 			return err
 		}

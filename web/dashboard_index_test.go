@@ -22,7 +22,7 @@ func TestNodeIndex(t *testing.T) {
 	t.Parallel()
 	f := newDashFixture(t, false, nil)
 	ctx := t.Context()
-	x := &nodeIndex{svc: f.svc}
+	x := &nodeIndex{nodes: f.svc, changes: f.svc}
 	f.enroll(t, "52:54:00:00:00:02", "alpine")
 	first, err := x.snapshot(ctx)
 	if err != nil {

@@ -57,7 +57,7 @@ func (d *dashboard) allEvents(w http.ResponseWriter, r *http.Request) {
 func (d *dashboard) machineEvents(w http.ResponseWriter, r *http.Request) {
 	mac, err := pathMAC(r)
 	if err == nil {
-		_, err = d.svc.Node(r.Context(), mac)
+		_, err = d.nodes.Node(r.Context(), mac)
 	}
 	if err != nil {
 		d.fail(w, r, err)
@@ -69,7 +69,7 @@ func (d *dashboard) machineEvents(w http.ResponseWriter, r *http.Request) {
 // stream serves one event stream until the client leaves, the server
 // closes, the subscription is dropped or a write fails.
 func (d *dashboard) stream(w http.ResponseWriter, r *http.Request, mac boot.MAC) {
-	sub := d.svc.Watch(mac)
+	sub := d.events.Watch(mac)
 	defer sub.Close()
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -136,7 +136,7 @@ func (d *dashboard) changes(ctx context.Context, pending map[string]*pendingChan
 	var b strings.Builder
 	for _, key := range slices.Sorted(maps.Keys(pending)) {
 		p := pending[key]
-		n, err := d.svc.Node(ctx, p.mac)
+		n, err := d.nodes.Node(ctx, p.mac)
 		if err != nil {
 			continue // forgotten meanwhile, or an event for a MAC never seen: nothing to show
 		}
@@ -163,7 +163,7 @@ func (d *dashboard) changes(ctx context.Context, pending map[string]*pendingChan
 
 // bootSections renders the timeline sections of p's changed boots.
 func (d *dashboard) bootSections(ctx context.Context, p *pendingChange) ([]liveBoot, error) {
-	boots, err := d.svc.Timeline(ctx, p.mac)
+	boots, err := d.nodes.Timeline(ctx, p.mac)
 	if err != nil {
 		return nil, err
 	}

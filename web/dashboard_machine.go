@@ -104,19 +104,19 @@ func (d *dashboard) machine(w http.ResponseWriter, r *http.Request) error {
 // (the messages of a refused form).
 func (d *dashboard) machineWith(w http.ResponseWriter, r *http.Request, mac boot.MAC, code int, change func(*machineData)) error {
 	ctx := r.Context()
-	n, err := d.svc.Node(ctx, mac)
+	n, err := d.nodes.Node(ctx, mac)
 	if err != nil {
 		return err
 	}
-	boots, err := d.svc.Timeline(ctx, mac)
+	boots, err := d.nodes.Timeline(ctx, mac)
 	if err != nil {
 		return err
 	}
-	imgs, err := d.svc.Images(ctx)
+	imgs, err := d.nodes.Images(ctx)
 	if err != nil {
 		return err
 	}
-	m := &machineData{Node: n, Images: imgs, HasVolumes: d.svc.HasVolumes(),
+	m := &machineData{Node: n, Images: imgs, HasVolumes: d.volumes.HasVolumes(),
 		Volume: d.volumeOf(r, n), Enroll: enrollForm{MAC: n.MAC.String(), From: "detail"}}
 	for _, b := range slices.Backward(boots) {
 		m.Boots = append(m.Boots, newBootView(mac, b))
@@ -172,7 +172,7 @@ func (d *dashboard) assign(w http.ResponseWriter, r *http.Request) error {
 	if image == "" {
 		return d.refuse(w, r, mac, "image", badRequest("choose an image"))
 	}
-	_, err = d.svc.Assign(r.Context(), mac, image)
+	_, err = d.enrollment.Assign(r.Context(), mac, image)
 	return d.afterAction(w, r, mac, "image", "assigned", namingImage(image, err))
 }
 
@@ -186,9 +186,9 @@ func (d *dashboard) netboot(w http.ResponseWriter, r *http.Request) error {
 	v := r.PostForm.Get("netboot")
 	switch v {
 	case "on", "off":
-		_, err = d.svc.SetNetboot(r.Context(), mac, v == "on")
+		_, err = d.enrollment.SetNetboot(r.Context(), mac, v == "on")
 	case "once":
-		_, err = d.svc.Arm(r.Context(), mac, 0)
+		_, err = d.enrollment.Arm(r.Context(), mac, 0)
 	default:
 		return d.refuse(w, r, mac, "netboot", badRequest("netboot must be on, off or once, not %q", v))
 	}

@@ -142,7 +142,7 @@ func (d *dashboard) machinesPage(r *http.Request, q listQuery) (*machinesData, e
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := d.svc.Images(r.Context())
+	imgs, err := d.nodes.Images(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func (d *dashboard) enroll(w http.ResponseWriter, r *http.Request) error {
 	req, ok := f.request()
 	code := http.StatusBadRequest
 	if ok {
-		n, err := d.svc.Enroll(r.Context(), req)
+		n, err := d.enrollment.Enroll(r.Context(), req)
 		switch {
 		case err == nil:
 			return seeOther(w, r, "/machines?done=enrolled&mac="+url.QueryEscape(n.MAC.String()))

@@ -27,12 +27,12 @@ type volumeView struct {
 // it is shown on the page, not made the page's failure: the timeline and
 // the other actions stay usable while the cluster is away.
 func (d *dashboard) volumeOf(r *http.Request, n *boot.Node) *volumeView {
-	if !d.svc.HasVolumes() || n.Volume == "" || !n.Enrolled() {
+	if !d.volumes.HasVolumes() || n.Volume == "" || !n.Enrolled() {
 		return nil
 	}
 	ctx := r.Context()
 	v := &volumeView{}
-	vol, hs, err := d.svc.Volume(ctx, n.MAC)
+	vol, hs, err := d.volumes.Volume(ctx, n.MAC)
 	switch {
 	case errors.Is(err, boot.ErrNotFound):
 		v.Problem = "Volume " + n.Volume + " is missing from the cluster. A reimage clones a fresh one; " +
@@ -43,7 +43,7 @@ func (d *dashboard) volumeOf(r *http.Request, n *boot.Node) *volumeView {
 		return v
 	}
 	v.Volume, v.Holders = vol, hs
-	if v.Snapshots, err = d.svc.Snapshots(ctx, n.MAC); err != nil {
+	if v.Snapshots, err = d.volumes.Snapshots(ctx, n.MAC); err != nil {
 		v.Problem = "Its snapshots could not be listed: " + d.problem(r, err)
 	}
 	return v
@@ -55,7 +55,7 @@ func (d *dashboard) snapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	snap, err := d.svc.Snapshot(r.Context(), mac, strings.TrimSpace(r.PostForm.Get("name")))
+	snap, err := d.volumes.Snapshot(r.Context(), mac, strings.TrimSpace(r.PostForm.Get("name")))
 	if err != nil {
 		return d.refuse(w, r, mac, "snapshot", err)
 	}

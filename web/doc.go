@@ -14,7 +14,8 @@
 //	...
 //	files, err := bootfs.New(bootfs.Config{Nodes: svc, IPXEDir: "/usr/lib/ipxe"})
 //	...
-//	h, err := web.New(web.Config{Service: svc, Token: token, Logger: log, Version: version, Files: files})
+//	h, err := web.New(web.Config{Nodes: svc, Enrollment: svc, Volumes: svc, Events: svc, Fetches: svc, Resolver: svc,
+//		Token: token, Logger: log, Version: version, Files: files})
 //	...
 //	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 10 * time.Second}
 //

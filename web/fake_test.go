@@ -75,12 +75,30 @@ func (s *memStore) Update(_ context.Context, mac boot.MAC, fn func(*boot.Node) (
 		return nil, err
 	}
 	if n == nil {
-		delete(s.nodes, mac.String())
-		delete(s.boots, mac.String())
-		return nil, nil
+		return nil, fmt.Errorf("update %s: no node to store", mac)
 	}
 	s.nodes[mac.String()] = n.Clone()
 	return n, nil
+}
+
+func (s *memStore) Delete(_ context.Context, mac boot.MAC, check func(*boot.Node) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if check != nil {
+		var cur *boot.Node
+		if n, ok := s.nodes[mac.String()]; ok {
+			cur = n.Clone()
+		}
+		if err := check(cur); err != nil {
+			return err
+		}
+	}
+	delete(s.nodes, mac.String())
+	delete(s.boots, mac.String())
+	return nil
 }
 
 func (s *memStore) AppendEvent(_ context.Context, mac boot.MAC, ev boot.Event, p boot.TimelinePolicy) (boot.Event, error) {
@@ -245,13 +263,21 @@ func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Conf
 		t.Fatal(err)
 	}
 	f.svc = svc
-	cfg.Service, cfg.Token, cfg.Registry, cfg.Logger = svc, testToken, prometheus.NewRegistry(), logger
+	cfg = withDomain(cfg, svc)
+	cfg.Token, cfg.Registry, cfg.Logger = testToken, prometheus.NewRegistry(), logger
 	hs, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.h = hs.Admin
 	return f
+}
+
+// withDomain returns cfg with svc as every part of the domain, as cmd/bootd
+// passes it.
+func withDomain(cfg Config, svc *boot.Service) Config {
+	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	return cfg
 }
 
 // do serves one request with the test token.

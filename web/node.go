@@ -16,8 +16,8 @@ import (
 
 // NodeConfig configures the handler of the node listener, built by NewNode.
 type NodeConfig struct {
-	// Service is the domain service; required.
-	Service *boot.Service
+	// Service releases keys and takes reports; required. *boot.Service is one.
+	Service BootKeys
 	// Logger receives refusals (Debug); nil discards them.
 	Logger *slog.Logger
 }
@@ -54,7 +54,7 @@ func NewNode(cfg NodeConfig) (http.Handler, error) {
 }
 
 type nodeServer struct {
-	svc *boot.Service
+	svc BootKeys
 	log *slog.Logger
 }
 

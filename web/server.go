@@ -2,12 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
-	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/bootfs"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +16,16 @@ import (
 
 // Config configures the HTTP handler built by New.
 type Config struct {
-	// Service is the domain service the API calls; required.
-	Service *boot.Service
+	// The domain, as the handlers use it (domain.go); each is required, and
+	// *boot.Service is all of them.
+	Nodes      NodeReader    // nodes, timelines, images
+	Enrollment Enrollment    // enroll, assign, netboot, forget
+	Volumes    VolumeOps     // the volume operations and checks
+	Events     Events        // live updates of the dashboard
+	Fetches    FetchRecorder // the timeline events of /boot fetches
+	// Resolver tells explain which machine is which and what it boots,
+	// when Files is nil.
+	Resolver bootfs.Nodes
 	// Token is the API token every /api/v1 request must present as
 	// "Authorization: Bearer <token>"; required. See LoadOrCreateToken.
 	Token string
@@ -48,15 +56,20 @@ type Config struct {
 	SessionTTL time.Duration
 }
 
-// server holds what the handlers share. It has no mutable state of its own.
+// server holds what the API, /healthz and /boot handlers share. It has no
+// mutable state of its own.
 type server struct {
-	svc     *boot.Service
-	auth    tokenChecker
-	log     *slog.Logger
-	metrics *metrics
-	version string
-	files   *bootfs.Files
-	dhcp    bootfs.DHCPExplainer
+	nodes      NodeReader
+	enrollment Enrollment
+	volumes    VolumeOps
+	fetches    FetchRecorder
+	resolver   bootfs.Nodes
+	auth       tokenChecker
+	log        *slog.Logger
+	metrics    *metrics
+	version    string
+	files      *bootfs.Files
+	dhcp       bootfs.DHCPExplainer
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -74,12 +87,12 @@ type Handlers struct {
 }
 
 // New returns the handlers of the admin and the boot listener. It fails
-// when cfg lacks a Service or a Token, or when the metrics cannot be
-// registered on cfg.Registry (for example because another handler already
-// registered them there).
+// when cfg lacks a part of the domain or a Token, or when the metrics
+// cannot be registered on cfg.Registry (for example because another
+// handler already registered them there).
 func New(cfg Config) (*Handlers, error) {
-	if cfg.Service == nil {
-		return nil, errors.New("web: Config needs a Service")
+	if err := cfg.checkDomain(); err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("web: Config needs an API token")
@@ -92,7 +105,8 @@ func New(cfg Config) (*Handlers, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{svc: cfg.Service, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
+	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
+		resolver: cfg.Resolver, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -127,6 +141,22 @@ func (s *server) router() *chi.Mux {
 	return r
 }
 
+// checkDomain fails when cfg lacks a part of the domain.
+func (cfg Config) checkDomain() error {
+	for _, p := range []struct {
+		name string
+		nil  bool
+	}{
+		{"Nodes", cfg.Nodes == nil}, {"Enrollment", cfg.Enrollment == nil}, {"Volumes", cfg.Volumes == nil},
+		{"Events", cfg.Events == nil}, {"Fetches", cfg.Fetches == nil}, {"Resolver", cfg.Resolver == nil},
+	} {
+		if p.nil {
+			return fmt.Errorf("web: Config needs %s", p.name)
+		}
+	}
+	return nil
+}
+
 // health is the body of GET /healthz.
 type health struct {
 	Status  string `json:"status"`
@@ -140,7 +170,7 @@ type health struct {
 // and whether it runs with a volume backend.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
 	h := health{Status: "ok", Volumes: "configured", Version: s.version, Warnings: []string{}}
-	if !s.svc.HasVolumes() {
+	if !s.volumes.HasVolumes() {
 		h.Volumes = "none"
 		h.Warnings = append(h.Warnings, "no volume backend: nodes are enrolled without a volume")
 	}

@@ -20,19 +20,21 @@ func TestNewNeedsServiceAndToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []Config{{Token: testToken}, {Service: svc}} {
+	noFetches := withDomain(Config{Token: testToken}, svc)
+	noFetches.Fetches = nil
+	for _, cfg := range []Config{{Token: testToken}, withDomain(Config{}, svc), noFetches} {
 		if _, err := New(cfg); err == nil {
-			t.Errorf("New(service %v, token %q) = nil error, want one", cfg.Service != nil, cfg.Token)
+			t.Errorf("New(nodes %v, fetches %v, token %q) = nil error, want one", cfg.Nodes != nil, cfg.Fetches != nil, cfg.Token)
 		}
 	}
-	if _, err := New(Config{Service: svc, Token: testToken}); err != nil {
+	if _, err := New(withDomain(Config{Token: testToken}, svc)); err != nil {
 		t.Errorf("New with no registry or logger = %v, want nil", err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{Service: svc, Token: testToken, Registry: reg}); err != nil {
+	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{Service: svc, Token: testToken, Registry: reg}); err == nil {
+	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err == nil {
 		t.Errorf("New twice on one registry = nil error, want one")
 	}
 }
@@ -170,7 +172,7 @@ func TestOverHTTP(t *testing.T) {
 func TestAdminRoutesNotOnBoot(t *testing.T) {
 	t.Parallel()
 	fx := bootfstest.New(t, bootfstest.Options{})
-	h, err := New(Config{Service: fx.Service, Token: testToken, Files: fx.Files})
+	h, err := New(withDomain(Config{Token: testToken, Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func TestNodeCache(t *testing.T) {
 	}
 
 	// Deleted: unknown, from the cache as from the file.
-	if _, err := db.Update(ctx, mac, func(*boot.Node) (*boot.Node, error) { return nil, nil }); err != nil {
+	if err := db.Delete(ctx, mac, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Node(ctx, mac); !errors.Is(err, boot.ErrUnknown) {
@@ -149,7 +149,7 @@ func TestNodesFromCache(t *testing.T) {
 	if _, err := newService(t, db).Enroll(ctx, boot.EnrollRequest{MAC: macN(4), Image: "debian"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Update(ctx, macN(2), func(*boot.Node) (*boot.Node, error) { return nil, nil }); err != nil {
+	if err := db.Delete(ctx, macN(2), nil); err != nil {
 		t.Fatal(err)
 	}
 	nodes, err := db.Nodes(ctx)

@@ -96,12 +96,7 @@ func (s *DB) Update(ctx context.Context, mac boot.MAC, fn func(cur *boot.Node) (
 			return err
 		}
 		if next == nil {
-			out = nil
-			if err := tx.Bucket(bucketNodes).Delete(nodeKey(mac)); err != nil {
-				return err
-			}
-			s.cache.wrote(tx, string(nodeKey(mac)), nil)
-			return deleteTimeline(tx, mac)
+			return fmt.Errorf("update %s: no node to store (Delete removes one)", mac)
 		}
 		if next.MAC.String() != mac.String() {
 			return fmt.Errorf("update %s: node's MAC changed to %s", mac, next.MAC)
@@ -113,4 +108,24 @@ func (s *DB) Update(ctx context.Context, mac boot.MAC, fn func(cur *boot.Node) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// Delete implements boot.Store.
+func (s *DB) Delete(ctx context.Context, mac boot.MAC, check func(cur *boot.Node) error) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		if check != nil {
+			cur, err := getNode(tx, mac)
+			if err != nil {
+				return err
+			}
+			if err := check(cur); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketNodes).Delete(nodeKey(mac)); err != nil {
+			return err
+		}
+		s.cache.wrote(tx, string(nodeKey(mac)), nil)
+		return deleteTimeline(tx, mac)
+	})
 }

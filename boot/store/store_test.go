@@ -155,10 +155,26 @@ func TestUpdateDeleteAndAbort(t *testing.T) {
 	}); err == nil {
 		t.Errorf("Update changing the MAC = nil error, want refusal")
 	}
-	if _, err := db.Update(ctx, mac, func(*boot.Node) (*boot.Node, error) { return nil, nil }); err != nil {
+	if _, err := db.Update(ctx, mac, func(*boot.Node) (*boot.Node, error) { return nil, nil }); err == nil {
+		t.Errorf("Update returning no node = nil error, want refusal (Delete deletes)")
+	}
+	if err := db.Delete(ctx, mac, func(cur *boot.Node) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("aborted Delete = %v, want boom", err)
+	}
+	if _, err := db.Node(ctx, mac); err != nil {
+		t.Errorf("Node after an aborted Delete = %v, want the node", err)
+	}
+	var seen *boot.Node
+	if err := db.Delete(ctx, mac, func(cur *boot.Node) error { seen = cur; return nil }); err != nil {
 		t.Fatal(err)
+	}
+	if seen == nil || seen.MAC.String() != mac.String() {
+		t.Errorf("Delete's check saw %v, want the node %s", seen, mac)
 	}
 	if _, err := db.Node(ctx, mac); !errors.Is(err, boot.ErrUnknown) {
 		t.Errorf("Node after delete = %v, want ErrUnknown", err)
+	}
+	if err := db.Delete(ctx, mac, nil); err != nil {
+		t.Errorf("Delete of a node not stored = %v, want nil", err)
 	}
 }

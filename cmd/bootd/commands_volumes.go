@@ -115,20 +115,9 @@ func runUnfence(ctx context.Context, c *client, inv invocation) error {
 		return err
 	}
 	for _, h := range resp.Released {
-		fmt.Fprintf(inv.out, "blocklisted %s\n", describeHolder(h))
+		fmt.Fprintf(inv.out, "blocklisted %s\n", h)
 	}
 	return nil
-}
-
-func describeHolder(h boot.Holder) string {
-	s := h.Addr
-	if h.Client != "" {
-		s = h.Client + " at " + s
-	}
-	if h.Lock {
-		s += " (lock owner)"
-	}
-	return s
 }
 
 // runVolume: bootd volume <mac>: the volume as Ceph sees it, and who holds it.
@@ -148,7 +137,7 @@ func runVolume(ctx context.Context, c *client, inv invocation) error {
 		fmt.Fprintln(inv.out, "held by  nobody")
 	}
 	for _, h := range resp.Holders {
-		fmt.Fprintf(inv.out, "held by  %s\n", describeHolder(h))
+		fmt.Fprintf(inv.out, "held by  %s\n", h)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func startDelivery(t testing.TB, o bootfstest.Options) *delivery {
 			t.Errorf("tftp Serve = %v", err)
 		}
 	})
-	h, err := web.New(web.Config{Service: fx.Service, Token: "test-token", Registry: reg, Logger: log, Files: fx.Files})
+	h, err := web.New(webDomain(web.Config{Token: "test-token", Registry: reg, Logger: log, Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 		tb.Fatal(err)
 	}
 	closing := make(chan struct{})
-	h, err := web.New(web.Config{Service: svc, Token: token, Closing: closing, Version: "test"})
+	h, err := web.New(webDomain(web.Config{Token: token, Closing: closing, Version: "test"}, svc))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -117,9 +117,9 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	proxies, _ := cfg.trustedProxies() // validated with the configuration
-	handlers, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
+	handlers, err := web.New(webDomain(web.Config{Token: token, Registry: reg, Logger: log, Version: version,
 		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
-		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL()})
+		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL()}, svc))
 	if err != nil {
 		return err
 	}
@@ -207,4 +207,11 @@ func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help},
 			func() float64 { return float64(m.v.Load()) }))
 	}
+}
+
+// webDomain returns cfg with the one Service as every part of the domain
+// that web's handlers ask for.
+func webDomain(cfg web.Config, svc *boot.Service) web.Config {
+	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	return cfg
 }

@@ -54,7 +54,7 @@ func startServer(ctx context.Context, dir string, nodes int) (*server, error) {
 		return nil, err
 	}
 	const token = "bench-token"
-	h, err := web.New(web.Config{Service: svc, Token: token})
+	h, err := web.New(web.Config{Nodes: svc, Enrollment: svc, Volumes: svc, Events: svc, Fetches: svc, Resolver: svc, Token: token})
 	if err != nil {
 		return nil, err
 	}
