@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -16,19 +17,21 @@ const warnNoVolumes = "no volume backend: node enrolled without a volume"
 // routesAPI adds the JSON API; r is mounted at /api/v1.
 func (s *server) routesAPI(r chi.Router) {
 	r.Use(noStore, s.requireToken)
-	r.Get("/nodes", s.handle(s.listNodes))
-	r.Post("/nodes", s.handle(s.enroll))
-	r.Get("/nodes/{mac}", s.handle(s.getNode))
-	r.Delete("/nodes/{mac}", s.handle(s.forget))
-	r.Post("/nodes/{mac}/assign", s.handle(s.assign))
-	r.Post("/nodes/{mac}/reimage", s.handle(s.reimage))
-	r.Put("/nodes/{mac}/netboot", s.handle(s.netboot))
-	r.Get("/nodes/{mac}/timeline", s.handle(s.timeline))
-	r.Get("/nodes/{mac}/explain", s.handle(s.explain))
-	r.Get("/discovered", s.handle(s.discovered))
-	r.Get("/images", s.handle(s.listImages))
-	r.Get("/images/{name}", s.handle(s.getImage))
+	get, post := http.MethodGet, http.MethodPost
+	s.act(r, get, "/nodes", access.ActionView, s.listNodes)
+	s.act(r, post, "/nodes", access.ActionEnroll, s.enroll)
+	s.act(r, get, "/nodes/{mac}", access.ActionView, s.getNode)
+	s.act(r, http.MethodDelete, "/nodes/{mac}", access.ActionForget, s.forget)
+	s.act(r, post, "/nodes/{mac}/assign", access.ActionAssign, s.assign)
+	s.act(r, post, "/nodes/{mac}/reimage", access.ActionReimage, s.reimage)
+	s.act(r, http.MethodPut, "/nodes/{mac}/netboot", access.ActionNetboot, s.netboot)
+	s.act(r, get, "/nodes/{mac}/timeline", access.ActionView, s.timeline)
+	s.act(r, get, "/nodes/{mac}/explain", access.ActionExplain, s.explain)
+	s.act(r, get, "/discovered", access.ActionView, s.discovered)
+	s.act(r, get, "/images", access.ActionView, s.listImages)
+	s.act(r, get, "/images/{name}", access.ActionView, s.getImage)
 	s.routesVolumes(r)
+	s.routesUsers(r)
 }
 
 // apiFunc is a handler that leaves its failures to fail.
@@ -123,6 +126,7 @@ func (s *server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	auditMAC(r, mac)
 	er := boot.EnrollRequest{MAC: mac, Image: req.Image, Hostname: req.Hostname}
 	if req.Size != "" {
 		if er.SizeBytes, err = boot.ParseSize(req.Size); err != nil {
@@ -215,6 +219,9 @@ func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
 	if req.Once {
 		if !*req.Enabled {
 			return badRequest(`"once" arms the next boot: it needs "enabled": true`)
+		}
+		if err := escalate(r, access.ActionArm); err != nil {
+			return err
 		}
 		n, err := s.enrollment.Arm(r.Context(), mac, 0)
 		return s.writeNode(w, r, n, err)

@@ -5,21 +5,23 @@ import (
 	"net/http"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 	"github.com/go-chi/chi/v5"
 )
 
 // routesVolumes adds the cloud-disk routes to the API router (token
 // required, like every /api/v1 route).
 func (s *server) routesVolumes(r chi.Router) {
-	r.Get("/nodes/{mac}/volume", s.handle(s.volume))
-	r.Get("/nodes/{mac}/snapshots", s.handle(s.snapshots))
-	r.Post("/nodes/{mac}/snapshots", s.handle(s.snapshot))
-	r.Post("/nodes/{mac}/rollback", s.handle(s.rollback))
-	r.Post("/nodes/{mac}/retire", s.handle(s.retire))
-	r.Post("/nodes/{mac}/unfence", s.handle(s.unfence))
-	r.Post("/reconcile", s.handle(s.reconcile))
-	r.Get("/images/{name}/golden", s.handle(s.golden))
-	r.Post("/images/{name}/golden/protect", s.handle(s.protectGolden))
+	get, post := http.MethodGet, http.MethodPost
+	s.act(r, get, "/nodes/{mac}/volume", access.ActionView, s.volume)
+	s.act(r, get, "/nodes/{mac}/snapshots", access.ActionView, s.snapshots)
+	s.act(r, post, "/nodes/{mac}/snapshots", access.ActionSnapshot, s.snapshot)
+	s.act(r, post, "/nodes/{mac}/rollback", access.ActionRollback, s.rollback)
+	s.act(r, post, "/nodes/{mac}/retire", access.ActionRetire, s.retire)
+	s.act(r, post, "/nodes/{mac}/unfence", access.ActionUnfence, s.unfence)
+	s.act(r, post, "/reconcile", access.ActionReconcile, s.reconcile) // escalates to repair
+	s.act(r, get, "/images/{name}/golden", access.ActionView, s.golden)
+	s.act(r, post, "/images/{name}/golden/protect", access.ActionProtect, s.protectGolden)
 }
 
 // Bodies of the cloud-disk answers.
@@ -184,6 +186,11 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.ContentLength != 0 {
 		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	if req.Repair {
+		if err := escalate(r, access.ActionRepair); err != nil {
 			return err
 		}
 	}

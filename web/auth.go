@@ -1,39 +1,53 @@
 package web
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bootd/bootd/boot/access"
+	"github.com/go-chi/chi/v5"
 )
 
-// tokenChecker checks API tokens. It keeps a digest of the token, not the
-// token, and compares digests so that the time taken says nothing about
-// the token's length or contents.
-type tokenChecker struct {
-	want [sha256.Size]byte
+// Identities are the users of the admin listener: who holds a token, whose
+// password is right, and their management. *access.Directory satisfies it.
+type Identities interface {
+	// Authenticate returns the user holding the API token raw, or an error
+	// wrapping access.ErrUnauthenticated.
+	Authenticate(ctx context.Context, raw string) (*access.User, error)
+	// Login returns the user name when password is theirs, or an error
+	// wrapping access.ErrUnauthenticated.
+	Login(ctx context.Context, name, password string) (*access.User, error)
+	// User returns the user name, or an error wrapping access.ErrUnknownUser.
+	User(ctx context.Context, name string) (*access.User, error)
+	Users(ctx context.Context) ([]*access.User, error)
+	AddUser(ctx context.Context, name string, role access.Role, password string) (*access.User, error)
+	RemoveUser(ctx context.Context, name string) error
+	SetRole(ctx context.Context, name string, role access.Role) error
+	SetPassword(ctx context.Context, name, password string) error
+	NewToken(ctx context.Context, name string) (raw string, t access.Token, err error)
+	RevokeToken(ctx context.Context, name, id string) error
 }
 
-func newTokenChecker(token string) tokenChecker {
-	return tokenChecker{want: sha256.Sum256([]byte(token))}
-}
-
-// allowed reports whether r carries "Authorization: Bearer <token>" with the
-// right token. The scheme is case-insensitive (RFC 9110 section 11.1).
-func (c tokenChecker) allowed(r *http.Request) bool {
+// bearer returns the token of "Authorization: Bearer <token>"; the scheme
+// is case-insensitive (RFC 9110 section 11.1).
+func bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return "", false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(got[:], c.want[:]) == 1
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
-// requireToken refuses requests without the API token with a 401. It runs
-// before routing inside /api/v1, so a client without the token learns
-// nothing of which routes exist. Neither the token nor the header is logged.
+// requireToken lets through requests with a user's API token, with the
+// user in their context, and refuses the others with a 401. It runs before
+// routing inside /api/v1, so a client without a token learns nothing of
+// which routes exist. Failures are throttled per client address
+// (throttle.go). Neither the token nor the header is logged.
 func (s *server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := "addr:" + clientAddr(r)
@@ -41,12 +55,21 @@ func (s *server) requireToken(next http.Handler) http.Handler {
 			s.throttled(w, r, wait)
 			return
 		}
-		if !s.auth.allowed(r) {
+		var u *access.User
+		err := errToken
+		if token, ok := bearer(r); ok {
+			u, err = s.users.Authenticate(r.Context(), token)
+		}
+		if err != nil {
+			if !errors.Is(err, access.ErrUnauthenticated) && !errors.Is(err, errToken) {
+				s.fail(w, r, err) // the store failed: not the client's fault, not counted
+				return
+			}
 			s.throttle.failed(key)
 			s.fail(w, r, errToken)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withPrincipal(r, principal{user: u, via: viaOf(r)}))
 	})
 }
 
@@ -56,4 +79,14 @@ func (s *server) throttled(w http.ResponseWriter, r *http.Request, wait time.Dur
 	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 	s.log.Info("throttled after failed attempts", "remote", clientAddr(r), "path", r.URL.Path)
 	s.fail(w, r, errThrottled)
+}
+
+// act registers an API route performing action a (guard.go).
+func (s *server) act(r chi.Router, method, pattern string, a access.Action, fn apiFunc) {
+	s.guard.note(method, "/api/v1"+pattern, a)
+	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.guard.run(w, r, a, fn); err != nil {
+			s.fail(w, r, err)
+		}
+	}))
 }

@@ -26,7 +26,7 @@ func bootServer(t *testing.T) (*bootfstest.Fixture, *httptest.Server, *prometheu
 	t.Helper()
 	fx := bootfstest.New(t, bootfstest.Options{})
 	reg := prometheus.NewRegistry()
-	h, err := New(withDomain(Config{Token: testToken, Registry: reg, Files: fx.Files}, fx.Service))
+	h, err := New(withDomain(Config{Registry: reg, Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func (r *readerFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 func TestSendfilePath(t *testing.T) {
 	t.Parallel()
 	fx, _, _ := bootServer(t)
-	h, err := New(withDomain(Config{Token: testToken, Files: fx.Files}, fx.Service))
+	h, err := New(withDomain(Config{Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}

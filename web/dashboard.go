@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/bootd/bootd/boot/access"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -23,7 +24,7 @@ import (
 
 // pageNames are the page templates in templates/html; each defines "content"
 // (and may define "title"), rendered inside layout.html.
-var pageNames = []string{"login", "machines", "machine", "confirm", "images", "error"}
+var pageNames = []string{"login", "machines", "machine", "confirm", "images", "audit", "error"}
 
 // dashboard serves the pages. Its only mutable state is the node index, a
 // cache of the node list kept fresh through the Service's change log.
@@ -38,19 +39,25 @@ type dashboard struct {
 	static     fs.FS
 	assets     map[string]string // static file name -> URL with a content version
 	sess       sessions
+	users      Identities
+	audit      access.AuditLog
+	guard      *guard
+	throttle   *throttle
 	index      *nodeIndex
 	closing    <-chan struct{}
 	heartbeat  time.Duration
 	now        func() time.Time
 }
 
-func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
+func newDashboard(cfg Config, s *server) (*dashboard, error) {
+	log := s.log
 	static, err := fs.Sub(templates.HTML, "static")
 	if err != nil {
 		return nil, err
 	}
 	d := &dashboard{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, events: cfg.Events,
-		log: log, static: static, assets: map[string]string{}, sess: newSessions(cfg.Token, cfg.Password, cfg.SessionTTL),
+		log: log, static: static, assets: map[string]string{}, sess: newSessions(cfg.SessionKey, cfg.SessionTTL),
+		users: cfg.Users, audit: cfg.Audit, guard: s.guard, throttle: s.throttle,
 		index:   &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events},
 		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
 	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
@@ -81,6 +88,25 @@ func newDashboard(cfg Config, log *slog.Logger) (*dashboard, error) {
 	return d, nil
 }
 
+// act registers a dashboard route performing action a (guard.go).
+func (d *dashboard) act(r chi.Router, method, pattern string, a access.Action, fn pageFunc) {
+	d.guard.note(method, pattern, a)
+	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.guard.run(w, r, a, fn); err != nil {
+			d.fail(w, r, err)
+		}
+	}))
+}
+
+// live adapts a live-update handler, which writes its own answers, to a
+// pageFunc.
+func (d *dashboard) live(h http.HandlerFunc) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h(w, r)
+		return nil
+	}
+}
+
 // routes adds the dashboard's routes to r (the root router).
 func (d *dashboard) routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
@@ -90,23 +116,32 @@ func (d *dashboard) routes(r chi.Router) {
 		r.Post("/login", d.page(d.login))
 		r.Group(func(r chi.Router) {
 			r.Use(d.requireSession)
+			get, post, view := http.MethodGet, http.MethodPost, access.ActionView
 			r.Get("/", http.RedirectHandler("/machines", http.StatusSeeOther).ServeHTTP)
-			r.Post("/logout", d.page(d.logout))
-			r.Get("/machines", d.page(d.machines))
-			r.Post("/machines", d.page(d.enroll))
-			r.Get("/machines/{mac}", d.page(d.machine))
-			r.Post("/machines/{mac}/assign", d.page(d.assign))
-			r.Post("/machines/{mac}/netboot", d.page(d.netboot))
-			r.Post("/machines/{mac}/snapshots", d.page(d.snapshot))
-			for action, post := range map[string]pageFunc{"reimage": d.reimage, "rollback": d.rollback,
-				"retire": d.retire, "unfence": d.unfence, "forget": d.forget} {
-				r.Get("/machines/{mac}/"+action, d.page(d.confirm(action)))
-				r.Post("/machines/{mac}/"+action, d.page(post))
+			r.Post("/logout", d.page(d.logout)) // ends the session only: not an action on bootd
+			d.act(r, get, "/machines", view, d.machines)
+			d.act(r, post, "/machines", access.ActionEnroll, d.enroll)
+			d.act(r, get, "/machines/{mac}", view, d.machine)
+			d.act(r, post, "/machines/{mac}/assign", access.ActionAssign, d.assign)
+			d.act(r, post, "/machines/{mac}/netboot", access.ActionNetboot, d.netboot) // escalates to arm
+			d.act(r, post, "/machines/{mac}/snapshots", access.ActionSnapshot, d.snapshot)
+			for _, c := range []struct {
+				name   string
+				action access.Action
+				post   pageFunc
+			}{
+				{"reimage", access.ActionReimage, d.reimage}, {"rollback", access.ActionRollback, d.rollback},
+				{"retire", access.ActionRetire, d.retire}, {"unfence", access.ActionUnfence, d.unfence},
+				{"forget", access.ActionForget, d.forget},
+			} {
+				d.act(r, get, "/machines/{mac}/"+c.name, view, d.confirm(c.name))
+				d.act(r, post, "/machines/{mac}/"+c.name, c.action, c.post)
 			}
-			r.Get("/machines/{mac}/events", d.machineEvents)
-			r.Get("/events", d.allEvents)
-			r.Get("/images", d.page(d.images))
-			r.Post("/images/{name}/protect", d.page(d.protect))
+			d.act(r, get, "/machines/{mac}/events", view, d.live(d.machineEvents))
+			d.act(r, get, "/events", view, d.live(d.allEvents))
+			d.act(r, get, "/images", view, d.images)
+			d.act(r, post, "/images/{name}/protect", access.ActionProtect, d.protect)
+			d.act(r, get, "/audit", access.ActionAudit, d.auditPage)
 		})
 	})
 }

@@ -111,6 +111,7 @@ func (d *dashboard) problem(r *http.Request, err error) string {
 // refuseConfirm shows action's confirmation page again with err next to
 // field, or returns err for the error page when it is a server failure.
 func (d *dashboard) refuseConfirm(w http.ResponseWriter, r *http.Request, mac boot.MAC, action, field string, err error) error {
+	auditError(r, err)
 	code, msg := status(err)
 	if code == http.StatusInternalServerError {
 		return err
@@ -124,6 +125,7 @@ func confirmed(w http.ResponseWriter, r *http.Request, mac boot.MAC, action stri
 	if r.PostForm.Get("confirm") == "yes" {
 		return true
 	}
+	auditSkip(r)
 	to := "/machines/" + mac.String() + "/" + action
 	if len(query) > 0 {
 		to += "?" + query.Encode()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 )
 
 // A machine's page: its settings, its volume (dashboard_volume.go), its
@@ -144,6 +145,7 @@ func title(n *boot.Node) string {
 // the form's values, or returns err for the error page when it is a
 // server failure or the machine is gone (machineWith fails then).
 func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, mac boot.MAC, action string, err error) error {
+	auditError(r, err)
 	code, msg := status(err)
 	if code == http.StatusInternalServerError {
 		return err
@@ -188,6 +190,9 @@ func (d *dashboard) netboot(w http.ResponseWriter, r *http.Request) error {
 	case "on", "off":
 		_, err = d.enrollment.SetNetboot(r.Context(), mac, v == "on")
 	case "once":
+		if err := escalate(r, access.ActionArm); err != nil {
+			return d.refuse(w, r, mac, "netboot", err)
+		}
 		_, err = d.enrollment.Arm(r.Context(), mac, 0)
 	default:
 		return d.refuse(w, r, mac, "netboot", badRequest("netboot must be on, off or once, not %q", v))

@@ -280,6 +280,7 @@ func (d *dashboard) enroll(w http.ResponseWriter, r *http.Request) error {
 		Hostname: strings.TrimSpace(r.PostForm.Get("hostname")), Size: strings.TrimSpace(r.PostForm.Get("size")),
 		From: r.PostForm.Get("from")}
 	req, ok := f.request()
+	auditMAC(r, req.MAC)
 	code := http.StatusBadRequest
 	if ok {
 		n, err := d.enrollment.Enroll(r.Context(), req)

@@ -8,21 +8,27 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bootd/bootd/boot/access"
 )
 
-// Dashboard sessions. An operator logs in with the API token, or with the
-// dashboard password when one is configured, and gets a session cookie:
-// a random session id and an expiry, signed with a key derived from the
-// token and the password. Sessions are stateless (they survive a restart of
-// bootd and cost no memory); changing the token or the password ends them
-// all. Every form carries a CSRF token derived from the session id, and the
-// login form one derived from a pre-session cookie, so no form can be
-// submitted from another site (on top of the Sec-Fetch-Site check of
-// http.CrossOriginProtection).
+// Dashboard sessions. A user logs in with their name and password, or with
+// an API token alone, and gets a session cookie: a random session id, an
+// expiry and the user's name, signed with the session key (Config.
+// SessionKey, kept in the data folder so logins survive a restart). The
+// user is looked up on every request, so a user removed or demoted loses
+// what they lost at once. Every form carries a CSRF token derived from the
+// session id, and the login form one derived from a pre-session cookie, so
+// no form can be submitted from another site (on top of the Sec-Fetch-Site
+// check of http.CrossOriginProtection). Failed logins are throttled per
+// address and per user name (throttle.go) and written to the audit log.
 
 const (
 	sessionCookie = "bootd_session"
@@ -39,37 +45,24 @@ const (
 
 // sessions issues and checks session cookies and CSRF tokens.
 type sessions struct {
-	key     [sha256.Size]byte
-	secrets [][sha256.Size]byte // digests of the credentials a login accepts
-	now     func() time.Time
-	ttl     time.Duration
+	key [sha256.Size]byte
+	now func() time.Time
+	ttl time.Duration
 }
 
-func newSessions(token, password string, ttl time.Duration) sessions {
+func newSessions(key []byte, ttl time.Duration) sessions {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	mac := hmac.New(sha256.New, []byte("bootd dashboard session key v1"))
-	mac.Write([]byte(token))
-	mac.Write([]byte{0})
-	mac.Write([]byte(password))
-	s := sessions{now: time.Now, ttl: ttl, secrets: [][sha256.Size]byte{sha256.Sum256([]byte(token))}}
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key) // never fails (crypto/rand)
+	}
+	s := sessions{now: time.Now, ttl: ttl}
+	mac := hmac.New(sha256.New, []byte("bootd dashboard session key v2"))
+	mac.Write(key)
 	copy(s.key[:], mac.Sum(nil))
-	if password != "" {
-		s.secrets = append(s.secrets, sha256.Sum256([]byte(password)))
-	}
 	return s
-}
-
-// credential reports whether given is the token or the password, comparing
-// digests in constant time and always comparing against both.
-func (s sessions) credential(given string) bool {
-	got := sha256.Sum256([]byte(strings.TrimSpace(given)))
-	ok := 0
-	for _, want := range s.secrets {
-		ok |= subtle.ConstantTimeCompare(got[:], want[:])
-	}
-	return ok == 1
 }
 
 func (s sessions) sign(purpose string, msg []byte) []byte {
@@ -81,30 +74,32 @@ func (s sessions) sign(purpose string, msg []byte) []byte {
 
 var b64 = base64.RawURLEncoding
 
-// issue returns a new session cookie value: id, expiry, signature.
-func (s sessions) issue() string {
-	msg := make([]byte, idSize+8)
+// issue returns a new session cookie value for user: id, expiry and user
+// name, then the signature.
+func (s sessions) issue(user string) string {
+	msg := make([]byte, idSize+8, idSize+8+len(user))
 	rand.Read(msg[:idSize]) // never fails (crypto/rand)
 	binary.BigEndian.PutUint64(msg[idSize:], uint64(s.now().Add(s.ttl).Unix()))
+	msg = append(msg, user...)
 	return b64.EncodeToString(msg) + "." + b64.EncodeToString(s.sign("session", msg))
 }
 
-// check returns the session id of a cookie value that is well signed and
-// not expired.
-func (s sessions) check(value string) ([]byte, bool) {
+// check returns the session id and user name of a cookie value that is
+// well signed and not expired.
+func (s sessions) check(value string) (id []byte, user string, ok bool) {
 	m, sig, ok := strings.Cut(value, ".")
 	if !ok {
-		return nil, false
+		return nil, "", false
 	}
 	msg, err1 := b64.DecodeString(m)
 	got, err2 := b64.DecodeString(sig)
-	if err1 != nil || err2 != nil || len(msg) != idSize+8 || !hmac.Equal(got, s.sign("session", msg)) {
-		return nil, false
+	if err1 != nil || err2 != nil || len(msg) <= idSize+8 || !hmac.Equal(got, s.sign("session", msg)) {
+		return nil, "", false
 	}
 	if exp := int64(binary.BigEndian.Uint64(msg[idSize:])); s.now().Unix() >= exp {
-		return nil, false
+		return nil, "", false
 	}
-	return msg[:idSize], true
+	return msg[:idSize], string(msg[idSize+8:]), true
 }
 
 type ctxKey int
@@ -113,8 +108,9 @@ const authKey ctxKey = 0
 
 // reqAuth is what requireSession (or the login page) learnt of a request.
 type reqAuth struct {
-	csrf    string // the token r's forms carry
-	session bool   // r has a valid session
+	csrf    string       // the token r's forms carry
+	session bool         // r has a valid session
+	user    *access.User // its user
 }
 
 func withAuth(r *http.Request, a reqAuth) *http.Request {
@@ -167,15 +163,22 @@ var (
 func (d *dashboard) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var id []byte
-		ok := false
+		var u *access.User
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			id, ok = d.sess.check(c.Value)
+			if sid, name, ok := d.sess.check(c.Value); ok {
+				if user, err := d.users.User(r.Context(), name); err == nil {
+					id, u = sid, user
+				} else if !errors.Is(err, access.ErrUnknownUser) {
+					d.fail(w, r, err)
+					return
+				}
+			}
 		}
 		switch {
-		case !ok && r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream":
+		case u == nil && r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream":
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
-		case !ok:
+		case u == nil:
 			d.fail(w, r, errSession)
 			return
 		}
@@ -184,13 +187,15 @@ func (d *dashboard) requireSession(next http.Handler) http.Handler {
 			d.fail(w, r, errCSRF)
 			return
 		}
-		next.ServeHTTP(w, withAuth(r, reqAuth{csrf: tok, session: true}))
+		r = withPrincipal(r, principal{user: u, via: access.ViaDashboard})
+		next.ServeHTTP(w, withAuth(r, reqAuth{csrf: tok, session: true, user: u}))
 	})
 }
 
 // loginData is the login page's data.
 type loginData struct {
-	Next, Error string
+	Next, User, Error string
+	TTL               time.Duration
 }
 
 // loginPage answers GET /login, setting the pre-session cookie its form's
@@ -206,11 +211,13 @@ func (d *dashboard) loginPage(w http.ResponseWriter, r *http.Request) error {
 		http.SetCookie(w, d.cookie(r, loginCookie, b64.EncodeToString(id), time.Hour))
 	}
 	r = withAuth(r, reqAuth{csrf: d.sess.tokenFor("login", id)})
-	d.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+	d.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: loginData{Next: safeNext(r.URL.Query().Get("next")), TTL: d.sess.ttl}})
 	return nil
 }
 
-// login answers POST /login: the token or password buys a session cookie.
+// login answers POST /login: a user name and password, or an API token
+// alone, buy a session cookie. Attempts are throttled per address and per
+// user name; each is written to the audit log.
 func (d *dashboard) login(w http.ResponseWriter, r *http.Request) error {
 	var want string
 	if c, err := r.Cookie(loginCookie); err == nil {
@@ -222,16 +229,46 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) error {
 		return forbidden("The login form has expired, or your browser does not keep cookies for this site. Reload the page and try again.")
 	}
 	next := safeNext(r.PostForm.Get("next"))
-	if !d.sess.credential(r.PostForm.Get("secret")) {
-		d.log.Info("dashboard login refused", "remote", r.RemoteAddr)
+	name := strings.TrimSpace(r.PostForm.Get("user"))
+	secret := r.PostForm.Get("secret")
+	keys := []string{"addr:" + clientAddr(r)}
+	if name != "" {
+		keys = append(keys, "user:"+name)
+	}
+	refuse := func(code int, msg string) error {
 		r = withAuth(r, reqAuth{csrf: want})
-		d.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in",
-			Data: loginData{Next: next, Error: "Wrong token or password."}})
+		d.render(w, r, code, "login", page{Title: "Log in", Data: loginData{Next: next, User: name, Error: msg, TTL: d.sess.ttl}})
 		return nil
 	}
-	http.SetCookie(w, d.cookie(r, sessionCookie, d.sess.issue(), d.sess.ttl))
+	if blocked, wait := d.throttle.blocked(keys...); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		d.log.Info("dashboard login throttled", "remote", clientAddr(r), "user", name)
+		return refuse(http.StatusTooManyRequests, "Too many failed attempts: wait a minute and try again.")
+	}
+	var u *access.User
+	var err error
+	if name == "" {
+		u, err = d.users.Authenticate(r.Context(), strings.TrimSpace(secret))
+	} else {
+		u, err = d.users.Login(r.Context(), name, secret)
+	}
+	rec := access.Record{User: name, Via: access.ViaDashboard, Action: access.ActionLogin, Outcome: access.OutcomeOK}
+	if a, perr := netip.ParseAddr(clientAddr(r)); perr == nil {
+		rec.Remote = a.Unmap()
+	}
+	if err != nil {
+		if !errors.Is(err, access.ErrUnauthenticated) {
+			return err
+		}
+		d.throttle.failed(keys...)
+		rec.Outcome, rec.Error = access.OutcomeDenied, "wrong user name, password or token"
+		d.guard.record(r.Context(), rec)
+		return refuse(http.StatusUnauthorized, "Wrong user name, password or token.")
+	}
+	rec.User = u.Name
+	d.guard.record(r.Context(), rec)
+	http.SetCookie(w, d.cookie(r, sessionCookie, d.sess.issue(u.Name), d.sess.ttl))
 	http.SetCookie(w, d.cookie(r, loginCookie, "", -1))
-	d.log.Info("dashboard login", "remote", r.RemoteAddr)
 	return seeOther(w, r, next)
 }
 

@@ -13,14 +13,17 @@ import (
 	"github.com/bootd/bootd/boot"
 )
 
-const testPassword = "correct horse battery staple"
+const (
+	testPassword   = "correct horse battery staple"
+	testSessionKey = "a session key for the dashboard tests, 32+ bytes"
+)
 
 // newDashFixture is the dashboard's fixture: the real clock, a dashboard
 // password, a Closing channel and, with volumes, boottest's in-memory
 // backend in f.vols.
 func newDashFixture(t *testing.T, withVolumes bool, closing <-chan struct{}) *fixture {
 	t.Helper()
-	return buildFixture(t, withVolumes, nil, Config{Password: testPassword, Closing: closing})
+	return buildFixture(t, withVolumes, nil, Config{SessionKey: []byte(testSessionKey), Closing: closing})
 }
 
 // browser is a dashboard client: it keeps cookies and the page's CSRF token.
@@ -123,17 +126,18 @@ func TestDashboardLogin(t *testing.T) {
 		want       int
 		wantWhere  string // Location on success
 		wantInPage string // on refusal
+		user       string
 	}{
-		{"token", testToken, "/machines/52:54:00:12:34:56", false, false, 303, "/machines/52:54:00:12:34:56", ""},
-		{"password", testPassword, "", false, false, 303, "/machines", ""},
-		{"token with spaces", " " + testToken + "\n", "/images", false, false, 303, "/images", ""},
-		{"open redirect", testToken, "//evil.example/", false, false, 303, "/machines", ""},
-		{"open redirect, tab", testToken, "/\t/evil.example/", false, false, 303, "/machines", ""},
-		{"open redirect, backslash", testToken, "/\\evil.example/", false, false, 303, "/machines", ""},
-		{"wrong secret", "guess", "/images", false, false, 401, "", "Wrong token or password."},
-		{"empty secret", "", "", false, false, 401, "", "Wrong token or password."},
-		{"bad CSRF token", testToken, "", true, false, 403, "", "login form has expired"},
-		{"no login cookie", testToken, "", false, true, 403, "", "does not keep cookies"},
+		{"token", testToken, "/machines/52:54:00:12:34:56", false, false, 303, "/machines/52:54:00:12:34:56", "", ""},
+		{"password", testPassword, "", false, false, 303, "/machines", "", "admin"},
+		{"token with spaces", " " + testToken + "\n", "/images", false, false, 303, "/images", "", ""},
+		{"open redirect", testToken, "//evil.example/", false, false, 303, "/machines", "", ""},
+		{"open redirect, tab", testToken, "/\t/evil.example/", false, false, 303, "/machines", "", ""},
+		{"open redirect, backslash", testToken, "/\\evil.example/", false, false, 303, "/machines", "", ""},
+		{"wrong secret", "guess", "/images", false, false, 401, "", "Wrong user name, password or token.", ""},
+		{"empty secret", "", "", false, false, 401, "", "Wrong user name, password or token.", ""},
+		{"bad CSRF token", testToken, "", true, false, 403, "", "login form has expired", ""},
+		{"no login cookie", testToken, "", false, true, 403, "", "does not keep cookies", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +153,7 @@ func TestDashboardLogin(t *testing.T) {
 			if tt.noCookie {
 				delete(b.cookies, loginCookie)
 			}
-			rec := b.post(t, "/login", "secret", tt.secret, "next", tt.next)
+			rec := b.post(t, "/login", "user", tt.user, "secret", tt.secret, "next", tt.next)
 			if rec.Code != tt.want {
 				t.Fatalf("POST /login = %d, want %d\n%s", rec.Code, tt.want, text(rec))
 			}
@@ -214,12 +218,13 @@ func TestDashboardNoSession(t *testing.T) {
 		{"POST", m + "/unfence", 401}, {"POST", "/images/alpine/protect", 401},
 		{"GET", m + "/events", 401}, {"GET", "/events", 401},
 	}
-	sess := newSessions(testToken, testPassword, 0)
+	sess := newSessions([]byte(testSessionKey), 0)
 	sess.now = func() time.Time { return time.Now().Add(-DefaultSessionTTL - time.Minute) }
-	other := newSessions("another token", "", 0)
+	other := newSessions([]byte("another key"), 0)
 	for _, cookie := range []struct{ name, value string }{
-		{"none", ""}, {"expired", sess.issue()}, {"signed with another token", other.issue()},
-		{"garbage", "x.y"}, {"tampered", tamper(newSessions(testToken, testPassword, 0).issue())},
+		{"none", ""}, {"expired", sess.issue("admin")}, {"signed with another key", other.issue("admin")},
+		{"garbage", "x.y"}, {"tampered", tamper(newSessions([]byte(testSessionKey), 0).issue("admin"))},
+		{"unknown user", newSessions([]byte(testSessionKey), 0).issue("nobody")},
 	} {
 		for _, tt := range tests {
 			req := httptest.NewRequest(tt.method, tt.path,

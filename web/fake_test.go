@@ -3,8 +3,11 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/bootd/bootd/boot/access"
+	"github.com/bootd/bootd/boot/access/accesstest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -213,6 +216,7 @@ const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 // fixture is a handler over fakes, with its log captured.
 type fixture struct {
 	h       http.Handler
+	guard   *guard
 	svc     *boot.Service
 	store   *memStore
 	catalog *catalog
@@ -264,20 +268,43 @@ func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Conf
 	}
 	f.svc = svc
 	cfg = withDomain(cfg, svc)
-	cfg.Token, cfg.Registry, cfg.Logger = testToken, prometheus.NewRegistry(), logger
+	cfg.Registry, cfg.Logger = prometheus.NewRegistry(), logger
 	hs, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.h = hs.Admin
+	f.h, f.guard = hs.Admin, hs.guard
 	return f
 }
 
 // withDomain returns cfg with svc as every part of the domain, as cmd/bootd
-// passes it.
+// passes it, and, unless cfg has them, users (testUsers) and an audit log.
 func withDomain(cfg Config, svc *boot.Service) Config {
 	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	if cfg.Users == nil {
+		cfg.Users = testUsers()
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = accesstest.NewAuditLog(access.Retention{})
+	}
 	return cfg
+}
+
+// testUsers returns a directory in memory whose admin "admin" holds
+// testToken (as the api-token file's legacy token) and testPassword.
+func testUsers() *access.Directory {
+	dir, err := access.NewDirectory(access.Config{Store: accesstest.NewUsers(), Hash: accesstest.FastHash})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	if _, err := dir.Bootstrap(ctx, sha256.Sum256([]byte(testToken))); err != nil {
+		panic(err)
+	}
+	if err := dir.SetPassword(ctx, access.BootstrapAdmin, testPassword); err != nil {
+		panic(err)
+	}
+	return dir
 }
 
 // do serves one request with the test token.

@@ -69,7 +69,7 @@ func layoutServers(t *testing.T) (*bootfs.Files, *boot.Service, *httptest.Server
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := New(withDomain(Config{Token: testToken, Files: bf}, svc))
+	hs, err := New(withDomain(Config{Files: bf}, svc))
 	if err != nil {
 		t.Fatal(err)
 	}

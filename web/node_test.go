@@ -57,7 +57,7 @@ func rbdBootServer(t *testing.T) (*httptest.Server, *httptest.Server, *boot.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(withDomain(Config{Token: testToken, Files: bf}, svc))
+	h, err := New(withDomain(Config{Files: bf}, svc))
 	if err != nil {
 		t.Fatal(err)
 	}

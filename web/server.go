@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/bootd/bootd/boot/access"
 	"github.com/bootd/bootd/bootfs"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,9 +27,16 @@ type Config struct {
 	// Resolver tells explain which machine is which and what it boots,
 	// when Files is nil.
 	Resolver bootfs.Nodes
-	// Token is the API token every /api/v1 request must present as
-	// "Authorization: Bearer <token>"; required. See LoadOrCreateToken.
-	Token string
+	// Users are who may use the admin listener (an *access.Directory);
+	// required. API requests carry a user's token ("Authorization: Bearer
+	// <token>"); the dashboard logs users in with a password or a token.
+	Users Identities
+	// Audit keeps the record of every state-changing action; required.
+	Audit access.AuditLog
+	// SessionKey signs dashboard sessions; at least 32 random bytes, kept
+	// across restarts so that logins survive them. Empty means a random key
+	// for this process.
+	SessionKey []byte
 	// Registry receives the HTTP metrics and is served at /metrics; nil means
 	// a fresh private registry (never the global one).
 	Registry *prometheus.Registry
@@ -37,8 +45,6 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /healthz.
 	Version string
-	// Password, when not empty, logs in to the dashboard as well as Token does.
-	Password string
 	// Closing, when closed, ends the dashboard's live-update streams, so that
 	// http.Server.Shutdown need not wait for them; nil means never.
 	Closing <-chan struct{}
@@ -64,12 +70,14 @@ type server struct {
 	volumes    VolumeOps
 	fetches    FetchRecorder
 	resolver   bootfs.Nodes
-	auth       tokenChecker
 	log        *slog.Logger
 	metrics    *metrics
 	version    string
 	files      *bootfs.Files
 	dhcp       bootfs.DHCPExplainer
+	users      Identities
+	audit      access.AuditLog
+	guard      *guard
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -84,6 +92,8 @@ type Handlers struct {
 	// Boot serves the boot files under /boot and nothing else: the boot
 	// listener. Nil when Config.Files is nil.
 	Boot http.Handler
+	// guard is the admin listener's: its table of routes and their actions.
+	guard *guard
 }
 
 // New returns the handlers of the admin and the boot listener. It fails
@@ -94,8 +104,8 @@ func New(cfg Config) (*Handlers, error) {
 	if err := cfg.checkDomain(); err != nil {
 		return nil, err
 	}
-	if cfg.Token == "" {
-		return nil, errors.New("web: Config needs an API token")
+	if cfg.Users == nil || cfg.Audit == nil {
+		return nil, errors.New("web: Config needs Users and an Audit log")
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -106,23 +116,24 @@ func New(cfg Config) (*Handlers, error) {
 		return nil, err
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
-		resolver: cfg.Resolver, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
+		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger,
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.guard = newGuard(cfg.Audit, s.log)
 
 	r := s.router()
 	r.Use(forwarded(cfg.TrustedProxies))
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	r.Route("/api/v1", s.routesAPI)
-	dash, err := newDashboard(cfg, s.log)
+	dash, err := newDashboard(cfg, s)
 	if err != nil {
 		return nil, err
 	}
 	dash.routes(r)
-	h := &Handlers{Admin: r}
+	h := &Handlers{Admin: r, guard: s.guard}
 	if s.files != nil {
 		b := s.router()
 		b.Route(bootfs.Root, s.routesBoot)

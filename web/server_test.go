@@ -20,21 +20,25 @@ func TestNewNeedsServiceAndToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noFetches := withDomain(Config{Token: testToken}, svc)
+	noFetches := withDomain(Config{}, svc)
 	noFetches.Fetches = nil
-	for _, cfg := range []Config{{Token: testToken}, withDomain(Config{}, svc), noFetches} {
+	noUsers := withDomain(Config{}, svc)
+	noUsers.Users = nil
+	noAudit := withDomain(Config{}, svc)
+	noAudit.Audit = nil
+	for name, cfg := range map[string]Config{"nothing": {}, "no fetches": noFetches, "no users": noUsers, "no audit": noAudit} {
 		if _, err := New(cfg); err == nil {
-			t.Errorf("New(nodes %v, fetches %v, token %q) = nil error, want one", cfg.Nodes != nil, cfg.Fetches != nil, cfg.Token)
+			t.Errorf("New(%s) = nil error, want one", name)
 		}
 	}
-	if _, err := New(withDomain(Config{Token: testToken}, svc)); err != nil {
+	if _, err := New(withDomain(Config{}, svc)); err != nil {
 		t.Errorf("New with no registry or logger = %v, want nil", err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err != nil {
+	if _, err := New(withDomain(Config{Registry: reg}, svc)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(withDomain(Config{Token: testToken, Registry: reg}, svc)); err == nil {
+	if _, err := New(withDomain(Config{Registry: reg}, svc)); err == nil {
 		t.Errorf("New twice on one registry = nil error, want one")
 	}
 }
@@ -172,7 +176,7 @@ func TestOverHTTP(t *testing.T) {
 func TestAdminRoutesNotOnBoot(t *testing.T) {
 	t.Parallel()
 	fx := bootfstest.New(t, bootfstest.Options{})
-	h, err := New(withDomain(Config{Token: testToken, Files: fx.Files}, fx.Service))
+	h, err := New(withDomain(Config{Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}
