@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 	"github.com/bootd/bootd/boot/boottest"
 	"github.com/chromedp/chromedp"
 )
@@ -37,9 +38,12 @@ func chromiumPath(t *testing.T) string {
 // browserContext starts a headless Chromium that reaches nothing but what
 // the test points it at: without these flags it tries the network at start
 // and hangs on a closed one.
-func browserContext(t *testing.T) context.Context {
+// spki is the base64 SHA-256 of the admin certificate's public key: the
+// one certificate it trusts besides the system's.
+func browserContext(t *testing.T, spki string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
+		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true),
@@ -144,11 +148,19 @@ func seedRack(t *testing.T, svc *boot.Service) {
 	}
 }
 
+// TestDashboardInChromium drives the dashboard over TLS as an operator:
+// log in with a user name and password, enroll, follow a boot live, take a
+// snapshot, reimage, protect a golden snapshot; then find those actions,
+// by that user, on the audit page.
 func TestDashboardInChromium(t *testing.T) {
 	t.Parallel()
 	vols := boottest.NewVolumes()
 	d := startInProcess(t, vols)
 	seedRack(t, d.svc)
+	const user, password = "olivia", "operator's own password"
+	if _, err := d.users.AddUser(t.Context(), user, access.RoleOperator, password); err != nil {
+		t.Fatal(err)
+	}
 	shots := screenshotDir(t)
 	const mac = "52:54:00:aa:bb:cc"
 	m, _ := boot.ParseMAC(mac)
@@ -156,7 +168,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if _, err := d.svc.Discover(t.Context(), seen); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browserContext(t)
+	ctx := browserContext(t, d.spki)
 	row := `tr[data-mac="` + mac + `"]`
 	if err := chromedp.Do(ctx); err != nil { // start the browser on the long-lived context
 		t.Fatalf("start chromium: %v", err)
@@ -175,7 +187,8 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.Navigate(d.url+"/machines"),
 		chromedp.WaitVisible(chromedp.CSS(`#secret`)),
 		into(&loc, chromedp.Location()),
-		chromedp.SendKeys(chromedp.CSS(`#secret`), d.token),
+		chromedp.SendKeys(chromedp.CSS(`#user`), user),
+		chromedp.SendKeys(chromedp.CSS(`#secret`), password),
 		chromedp.Click(chromedp.CSS(`.login button`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.discovered `+row)),
 	)
@@ -281,6 +294,25 @@ func TestDashboardInChromium(t *testing.T) {
 	)
 	if !strings.Contains(golden, "protected") || strings.Contains(golden, "not") {
 		t.Errorf("after protect: alpine's golden snapshot is %q, want protected", golden)
+	}
+
+	// The audit page: the operator's actions, newest first, by name.
+	var audit string
+	run("audit page",
+		chromedp.Navigate(d.url+"/audit"),
+		chromedp.WaitVisible(chromedp.CSS(`table.audit tr[data-action="enroll"]`)),
+		into(&audit, chromedp.Text(chromedp.CSS(`table.audit tbody`))),
+		screenshot(shots, "audit"),
+	)
+	for _, action := range []string{"enroll", "snapshot", "reimage", "golden.protect", "login"} {
+		var rowText string
+		run("audit row "+action, into(&rowText, chromedp.Text(chromedp.CSS(`table.audit tr[data-action="`+action+`"]`))))
+		if !strings.Contains(rowText, user) || !strings.Contains(rowText, "dashboard") || !strings.Contains(rowText, "ok") {
+			t.Errorf("audit row of %s = %q, want it by %s through the dashboard, ok", action, rowText, user)
+		}
+		if action == "enroll" && !strings.Contains(rowText, mac) {
+			t.Errorf("audit row of enroll = %q, want the machine %s", rowText, mac)
+		}
 	}
 
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.url+"/machines"),

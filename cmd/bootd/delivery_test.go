@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/bootd/bootd/boot/access"
+	"github.com/bootd/bootd/boot/access/accesstest"
 	"io"
 	"log/slog"
 	"net"
@@ -50,7 +52,7 @@ func startDelivery(t testing.TB, o bootfstest.Options) *delivery {
 			t.Errorf("tftp Serve = %v", err)
 		}
 	})
-	h, err := web.New(webDomain(web.Config{Token: "test-token", Registry: reg, Logger: log, Files: fx.Files}, fx.Service))
+	h, err := web.New(webDomain(web.Config{Users: testDirectory(t), Audit: accesstest.NewAuditLog(access.Retention{}), Registry: reg, Logger: log, Files: fx.Files}, fx.Service))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +309,14 @@ func TestTFTPListenValidation(t *testing.T) {
 			t.Errorf("--tftp-listen %q: %v, want ok=%v", addr, err, ok)
 		}
 	}
+}
+
+// testDirectory is a directory of users in memory, with no one in it.
+func testDirectory(t testing.TB) *access.Directory {
+	t.Helper()
+	dir, err := access.NewDirectory(access.Config{Store: accesstest.NewUsers(), Hash: accesstest.FastHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -2,7 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
+	"github.com/bootd/bootd/boot/access"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -23,6 +29,10 @@ import (
 type inProcess struct {
 	url, token string
 	svc        *boot.Service
+	users      *access.Directory
+	// spki is the base64 SHA-256 of the certificate's public key, which
+	// Chromium's --ignore-certificate-errors-spki-list trusts.
+	spki string
 }
 
 func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
@@ -48,18 +58,37 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	closing := make(chan struct{})
-	h, err := web.New(webDomain(web.Config{Token: token, Closing: closing, Version: "test"}, svc))
+	users, audit, err := identities(context.Background(), db, token, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	closing := make(chan struct{})
+	h, err := web.New(webDomain(web.Config{Users: users, Audit: audit, Closing: closing, Version: "test"}, svc))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// TLS, as the admin listener serves it, with bootd's own kind of certificate.
+	certPath, keyPath := filepath.Join(dir, adminCertFile), filepath.Join(dir, adminKeyFile)
+	if err := makeCert(certPath, keyPath, "bootd admin listener", []string{"127.0.0.1"}); err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: h.Admin, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h.Admin, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	tb.Cleanup(func() {
 		close(closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -74,5 +103,6 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 			tb.Errorf("close store: %v", err)
 		}
 	})
-	return &inProcess{url: "http://" + ln.Addr().String(), token: token, svc: svc}
+	return &inProcess{url: "https://" + ln.Addr().String(), token: token, svc: svc, users: users,
+		spki: base64.StdEncoding.EncodeToString(spki[:])}
 }

@@ -86,6 +86,14 @@ func runServe(ctx context.Context, inv invocation) error {
 	if err != nil {
 		return err
 	}
+	users, audit, err := identities(ctx, db, token, password, log)
+	if err != nil {
+		return err
+	}
+	sessionKey, err := loadOrCreateSessionKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	cert, fingerprint, err := nodeCert(cfg, log)
 	if err != nil {
 		return err
@@ -117,8 +125,8 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	proxies, _ := cfg.trustedProxies() // validated with the configuration
-	handlers, err := web.New(webDomain(web.Config{Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
+	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
+		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
 		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL()}, svc))
 	if err != nil {
 		return err

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/bootd/bootd/boot/access"
 	"io"
 	"net"
 	"net/http"
@@ -54,7 +56,15 @@ func startServer(ctx context.Context, dir string, nodes int) (*server, error) {
 		return nil, err
 	}
 	const token = "bench-token"
-	h, err := web.New(web.Config{Nodes: svc, Enrollment: svc, Volumes: svc, Events: svc, Fetches: svc, Resolver: svc, Token: token})
+	users, err := access.NewDirectory(access.Config{Store: db})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := users.Bootstrap(ctx, sha256.Sum256([]byte(token))); err != nil {
+		return nil, err
+	}
+	h, err := web.New(web.Config{Nodes: svc, Enrollment: svc, Volumes: svc, Events: svc, Fetches: svc, Resolver: svc,
+		Users: users, Audit: db.AuditLog(access.Retention{})})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/bootd/bootd/boot/access"
+	"github.com/bootd/bootd/boot/store"
+)
+
+// sessionKeyFile holds the key that signs dashboard sessions, in the data
+// folder (mode 0600), so that logins survive a restart.
+const sessionKeyFile = "session-key"
+
+// identities opens the admin listener's users and audit log in the store.
+// The api-token file's token stays the first admin's (access.Bootstrap),
+// and a dashboard password file, when set, is that admin's password.
+func identities(ctx context.Context, db *store.DB, token, password string, log *slog.Logger) (*access.Directory, access.AuditLog, error) {
+	dir, err := access.NewDirectory(access.Config{Store: db, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	created, err := dir.Bootstrap(ctx, sha256.Sum256([]byte(token)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("users: %w", err)
+	}
+	if created {
+		log.Info("first admin made: user admin holds the api-token file's token", "user", access.BootstrapAdmin)
+	}
+	if password != "" {
+		if err := dir.SetPassword(ctx, access.BootstrapAdmin, password); err != nil && !errors.Is(err, access.ErrUnknownUser) {
+			return nil, nil, fmt.Errorf("dashboard password: %w", err)
+		}
+	}
+	return dir, db.AuditLog(access.Retention{}), nil
+}
+
+// loadOrCreateSessionKey returns the data folder's session key, making it
+// at first start: 32 random bytes, mode 0600.
+func loadOrCreateSessionKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, sessionKeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(b) >= 32:
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("session key %s is readable by others (mode %o): chmod 600 it", path, fi.Mode().Perm())
+		}
+		return b, nil
+	case err == nil:
+		return nil, fmt.Errorf("session key %s is too short: remove it and bootd makes a new one (every login ends)", path)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	b = make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	return b, nil
+}
