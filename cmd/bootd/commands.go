@@ -53,7 +53,8 @@ var clientCommands = map[string]clientCommand{
 	"volume":    {args: "<mac>", nargs: 1, run: runVolume},
 	"reconcile": {args: "[--repair]", flags: reconcileFlags, run: runReconcile},
 	"golden":    {args: "<image> [--protect]", nargs: 1, notMAC: true, flags: goldenFlags, run: runGolden},
-	"explain":   {args: "<mac>", nargs: 1, run: runExplain}, // commands_explain.go
+	"explain":   {args: "<mac>", nargs: 1, run: runExplain},             // commands_explain.go
+	"backup":    {args: "FILE", nargs: 1, notMAC: true, run: runBackup}, // commands_backup.go
 }
 
 // runClient parses a client subcommand's flags and arguments (flags may

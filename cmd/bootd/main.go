@@ -72,6 +72,7 @@ Usage:
   bootd unfence <mac>                        blocklist whoever holds its volume
   bootd reconcile [--repair]                 compare nodes and volumes (and repair)
   bootd golden <image> [--protect]           check (or protect) an image's golden snapshot
+  bootd backup FILE                          copy the running daemon's store to FILE
   bootd version                              print the version
 
 Client flags (every subcommand but serve):

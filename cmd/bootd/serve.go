@@ -112,7 +112,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	handler, err := web.New(web.Config{Service: svc, Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc)})
+		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Backup: db})
 	if err != nil {
 		return err
 	}
