@@ -51,7 +51,7 @@ var clientCommands = map[string]clientCommand{
 	"retire":    {args: "<mac>", nargs: 1, run: runRetire},
 	"unfence":   {args: "<mac>", nargs: 1, run: runUnfence},
 	"volume":    {args: "<mac>", nargs: 1, run: runVolume},
-	"reconcile": {args: "[--repair]", flags: reconcileFlags, run: runReconcile},
+	"reconcile": {args: "[--repair] [--dry-run] [--max-delete N] [--allow-mass-delete]", flags: reconcileFlags, run: runReconcile},
 	"golden":    {args: "<image> [--protect]", nargs: 1, notMAC: true, flags: goldenFlags, run: runGolden},
 	"explain":   {args: "<mac>", nargs: 1, run: runExplain},             // commands_explain.go
 	"backup":    {args: "FILE", nargs: 1, notMAC: true, run: runBackup}, // commands_backup.go

@@ -70,7 +70,7 @@ Usage:
   bootd retire <mac>                         remove its volume, snapshots and Ceph user
   bootd volume <mac>                         show its volume and who holds it
   bootd unfence <mac>                        blocklist whoever holds its volume
-  bootd reconcile [--repair]                 compare nodes and volumes (and repair)
+  bootd reconcile [--repair] [--dry-run]     compare nodes and volumes (and repair)
   bootd golden <image> [--protect]           check (or protect) an image's golden snapshot
   bootd backup FILE                          copy the running daemon's store to FILE
   bootd version                              print the version
