@@ -29,6 +29,9 @@ func (s *server) routesAPI(r chi.Router) {
 	r.Get("/images", s.handle(s.listImages))
 	r.Get("/images/{name}", s.handle(s.getImage))
 	s.routesVolumes(r)
+	if s.store != nil {
+		r.Get("/backup", s.handle(s.backup))
+	}
 }
 
 // apiFunc is a handler that leaves its failures to fail.

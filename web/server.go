@@ -45,6 +45,9 @@ type Config struct {
 	// DHCP tells explain what the DHCP server hands each node; nil says
 	// it is not known.
 	DHCP bootfs.DHCPExplainer
+	// Backup serves GET /api/v1/backup, a copy of the store (api_backup.go);
+	// nil leaves the route out.
+	Backup Backup
 }
 
 // server holds what the API, /healthz and /boot handlers share. It has no
@@ -61,6 +64,7 @@ type server struct {
 	version    string
 	files      *bootfs.Files
 	dhcp       bootfs.DHCPExplainer
+	store      Backup
 }
 
 // New returns the handler for bootd's HTTP routes: /healthz, /metrics, the
@@ -85,7 +89,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
 		resolver: cfg.Resolver, auth: newTokenChecker(cfg.Token), log: cfg.Logger,
-		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP}
+		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, store: cfg.Backup}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

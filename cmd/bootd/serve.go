@@ -113,7 +113,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	handler, err := web.New(webDomain(web.Config{Token: token, Registry: reg, Logger: log, Version: version,
-		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc)}, svc))
+		Password: password, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Backup: db}, svc))
 	if err != nil {
 		return err
 	}
