@@ -86,21 +86,54 @@ func (s *Service) resume(ctx context.Context, in Intent) (string, error) {
 // A Reconciliation is the result of a reconcile pass.
 type Reconciliation struct {
 	// Repair says whether the pass repaired what it found or only reported it.
-	Repair   bool      `json:"repair"`
+	Repair bool `json:"repair"`
+	// DryRun says the repair was planned, not done: each finding's Action
+	// is what the repair would do ("would remove", "would create").
+	DryRun   bool      `json:"dry_run,omitempty"`
 	Findings []Finding `json:"findings"`
+	// Refused says why the repair removes no volume without a node (the
+	// mass-delete guard, ReconcileOptions); empty when it does not refuse.
+	Refused string `json:"refused,omitempty"`
 }
+
+// ReconcileOptions say what a reconcile pass may do.
+type ReconcileOptions struct {
+	// Repair repairs what the pass finds; without it the pass only reports.
+	Repair bool `json:"repair"`
+	// DryRun, with Repair, does nothing and says what the repair would do.
+	DryRun bool `json:"dry_run"`
+	// MaxDelete is the most volumes without a node a repair removes; zero
+	// means DefaultMaxDelete of the pool's bootd volumes.
+	MaxDelete int `json:"max_delete"`
+	// AllowMassDelete lifts the guard: a repair removes every volume
+	// without a node, however many, and even when the store has no nodes.
+	AllowMassDelete bool `json:"allow_mass_delete"`
+}
+
+// DefaultMaxDelete is how many volumes without a node a repair removes
+// when the pool holds pool bootd volumes: a tenth of them, at least 3. A
+// store restored from an old backup, or a bootd on the wrong data folder,
+// would otherwise have every volume it does not know removed.
+func DefaultMaxDelete(pool int) int { return max(3, pool/10) }
 
 // Reconcile compares the nodes with the volumes the backend holds and
 // reports volumes without nodes, nodes without volumes, and interrupted
-// operations. With repair it recovers interrupted operations (as Recover
-// does), removes volumes without nodes, and gives enrolled nodes without a
-// volume a fresh one. Nodes with an operation under way are skipped.
-func (s *Service) Reconcile(ctx context.Context, repair bool) (*Reconciliation, error) {
+// operations. With opts.Repair it recovers interrupted operations (as
+// Recover does), removes volumes without nodes, and gives enrolled nodes
+// without a volume a fresh one; with opts.DryRun as well it only says so.
+// Nodes with an operation under way are skipped. A repair removes no volume
+// at all (and says why in Refused) when the store holds no node, or when
+// more volumes than opts.MaxDelete have none, unless opts.AllowMassDelete.
+func (s *Service) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconciliation, error) {
 	if s.volumes == nil {
 		return nil, fmt.Errorf("reconcile: %w", ErrNoVolumes)
 	}
-	r := &Reconciliation{Repair: repair, Findings: []Finding{}}
-	if repair {
+	if opts.MaxDelete < 0 {
+		return nil, fmt.Errorf("reconcile: %w: max delete %d", ErrInvalid, opts.MaxDelete)
+	}
+	repair, dry := opts.Repair, opts.Repair && opts.DryRun
+	r := &Reconciliation{Repair: repair, DryRun: dry, Findings: []Finding{}}
+	if repair && !dry {
 		fs, err := s.Recover(ctx)
 		if err != nil {
 			return nil, err
@@ -125,9 +158,12 @@ func (s *Service) Reconcile(ctx context.Context, repair bool) (*Reconciliation, 
 	pending := map[string]bool{}
 	for _, in := range ins {
 		pending[in.MAC.String()] = true
-		if !repair && !s.inflight.has(in.MAC) {
-			r.Findings = append(r.Findings, Finding{MAC: in.MAC, Volume: in.Volume.Name,
-				Problem: ProblemInterrupted + " " + string(in.Op)})
+		if (!repair || dry) && !s.inflight.has(in.MAC) {
+			f := Finding{MAC: in.MAC, Volume: in.Volume.Name, Problem: ProblemInterrupted + " " + string(in.Op)}
+			if dry {
+				f.Action = "would recover"
+			}
+			r.Findings = append(r.Findings, f)
 		}
 	}
 	owned := map[string]bool{}
@@ -136,13 +172,33 @@ func (s *Service) Reconcile(ctx context.Context, repair bool) (*Reconciliation, 
 			owned[n.Volume] = true
 		}
 	}
+	var orphans []Finding
+	pool := 0
 	for _, name := range names {
 		mac, ok := ParseVolumeName(name)
-		if !ok || owned[name] || pending[mac.String()] || s.inflight.has(mac) {
+		if !ok {
 			continue
 		}
-		f := Finding{MAC: mac, Volume: name, Problem: ProblemOrphanVolume}
-		if repair {
+		pool++
+		if owned[name] || pending[mac.String()] || s.inflight.has(mac) {
+			continue
+		}
+		orphans = append(orphans, Finding{MAC: mac, Volume: name, Problem: ProblemOrphanVolume})
+	}
+	if repair {
+		r.Refused = massDelete(opts, len(orphans), pool, len(nodes))
+	}
+	if len(orphans) > 0 && repair && !dry && r.Refused == "" {
+		s.log.Warn("reconcile: removing volumes without a node", "count", len(orphans), "volumes", volumeNames(orphans))
+	}
+	for _, f := range orphans {
+		switch {
+		case !repair:
+		case r.Refused != "":
+			f.Action = "refused"
+		case dry:
+			f.Action = "would remove"
+		default:
 			s.repairOrphan(ctx, &f)
 		}
 		r.Findings = append(r.Findings, f)
@@ -161,7 +217,10 @@ func (s *Service) Reconcile(ctx context.Context, repair bool) (*Reconciliation, 
 			}
 		}
 		f := Finding{MAC: n.MAC, Volume: n.Volume, Problem: ProblemMissingVolume}
-		if repair {
+		switch {
+		case dry:
+			f.Action = "would create"
+		case repair:
 			if _, err := s.reimage(ctx, n.MAC, ""); err != nil {
 				f.Error = err.Error()
 			} else {
@@ -173,7 +232,42 @@ func (s *Service) Reconcile(ctx context.Context, repair bool) (*Reconciliation, 
 	for _, f := range r.Findings {
 		s.log.Warn("reconcile", "mac", f.MAC.String(), "volume", f.Volume, "problem", f.Problem, "action", f.Action, "err", f.Error)
 	}
+	if r.Refused != "" {
+		s.log.Warn("reconcile: volumes without a node not removed", "reason", r.Refused)
+	}
 	return r, nil
+}
+
+// massDelete says why a repair must not remove orphans volumes without a
+// node out of pool bootd volumes when the store holds nodes nodes, or ""
+// when it may.
+func massDelete(opts ReconcileOptions, orphans, pool, nodes int) string {
+	if orphans == 0 || opts.AllowMassDelete {
+		return ""
+	}
+	if nodes == 0 {
+		return fmt.Sprintf("the store holds no nodes, so the %d bootd volumes in the pool look unowned: "+
+			"is bootd running on the right data folder, or was its store lost (restore it from a bootd backup)? "+
+			"If these volumes really are leftovers, repair with --allow-mass-delete", orphans)
+	}
+	limit := opts.MaxDelete
+	if limit == 0 {
+		limit = DefaultMaxDelete(pool)
+	}
+	if orphans > limit {
+		return fmt.Sprintf("%d of the pool's %d bootd volumes have no node, more than the %d a repair removes: "+
+			"a store restored from an old backup or another data folder looks like this. "+
+			"Check the list (--dry-run), then repair with --max-delete %d or --allow-mass-delete", orphans, pool, limit, orphans)
+	}
+	return ""
+}
+
+func volumeNames(fs []Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Volume
+	}
+	return out
 }
 
 // repairOrphan removes a volume no node owns, under an intent so that a

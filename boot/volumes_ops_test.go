@@ -153,7 +153,7 @@ func TestReconcile(t *testing.T) {
 	vols.Create(ctx, VolumeRequest{Name: VolumeName(orphan)})
 	vols.spaces["golden"] = true // not a node volume: never judged
 	delete(vols.vols, VolumeName(b))
-	r, err := s.Reconcile(ctx, false)
+	r, err := s.Reconcile(ctx, ReconcileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestReconcile(t *testing.T) {
 			t.Errorf("finding %+v, want problem %q and no action", f, want[f.Volume])
 		}
 	}
-	if r, err = s.Reconcile(ctx, true); err != nil || len(r.Findings) != 2 {
+	if r, err = s.Reconcile(ctx, ReconcileOptions{Repair: true}); err != nil || len(r.Findings) != 2 {
 		t.Fatalf("Reconcile(repair) = %+v, %v", r, err)
 	}
 	for _, f := range r.Findings {
@@ -180,7 +180,7 @@ func TestReconcile(t *testing.T) {
 	if _, ok := vols.vols[VolumeName(b)]; !ok {
 		t.Errorf("missing volume of %s not made", b)
 	}
-	if r, _ = s.Reconcile(ctx, false); len(r.Findings) != 0 {
+	if r, _ = s.Reconcile(ctx, ReconcileOptions{}); len(r.Findings) != 0 {
 		t.Errorf("after repair Reconcile = %+v, want none", r.Findings)
 	}
 }

@@ -41,7 +41,7 @@ func TestReconcileRepairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	findings := func(repair bool) map[string]boot.Finding {
-		r, err := f.svc.Reconcile(ctx, repair)
+		r, err := f.svc.Reconcile(ctx, boot.ReconcileOptions{Repair: repair})
 		if err != nil {
 			t.Fatalf("Reconcile(%v): %v", repair, err)
 		}

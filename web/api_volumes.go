@@ -179,22 +179,23 @@ func (s *server) unfence(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// reconcile answers POST /reconcile {"repair":true|false} (body optional: report only).
+// reconcile answers POST /reconcile {"repair":true, "dry_run":false,
+// "max_delete":0, "allow_mass_delete":false} (boot.ReconcileOptions; body
+// optional: report only). A repair the mass-delete guard refuses is still
+// 200, its answer's "refused" saying why.
 func (s *server) reconcile(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Repair bool `json:"repair"`
-	}
+	var req boot.ReconcileOptions
 	if r.ContentLength != 0 {
 		if err := readJSON(w, r, &req); err != nil {
 			return err
 		}
 	}
-	if req.Repair {
+	if req.Repair && !req.DryRun {
 		if err := escalate(r, access.ActionRepair); err != nil {
 			return err
 		}
 	}
-	rec, err := s.volumes.Reconcile(r.Context(), req.Repair)
+	rec, err := s.volumes.Reconcile(r.Context(), req)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ type VolumeOps interface {
 	Snapshots(ctx context.Context, mac boot.MAC) ([]boot.Snapshot, error)
 	Rollback(ctx context.Context, mac boot.MAC, snap string) (*boot.Node, error)
 	Unfence(ctx context.Context, mac boot.MAC) ([]boot.Holder, error)
-	Reconcile(ctx context.Context, repair bool) (*boot.Reconciliation, error)
+	Reconcile(ctx context.Context, opts boot.ReconcileOptions) (*boot.Reconciliation, error)
 	bootfs.Checks
 }
 

@@ -60,6 +60,9 @@ type Config struct {
 	// SessionTTL is how long a dashboard login lasts; zero means
 	// DefaultSessionTTL.
 	SessionTTL time.Duration
+	// Backup serves GET /api/v1/backup, a copy of the store (api_backup.go),
+	// to admins; nil leaves the route out.
+	Backup Backup
 }
 
 // server holds what the API, /healthz and /boot handlers share. It has no
@@ -78,6 +81,7 @@ type server struct {
 	users      Identities
 	audit      access.AuditLog
 	guard      *guard
+	store      Backup
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -116,7 +120,7 @@ func New(cfg Config) (*Handlers, error) {
 		return nil, err
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
-		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger,
+		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger, store: cfg.Backup,
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

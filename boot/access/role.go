@@ -75,6 +75,9 @@ const (
 	ActionReconcile Action = "reconcile" // POST /reconcile without repair: a report, no change
 	ActionAudit     Action = "audit"     // read the audit log
 	ActionUsers     Action = "users"     // list users and their tokens' ids
+	// ActionBackup copies the whole store, password hashes and token
+	// digests included: an admin's, and audited though it changes nothing.
+	ActionBackup Action = "backup" // GET /backup
 )
 
 // rule is an action's least role, and whether it changes state (and so is
@@ -109,6 +112,7 @@ var rules = map[Action]rule{
 	ActionUnfence:  {RoleAdmin, true},
 	ActionRepair:   {RoleAdmin, true},
 	ActionUsers:    {RoleAdmin, false},
+	ActionBackup:   {RoleAdmin, true},
 	ActionUserAdd:  {RoleAdmin, true},
 	ActionUserRole: {RoleAdmin, true},
 	ActionUserPass: {RoleAdmin, true},

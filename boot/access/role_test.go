@@ -19,7 +19,7 @@ var want = map[Action]Role{
 
 	ActionRollback: RoleAdmin, ActionRetire: RoleAdmin, ActionUnfence: RoleAdmin, ActionRepair: RoleAdmin,
 	ActionUsers: RoleAdmin, ActionUserAdd: RoleAdmin, ActionUserRole: RoleAdmin, ActionUserPass: RoleAdmin,
-	ActionUserDel: RoleAdmin, ActionTokenAdd: RoleAdmin, ActionTokenDel: RoleAdmin,
+	ActionUserDel: RoleAdmin, ActionTokenAdd: RoleAdmin, ActionTokenDel: RoleAdmin, ActionBackup: RoleAdmin,
 }
 
 func TestAllows(t *testing.T) {

@@ -64,7 +64,10 @@ type DB struct {
 
 var _ boot.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the store file at path with mode 0600.
+// Open opens the store file at path, or creates it with mode 0600 when
+// there is no file. An existing file is checked whole first (check.go): one
+// that is empty, cut short or corrupt is refused with an error wrapping
+// ErrDamaged, never opened as an empty store.
 func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
@@ -72,12 +75,19 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("open store %s: %w (stop the other bootd or use another --data-dir)", path, ErrLocked)
+	exists, size, err := statStore(path)
+	if err != nil {
+		return nil, err
+	}
+	bopts := &bolt.Options{Timeout: opts.LockTimeout}
+	var db *bolt.DB
+	if exists {
+		db, err = openChecked(path, size, bopts) // check.go
+	} else {
+		db, err = bolt.Open(path, 0o600, bopts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, lockedOr(path, err)
 	}
 	s := &DB{db: db, path: path}
 	if err := s.init(); err != nil {
@@ -86,9 +96,21 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if err := s.db.View(s.cache.load); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, damaged(path, err.Error())
 	}
 	return s, nil
+}
+
+// lockedOr turns bbolt's lock timeout into ErrLocked, and gives other
+// errors of opening path their context.
+func lockedOr(path string, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("open store %s: %w (stop the other bootd or use another --data-dir)", path, ErrLocked)
+	case errors.Is(err, ErrDamaged):
+		return err
+	}
+	return fmt.Errorf("open store %s: %w", path, err)
 }
 
 // init creates the buckets of a new file and checks the schema of an old one.
@@ -109,7 +131,7 @@ func (s *DB) init() error {
 		}
 		v, err := strconv.Atoi(string(meta.Get(keySchema)))
 		if err != nil {
-			return fmt.Errorf("open store %s: unreadable schema version %q", s.path, meta.Get(keySchema))
+			return damaged(s.path, fmt.Sprintf("its schema version %q is unreadable", meta.Get(keySchema)))
 		}
 		if v != SchemaVersion {
 			return fmt.Errorf("open store %s: schema version %d, but this bootd reads version %d", s.path, v, SchemaVersion)

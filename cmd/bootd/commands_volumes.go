@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -142,22 +143,52 @@ func runVolume(ctx context.Context, c *client, inv invocation) error {
 	return nil
 }
 
-type reconcileOpts struct{ repair *bool }
-
-func reconcileFlags(fs *flag.FlagSet) any {
-	return reconcileOpts{repair: fs.Bool("repair", false, "repair what is found")}
+type reconcileOpts struct {
+	repair, dryRun, allowMass *bool
+	maxDelete                 *int
 }
 
-// runReconcile: bootd reconcile [--repair].
+func reconcileFlags(fs *flag.FlagSet) any {
+	return reconcileOpts{
+		repair:    fs.Bool("repair", false, "repair what is found"),
+		dryRun:    fs.Bool("dry-run", false, "say what --repair would do, and do nothing"),
+		maxDelete: fs.Int("max-delete", 0, "the most volumes without a node a repair removes (default a tenth of the pool, at least 3)"),
+		allowMass: fs.Bool("allow-mass-delete", false, "remove every volume without a node, however many, even with no nodes stored"),
+	}
+}
+
+// runReconcile: bootd reconcile [--repair] [--dry-run] [--max-delete N]
+// [--allow-mass-delete]. A repair the daemon's mass-delete guard refuses
+// prints what it would have removed and why, and exits 1.
 func runReconcile(ctx context.Context, c *client, inv invocation) error {
 	o := inv.flags.(reconcileOpts)
-	var resp boot.Reconciliation
-	raw, err := c.do(ctx, http.MethodPost, "/api/v1/reconcile", map[string]bool{"repair": *o.repair}, &resp)
-	if err != nil || inv.json {
-		return orRaw(err, inv, raw)
+	if *o.maxDelete < 0 {
+		return fmt.Errorf("%w: --max-delete %d: want 0 or more", errUsage, *o.maxDelete)
 	}
+	req := boot.ReconcileOptions{Repair: *o.repair || *o.dryRun, DryRun: *o.dryRun,
+		MaxDelete: *o.maxDelete, AllowMassDelete: *o.allowMass}
+	var resp boot.Reconciliation
+	raw, err := c.do(ctx, http.MethodPost, "/api/v1/reconcile", req, &resp)
+	if err != nil {
+		return err
+	}
+	if inv.json {
+		err = writeRaw(inv.out, raw)
+	} else {
+		err = printReconciliation(inv.out, &resp)
+	}
+	if err != nil {
+		return err
+	}
+	if resp.Refused != "" && !resp.DryRun {
+		return fmt.Errorf("reconcile --repair removed no volume: %s", resp.Refused)
+	}
+	return nil
+}
+
+func printReconciliation(w io.Writer, resp *boot.Reconciliation) error {
 	if len(resp.Findings) == 0 {
-		_, err := fmt.Fprintln(inv.out, "nodes and volumes agree")
+		_, err := fmt.Fprintln(w, "nodes and volumes agree")
 		return err
 	}
 	var rows [][]string
@@ -172,11 +203,17 @@ func runReconcile(ctx context.Context, c *client, inv invocation) error {
 		}
 		rows = append(rows, []string{mac, orDash(f.Volume), f.Problem, action})
 	}
-	if err := table(inv.out, "MAC\tVOLUME\tPROBLEM\tACTION", rows); err != nil {
+	if err := table(w, "MAC\tVOLUME\tPROBLEM\tACTION", rows); err != nil {
 		return err
 	}
-	if !resp.Repair {
-		_, err = fmt.Fprintln(inv.out, "bootd reconcile --repair repairs these")
+	var err error
+	switch {
+	case !resp.Repair:
+		_, err = fmt.Fprintln(w, "bootd reconcile --repair repairs these (--dry-run first shows what it would do)")
+	case resp.DryRun && resp.Refused != "":
+		_, err = fmt.Fprintf(w, "dry run: a repair would remove no volume: %s\n", resp.Refused)
+	case resp.DryRun:
+		_, err = fmt.Fprintln(w, "dry run: nothing was changed")
 	}
 	return err
 }

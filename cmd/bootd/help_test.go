@@ -61,7 +61,7 @@ func TestHelpCoversEveryCommand(t *testing.T) {
 				if len(f.Name) == 1 {
 					dash = "-"
 				}
-				flags = append(flags, regexp.MustCompile(`(?m)^  `+dash+regexp.QuoteMeta(f.Name)+`( string)?$`))
+				flags = append(flags, regexp.MustCompile(`(?m)^  `+dash+regexp.QuoteMeta(f.Name)+`( [a-z]+)?$`))
 				if sf, ok := f.Value.(*stringFlag); ok {
 					if sf.env != "" {
 						want = append(want, "env "+sf.env)

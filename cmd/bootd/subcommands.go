@@ -104,11 +104,18 @@ func commands() []command {
 			about: "Blocklists every client holding a machine's volume and breaks its lock, so the machine can boot. " +
 				"Use it only when the holder is dead or must be cut off.",
 			example: "bootd unfence 52:54:00:12:34:56", client: runUnfence},
-		{name: "reconcile", summary: "compare machines and volumes (and repair)", args: "[--repair]",
+		{name: "reconcile", summary: "compare machines and volumes (and repair)",
+			args: "[--repair] [--dry-run] [--max-delete N] [--allow-mass-delete]",
 			about: "Compares the machines with the volumes in the pool and reports volumes without a machine, machines " +
 				"without a volume and interrupted operations. With --repair it finishes or undoes the interrupted " +
-				"operations, removes volumes without a machine and gives enrolled machines without one a fresh one.",
-			example: "bootd reconcile\nbootd reconcile --repair", flags: reconcileFlags, client: runReconcile},
+				"operations, removes volumes without a machine and gives enrolled machines without one a fresh one. " +
+				"A repair removes no volume when the store holds no machine, nor more than --max-delete (a tenth of " +
+				"the pool, at least 3) unless --allow-mass-delete says so; --dry-run shows what it would do.",
+			example: "bootd reconcile\nbootd reconcile --repair --dry-run\nbootd reconcile --repair", flags: reconcileFlags, client: runReconcile},
+		{name: "backup", summary: "copy the running daemon's store to a file", args: "FILE", nargs: 1, notMAC: true,
+			about: "Copies the running daemon's store (machines, timelines, leases, users, audit log) to FILE, mode 0600, " +
+				"checked before it replaces FILE. Restore it by stopping bootd and putting the copy in place of bootd.db.",
+			example: "bootd backup /root/bootd-$(date +%F).db", client: runBackup},
 		{name: "golden", summary: "check (or protect) an image's golden snapshot", args: "<image> [--protect]", nargs: 1, notMAC: true,
 			about: "Checks that an image's golden snapshot exists and is protected, and exits 1 when it is not, so " +
 				"scripts can check it; --protect protects it.",

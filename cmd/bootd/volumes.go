@@ -40,7 +40,7 @@ func startupChecks(ctx context.Context, svc *boot.Service, log *slog.Logger) err
 	if _, err := svc.Recover(ctx); err != nil {
 		return fmt.Errorf("recover interrupted operations: %w", err)
 	}
-	r, err := svc.Reconcile(ctx, false)
+	r, err := svc.Reconcile(ctx, boot.ReconcileOptions{})
 	if err != nil {
 		return err
 	}
