@@ -173,7 +173,7 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-efi-binary", "BOOTD_DHCP_EFI_BINARY", "iPXE binary for x64 UEFI: snponly.efi or ipxe.efi", &c.DHCPEFIBinary},
 		{"dhcp-arm64-binary", "BOOTD_DHCP_ARM64_BINARY", "iPXE binary for arm64 UEFI (default: none)", &c.DHCPARM64Binary},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
-		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) with a dashboard password, besides the API token", &c.DashboardPasswordFile},
+		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) whose password becomes the first admin's (user admin)", &c.DashboardPasswordFile},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},
 		{"ceph-monitors", "BOOTD_CEPH_MONITORS", "Ceph monitor addresses (mon_host); turns the volume backend on", &c.CephMonitors},
 		{"ceph-user", "BOOTD_CEPH_USER", "bootd's Ceph user, without client. (default bootd)", &c.CephUser},
