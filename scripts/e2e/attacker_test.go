@@ -44,10 +44,25 @@ func (r *rig) newAttacker(t *testing.T) *attacker {
 // does not care whose server it talks to.
 func (a *attacker) curl(t *testing.T, rawURL string, form url.Values) []byte {
 	t.Helper()
+	return a.run(t, rawURL, form, "")
+}
+
+// curlAuth is curl's GET with "Authorization: Bearer token" when token is
+// not empty.
+func (a *attacker) curlAuth(t *testing.T, rawURL, token string) []byte {
+	t.Helper()
+	return a.run(t, rawURL, nil, token)
+}
+
+func (a *attacker) run(t *testing.T, rawURL string, form url.Values, token string) []byte {
+	t.Helper()
 	args := []string{"netns", "exec", a.ns, "curl", "-sS", "-k", "-m", "10", "--noproxy", "*",
 		"-w", "\n[HTTP %{http_code}]"}
 	if form != nil {
 		args = append(args, "--data-raw", form.Encode())
+	}
+	if token != "" {
+		args = append(args, "-H", "Authorization: Bearer "+token)
 	}
 	out, _ := exec.Command("ip", append(args, rawURL)...).CombinedOutput()
 	return out

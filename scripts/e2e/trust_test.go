@@ -52,6 +52,7 @@ func TestTrustChain(t *testing.T) {
 	r.ceph(t, "rbd", "feature", "enable", "rbd/"+vol(wireMAC)+"/root", "exclusive-lock")
 	atk := r.newAttacker(t)
 	victimKey := r.nodeKey(t, victimMAC)
+	t.Run("control-plane", func(t *testing.T) { r.testControlPlane(t, atk) })
 	t.Run("powered-off", func(t *testing.T) { r.testPoweredOff(t, atk, victimKey) })
 	t.Run("mid-boot", func(t *testing.T) { r.testMidBoot(t, atk, victimKey) })
 	var running *vm // the wire test's VM, left running for the power cut
