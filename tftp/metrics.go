@@ -11,6 +11,7 @@ type metrics struct {
 	transfers *prometheus.CounterVec
 	bytes     prometheus.Counter
 	active    prometheus.Gauge
+	refused   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,11 +28,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "bootd_tftp_transfers_active",
 			Help: "TFTP transfers under way.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bootd_tftp_refused_total",
+			Help: "TFTP read requests refused, by reason (busy, client_busy, unknown, no_options).",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.transfers, m.bytes, m.active} {
+	for _, c := range []prometheus.Collector{m.transfers, m.bytes, m.active, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("tftp: register metrics: %w", err)
 		}

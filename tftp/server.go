@@ -114,8 +114,22 @@ type Config struct {
 	// packet again; zero means one second.
 	Timeout time.Duration
 	// Retries is how many times a packet is sent before giving up; zero
-	// means five.
+	// means five. A client that stops answering frees its transfer within
+	// Timeout times Retries.
 	Retries int
+	// MaxTransfers caps the transfers under way; zero means
+	// DefaultMaxTransfers. A request beyond it gets an ERROR ("busy").
+	MaxTransfers int
+	// MaxPerClient caps the transfers under way per client address; zero
+	// means DefaultMaxPerClient.
+	MaxPerClient int
+	// Known reports whether an address did a DHCP exchange with bootd
+	// lately; nil vouches for none. It is called once per read request,
+	// concurrently, and must return quickly.
+	Known func(netip.Addr) bool
+	// Unknown is the policy for addresses Known does not vouch for; empty
+	// means Allow.
+	Unknown Unknown
 }
 
 // Server is a TFTP server. Create it with New.
@@ -125,14 +139,19 @@ type Server struct {
 	report func(Event)
 	log    *slog.Logger
 	m      *metrics
+	limit  *limiter
+	known  func(netip.Addr) bool
+	policy Unknown
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
 // bufSize is the read-ahead between a file and the transfer: TFTP sends a
 // block of at most a few KiB at a time, and reading each from the disk
-// would cost a system call per packet.
-const bufSize = 128 << 10
+// would cost a system call per packet. A transfer takes it at its first
+// read (after the client acknowledged the OACK, when there is one), so a
+// stalled request holds none.
+const bufSize = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
 
@@ -146,7 +165,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opener: cfg.Opener, report: cfg.Report, log: cfg.Logger, m: m}
+	policy := cfg.Unknown
+	if policy == "" {
+		policy = Allow
+	}
+	if _, err := ParseUnknown(string(policy)); err != nil {
+		return nil, err
+	}
+	known := cfg.Known
+	if known == nil {
+		known = func(netip.Addr) bool { return false }
+	}
+	s := &Server{opener: cfg.Opener, report: cfg.Report, log: cfg.Logger, m: m,
+		limit: newLimiter(cfg.MaxTransfers, cfg.MaxPerClient), known: known, policy: policy}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -224,6 +255,15 @@ func (s *Server) read(name string, rf io.ReaderFrom) (err error) {
 		}
 	}
 	ev := Event{Request: req, Size: -1}
+	client := req.Remote.Addr()
+	isKnown := s.policy == Allow || s.known(client)
+	if !isKnown && s.policy == Refuse {
+		return s.refuse(req, refusedUnknown, errRefused)
+	}
+	if reason, ok := s.limit.acquire(client); !ok {
+		return s.refuse(req, reason, errBusy)
+	}
+	defer s.limit.release(client)
 	defer func() {
 		if v := recover(); v != nil {
 			ev.Outcome, ev.Err, ev.Duration = Failed, fmt.Errorf("panic: %v", v), time.Since(start)
@@ -259,16 +299,17 @@ func (s *Server) read(name string, rf io.ReaderFrom) (err error) {
 	if ot, ok := rf.(pin.OutgoingTransfer); ok {
 		ot.SetSize(ev.Size) // answers tsize without the library seeking
 	}
+	if !isKnown && !oackFirst(rf, ev.Size) {
+		return s.refuse(req, refusedNoOptions, errRefused)
+	}
 	ev.Outcome = Started
 	s.report(ev)
 	s.m.active.Inc()
 	defer s.m.active.Dec()
 
-	br := bufPool.Get().(*bufio.Reader)
-	br.Reset(f.Content)
-	ev.Bytes, err = rf.ReadFrom(br)
-	br.Reset(nil)
-	bufPool.Put(br)
+	lr := &lazyReader{src: f.Content}
+	ev.Bytes, err = rf.ReadFrom(lr)
+	lr.free()
 	ev.Duration = time.Since(start)
 	switch {
 	case err == nil:

@@ -23,6 +23,7 @@ import (
 //	/boot/ipxe/{file}     an iPXE binary (UEFI HTTP boot)
 //	/boot/{mac}/{name}    a file of the node's tree, e.g. /boot/52-54-00-12-34-56/boot.ipxe
 func (s *server) routesBoot(r chi.Router) {
+	r.Use(s.bootLimit.wrap)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		r.Method(method, "/"+bootfs.IPXEFolder+"/{file}", http.HandlerFunc(s.bootIPXE))
 		r.Method(method, "/{mac}/*", http.HandlerFunc(s.bootNode))

@@ -50,6 +50,10 @@ type Config struct {
 	Closing <-chan struct{}
 	// Files serves the boot files under /boot; nil leaves /boot out.
 	Files *bootfs.Files
+	// BootMaxDownloads and BootMaxPerClient cap the requests under /boot
+	// in progress, in all and per client address (bootlimit.go); zero
+	// means DefaultBootMaxDownloads and DefaultBootMaxPerClient.
+	BootMaxDownloads, BootMaxPerClient int
 	// DHCP tells explain what the DHCP server hands each node; nil says
 	// it is not known.
 	DHCP bootfs.DHCPExplainer
@@ -82,6 +86,7 @@ type server struct {
 	audit      access.AuditLog
 	guard      *guard
 	store      Backup
+	bootLimit  *bootLimit
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -124,6 +129,9 @@ func New(cfg Config) (*Handlers, error) {
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.bootLimit, err = newBootLimit(reg, cfg.BootMaxDownloads, cfg.BootMaxPerClient); err != nil {
+		return nil, err
 	}
 	s.guard = newGuard(cfg.Audit, s.log)
 

@@ -87,6 +87,13 @@ type serveConfig struct {
 	DHCPARM64Binary  string `yaml:"dhcp_arm64_binary"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
+	// TFTP and HTTP limits (limits.go): the unknown-address policy and the
+	// caps on transfers in all and per client.
+	TFTPUnknown      string `yaml:"tftp_unknown"`
+	TFTPMaxTransfers string `yaml:"tftp_max_transfers"`
+	TFTPMaxPerClient string `yaml:"tftp_max_per_client"`
+	HTTPMaxDownloads string `yaml:"http_max_downloads"`
+	HTTPMaxPerClient string `yaml:"http_max_per_client"`
 	// IPXEDir is the folder of iPXE binaries served over TFTP and HTTP.
 	IPXEDir string `yaml:"ipxe_dir"`
 	// LogLevel is debug, info, warn or error.
@@ -128,6 +135,12 @@ func defaultServeConfig() serveConfig {
 		DHCPLeaseTime: "1h",
 		DHCPUnknown:   "ignore",
 		DHCPEFIBinary: "snponly.efi",
+
+		// TFTPUnknown's default depends on DHCPMode (tftpUnknown).
+		TFTPMaxTransfers: "512",
+		TFTPMaxPerClient: "8",
+		HTTPMaxDownloads: "512",
+		HTTPMaxPerClient: "16",
 	}
 }
 
@@ -156,6 +169,11 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
 		{"tftp-listen", "BOOTD_TFTP_LISTEN", "address of the TFTP server, e.g. :69 (empty: no TFTP server)", &c.TFTPListen},
+		{"tftp-unknown", "BOOTD_TFTP_UNKNOWN", "TFTP from addresses without a recent DHCP exchange: allow, limit or refuse (default: refuse, or limit with dhcp-mode off)", &c.TFTPUnknown},
+		{"tftp-max-transfers", "BOOTD_TFTP_MAX_TRANSFERS", "TFTP transfers under way at most", &c.TFTPMaxTransfers},
+		{"tftp-max-per-client", "BOOTD_TFTP_MAX_PER_CLIENT", "TFTP transfers under way per client address at most", &c.TFTPMaxPerClient},
+		{"http-max-downloads", "BOOTD_HTTP_MAX_DOWNLOADS", "boot listener: downloads under /boot at once at most (503 beyond)", &c.HTTPMaxDownloads},
+		{"http-max-per-client", "BOOTD_HTTP_MAX_PER_CLIENT", "boot listener: downloads under /boot at once per client address at most", &c.HTTPMaxPerClient},
 		{"ipxe-dir", "BOOTD_IPXE_DIR", "folder of iPXE binaries (undionly.kpxe, snponly.efi, ipxe.efi)", &c.IPXEDir},
 		{"init-dir", "BOOTD_INIT_DIR", "folder of the bootd-init binaries (default: bootd's own folder)", &c.InitDir},
 		{"advertise", "BOOTD_ADVERTISE", "IPv4 address machines reach bootd at (default: the DHCP interface's, else http-listen's)", &c.Advertise},
@@ -251,6 +269,9 @@ func (c serveConfig) validate() error {
 	}
 	if err := checkUDPAddr(c.TFTPListen); err != nil {
 		return fmt.Errorf("--tftp-listen %q: %v", c.TFTPListen, err)
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

@@ -18,6 +18,7 @@ import (
 	"github.com/bootd/bootd/boot/store"
 	"github.com/bootd/bootd/bootfs"
 	"github.com/bootd/bootd/dhcp"
+	"github.com/bootd/bootd/tftp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,11 +29,12 @@ var _ dhcp.LeaseStore = (*store.DB)(nil)
 // that receives the server's error if it stops on its own (nil when DHCP is
 // off), and a function that stops it and waits for it, to be called before
 // the store closes. Bind errors are returned at once.
-func startDHCP(ctx context.Context, dc dhcp.Config, svc *boot.Service, log *slog.Logger) (<-chan error, func(), error) {
+func startDHCP(ctx context.Context, dc dhcp.Config, svc *boot.Service, peers *tftp.Recent, log *slog.Logger) (<-chan error, func(), error) {
 	if dc.Mode != dhcp.ModeProxy && dc.Mode != dhcp.ModeFull {
 		return nil, func() {}, nil
 	}
 	rec := newRecorder(svc, dc.Mode, log)
+	rec.peers = peers
 	dc.Report = rec.report
 	srv, err := dhcp.New(dc)
 	if err != nil {
@@ -183,6 +185,7 @@ type recorder struct {
 	svc     *boot.Service
 	mode    dhcp.Mode
 	log     *slog.Logger
+	peers   *tftp.Recent // addresses the TFTP guard knows (limits.go); nil for none
 	queues  [recordWorkers]chan dhcp.Event
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -210,6 +213,7 @@ func newRecorder(svc *boot.Service, mode dhcp.Mode, log *slog.Logger) *recorder 
 // Service at once which address each machine took (the trust chain binds
 // the boot to it), then queues the timeline's writes.
 func (r *recorder) report(ev dhcp.Event) {
+	r.peers.Add(dhcpPeer(r.mode, ev))
 	r.sawLease(ev)
 	if !r.wanted(ev) {
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/store"
 	"github.com/bootd/bootd/images"
+	"github.com/bootd/bootd/tftp"
 	"github.com/bootd/bootd/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -125,13 +126,17 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	proxies, _ := cfg.trustedProxies() // validated with the configuration
+	bootMax, bootPerClient := cfg.httpLimits()
+	// The addresses bootd's DHCP saw lately: the TFTP guard's knowledge.
+	dhcpPeers := tftp.NewRecent(dhcpWindow, dhcpPeersMax)
 	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
 		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
-		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db}, svc))
+		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db,
+		BootMaxDownloads: bootMax, BootMaxPerClient: bootPerClient}, svc))
 	if err != nil {
 		return err
 	}
-	stopTFTP, err := startTFTP(cfg.TFTPListen, svc, files, reg, log, stdout)
+	stopTFTP, err := startTFTP(cfg, dhcpPeers, svc, files, reg, log, stdout)
 	if err != nil {
 		return err
 	}
@@ -141,7 +146,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	go func() { serveErr <- fmt.Errorf("boot listener: %w", srv.Serve(ln)) }()
 	adminSrv := admin.server(handlers.Admin, log)
 	go func() { serveErr <- fmt.Errorf("admin listener: %w", admin.serve(adminSrv)) }()
-	dhcpErr, stopDHCP, err := startDHCP(ctx, dc, svc, log)
+	dhcpErr, stopDHCP, err := startDHCP(ctx, dc, svc, dhcpPeers, log)
 	if err != nil {
 		srv.Close()
 		adminSrv.Close()

@@ -32,20 +32,24 @@ func newBootFiles(cfg serveConfig, svc *boot.Service, node net.Addr, fingerprint
 		BootURL: bootURL(cfg, log), NodeURL: nodeURL(cfg, node, log), NodeFingerprint: fingerprint, RBD: svc, InitDir: initDir(cfg)})
 }
 
-// startTFTP starts the TFTP server on addr when it is not empty, and
-// returns a function that stops it.
-func startTFTP(addr string, svc *boot.Service, files *bootfs.Files, reg prometheus.Registerer,
+// startTFTP starts the TFTP server on cfg's tftp_listen when it is not
+// empty, with cfg's caps and its guard asking known (the addresses bootd's
+// DHCP saw lately), and returns a function that stops it.
+func startTFTP(cfg serveConfig, known *tftp.Recent, svc *boot.Service, files *bootfs.Files, reg prometheus.Registerer,
 	log *slog.Logger, stdout io.Writer) (stop func(), err error) {
+	addr := cfg.TFTPListen
 	if addr == "" {
 		return func() {}, nil
 	}
-	srv, conn, err := listenTFTP(addr, svc, files, reg, log)
+	limits := func(c tftp.Config) tftp.Config { return cfg.tftpLimits(c, known) }
+	srv, conn, err := listenTFTP(addr, svc, files, reg, log, limits)
 	if err != nil {
 		return nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(conn) }()
-	log.Info("tftp serving", "tftp", conn.LocalAddr().String())
+	log.Info("tftp serving", "tftp", conn.LocalAddr().String(), "unknown", string(cfg.tftpUnknown()),
+		"max_transfers", cfg.TFTPMaxTransfers, "max_per_client", cfg.TFTPMaxPerClient)
 	fmt.Fprintf(stdout, "TFTP on %s\n", conn.LocalAddr())
 	return func() {
 		srv.Shutdown()
@@ -57,11 +61,15 @@ func startTFTP(addr string, svc *boot.Service, files *bootfs.Files, reg promethe
 
 // listenTFTP opens the TFTP socket and builds a server that finds files
 // with files and records each transfer in the timeline of the node it
-// concerns.
+// concerns. Each of limits, when given, fills in the server's caps and guard.
 func listenTFTP(addr string, svc *boot.Service, files *bootfs.Files, reg prometheus.Registerer,
-	log *slog.Logger) (*tftp.Server, net.PacketConn, error) {
+	log *slog.Logger, limits ...func(tftp.Config) tftp.Config) (*tftp.Server, net.PacketConn, error) {
 	d := &tftpDelivery{svc: svc, files: files, log: log}
-	srv, err := tftp.New(tftp.Config{Opener: d, Report: d.report, Logger: log, Registry: reg})
+	tc := tftp.Config{Opener: d, Report: d.report, Logger: log, Registry: reg}
+	for _, l := range limits {
+		tc = l(tc)
+	}
+	srv, err := tftp.New(tc)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	AbortAfter int
 	// Timeout bounds the wait for each packet; zero means 3 seconds.
 	Timeout time.Duration
+	// From, when not nil, is the client's own address (any of 127.0.0.0/8
+	// on loopback); nil means the server's address family's default.
+	From net.IP
 }
 
 // A Result is what a read got.
@@ -67,7 +70,11 @@ func Get(addr, name string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: raddr.IP, Port: 0})
+	local := raddr.IP
+	if o.From != nil {
+		local = o.From
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: local, Port: 0})
 	if err != nil {
 		return nil, err
 	}
