@@ -33,7 +33,7 @@ func storeView(t *testing.T, d *daemon, macs []string) string {
 }
 
 // filledDaemon starts bootd serve and enrolls three machines, each with a
-// boot script fetched (an event on its timeline).
+// boot script fetched from the boot listener (an event on its timeline).
 func filledDaemon(t *testing.T) (*daemon, []string) {
 	t.Helper()
 	d := startDaemon(t)
@@ -43,7 +43,7 @@ func filledDaemon(t *testing.T) (*daemon, []string) {
 		if r := d.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", fmt.Sprintf("web%d", i)); r.code != 0 {
 			t.Fatalf("enroll %s = %+v", mac, r)
 		}
-		resp, err := http.Get(d.url + "/boot/" + strings.ReplaceAll(mac, ":", "-") + "/boot.ipxe")
+		resp, err := http.Get(d.bootURL + "/boot/" + strings.ReplaceAll(mac, ":", "-") + "/boot.ipxe")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestBackupRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := startDaemonSaw(t, nil, "--data-dir", dir)
-	restored.tokenFile = filepath.Join(dir, "api-token")
+	restored.dataDir, restored.tokenFile = dir, filepath.Join(dir, "api-token")
 	if got := storeView(t, restored, macs); got != want {
 		t.Errorf("restored store shows\n%s\nwant\n%s", got, want)
 	}
