@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 	"github.com/bootd/bootd/bootfs"
 )
 
@@ -60,14 +61,15 @@ func status(err error) (int, string) {
 	var missing missingError
 	switch {
 	case errors.As(err, &missing), errors.Is(err, errNoRoute), errors.Is(err, boot.ErrUnknown),
-		errors.Is(err, boot.ErrNotFound),
+		errors.Is(err, boot.ErrNotFound), errors.Is(err, access.ErrUnknownUser), errors.Is(err, access.ErrUnknownToken),
 		errors.Is(err, bootfs.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, errBadRequest), errors.Is(err, boot.ErrInvalid), errors.Is(err, boot.ErrUnknownImage),
-		errors.Is(err, bootfs.ErrBadName):
+		errors.Is(err, bootfs.ErrBadName), errors.Is(err, access.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, boot.ErrExists), errors.Is(err, boot.ErrNoVolumes), errors.Is(err, boot.ErrBusy),
-		errors.Is(err, boot.ErrFenced), errors.Is(err, boot.ErrUnprotected):
+		errors.Is(err, boot.ErrFenced), errors.Is(err, boot.ErrUnprotected),
+		errors.Is(err, access.ErrExists), errors.Is(err, access.ErrLastAdmin):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()

@@ -47,6 +47,24 @@ func TestAPIErrors(t *testing.T) {
 	})
 }
 
+// TestUserAPIErrors: the users routes' refusals are the client's (4xx,
+// with the reason), not 500s. The fixture's token is the only admin's.
+func TestUserAPIErrors(t *testing.T) {
+	t.Parallel()
+	checkErrors(t, []errorCase{
+		{"bad role", false, http.MethodPost, "/api/v1/users", `{"name":"ann","role":"boss"}`, 400, `unknown role "boss"`},
+		{"bad name", false, http.MethodPost, "/api/v1/users", `{"name":"Ann!","role":"viewer"}`, 400, "user name"},
+		{"short password", false, http.MethodPost, "/api/v1/users", `{"name":"ann","role":"viewer","password":"short"}`, 400, "at least 8"},
+		{"user exists", false, http.MethodPost, "/api/v1/users", `{"name":"admin","role":"viewer"}`, 409, "user exists"},
+		{"last admin removed", false, http.MethodDelete, "/api/v1/users/admin", "", 409, "last admin"},
+		{"last admin demoted", false, http.MethodPut, "/api/v1/users/admin/role", `{"role":"viewer"}`, 409, "last admin"},
+		{"role of unknown user", false, http.MethodPut, "/api/v1/users/nobody/role", `{"role":"viewer"}`, 404, "unknown user"},
+		{"remove unknown user", false, http.MethodDelete, "/api/v1/users/nobody", "", 404, "unknown user"},
+		{"token for unknown user", false, http.MethodPost, "/api/v1/users/nobody/tokens", "", 404, "unknown user"},
+		{"revoke unknown token", false, http.MethodDelete, "/api/v1/users/admin/tokens/0123456789ab", "", 404, "unknown token"},
+	})
+}
+
 // errorCase is a request the API refuses, with the status and a part of the
 // error message it answers.
 type errorCase struct {

@@ -111,7 +111,7 @@ type errRole struct {
 }
 
 func (e *errRole) Error() string {
-	return fmt.Sprintf("user %s (%s) may not %s: that needs the %s role", e.user, e.role, e.action, e.action.MinRole())
+	return fmt.Sprintf("user %s (%s) is not allowed to do %q: that needs the %s role", e.user, e.role, e.action, e.action.MinRole())
 }
 func (e *errRole) Unwrap() error { return errForbidden }
 

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bootd/bootd/web"
 )
 
 // client talks to a running bootd over its JSON API.
@@ -73,6 +75,18 @@ func newClient(o clientOptions) (*client, error) {
 	return &client{base: strings.TrimSuffix(o.server, "/"), token: token, http: hc}, nil
 }
 
+// request builds a request to the daemon with the token and the CLI's
+// User-Agent, which the daemon's audit log reads as via=cli.
+func (c *client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("User-Agent", web.CLIUserAgent+version)
+	return req, nil
+}
+
 // apiError is an error answer from the daemon.
 type apiError struct {
 	Status  int
@@ -93,11 +107,10 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) ([]
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := c.request(ctx, method, path, rd)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

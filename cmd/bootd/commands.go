@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/bootd/bootd/boot"
@@ -17,6 +18,7 @@ type invocation struct {
 	name   string
 	args   []string // the positional arguments
 	flags  any      // what the command's flags function returned
+	in     *os.File // standard input (a password with --password-file -)
 	out    io.Writer
 	errOut io.Writer
 	getenv func(string) string

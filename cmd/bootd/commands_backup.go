@@ -66,11 +66,10 @@ func runBackup(ctx context.Context, c *client, inv invocation) error {
 // no copy in memory and has no overall time limit (a large store takes
 // long on a slow link); ctx still ends it.
 func (c *client) download(ctx context.Context, path string, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	req, err := c.request(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	hc := *c.http
 	hc.Timeout = 0
 	resp, err := hc.Do(req)

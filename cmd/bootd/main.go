@@ -84,7 +84,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	inv.out, inv.errOut, inv.getenv = stdout, stderr, getenv
+	if c.check != nil {
+		if err := c.check(inv); err != nil {
+			return err
+		}
+	}
+	inv.in, inv.out, inv.errOut, inv.getenv = os.Stdin, stdout, stderr, getenv
 	if c.local != nil {
 		return c.local(ctx, inv)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/boot/access"
 )
 
 func writeRaw(w io.Writer, raw []byte) error {
@@ -124,4 +125,37 @@ func lastStage(n *boot.Node) string {
 		return "-"
 	}
 	return string(n.LastStage) + " at " + when(n.LastStageAt)
+}
+
+func writeUsers(w io.Writer, users []*access.User) error {
+	var rows [][]string
+	for _, u := range users {
+		ids := make([]string, 0, len(u.Tokens))
+		for _, t := range u.Tokens {
+			ids = append(ids, t.ID)
+		}
+		rows = append(rows, []string{u.Name, string(u.Role), when(u.Created), when(u.LastUsed), orDash(strings.Join(ids, ","))})
+	}
+	return table(w, "NAME\tROLE\tCREATED\tLAST USED\tTOKENS", rows)
+}
+
+// writeAudit prints audit records, newest first as the daemon sends them.
+func writeAudit(w io.Writer, recs []access.Record) error {
+	if len(recs) == 0 {
+		_, err := fmt.Fprintln(w, "no audit records match")
+		return err
+	}
+	var rows [][]string
+	for _, r := range recs {
+		mac, from := "-", "-"
+		if len(r.MAC) > 0 {
+			mac = r.MAC.String()
+		}
+		if r.Remote.IsValid() {
+			from = r.Remote.String()
+		}
+		rows = append(rows, []string{when(r.Time), orDash(r.User), string(r.Via), string(r.Action), mac,
+			orDash(r.Target), from, string(r.Outcome), orDash(r.Error)})
+	}
+	return table(w, "TIME\tUSER\tVIA\tACTION\tMACHINE\tTARGET\tFROM\tOUTCOME\tERROR", rows)
 }

@@ -26,6 +26,10 @@ type command struct {
 	// flags defines the subcommand's own flags on fs and returns what its
 	// run function reads them from (inv.flags). Nil: no flags of its own.
 	flags func(fs *flag.FlagSet) any
+	// check, when set, checks the arguments and flags further before the
+	// command runs (before the client reads its token): a usage error
+	// exits 2 whatever else is wrong.
+	check func(inv invocation) error
 
 	// Exactly one of client and local runs it. A client subcommand talks to
 	// the daemon, and also takes the client flags (defineClientFlags); a
@@ -120,6 +124,32 @@ func commands() []command {
 			about: "Checks that an image's golden snapshot exists and is protected, and exits 1 when it is not, so " +
 				"scripts can check it; --protect protects it.",
 			example: "bootd golden debian-12 --protect", flags: goldenFlags, client: runGolden},
+		{name: "user", summary: "add, list, remove users; change roles and passwords; make and revoke tokens",
+			args: "add NAME --role ROLE [--password-file FILE|-] | list | remove NAME | role NAME ROLE | " +
+				"password NAME --password-file FILE|- | token NAME | revoke NAME TOKEN-ID",
+			nargs: 1, optional: 2, notMAC: true,
+			about: "Manages the users of the admin listener (an admin's task). A role is viewer (reads), operator " +
+				"(also enrolls, assigns, netboots, reimages, snapshots) or admin (also retires, rolls back, unfences, " +
+				"repairs, takes backups, manages users); user role changes it. A password, for the dashboard, is read " +
+				"from --password-file, a file only its owner may read (mode 0600), or from standard input with " +
+				"--password-file -; no flag takes the password itself. A user without one signs in with tokens only. " +
+				"user token prints a new API token once (bootd keeps only its hash); user list shows the ids of each " +
+				"user's tokens, and user revoke NAME ID revokes one. The last admin cannot be removed or demoted.",
+			example: "bootd user add ann --role operator --password-file ./ann.pw\n" +
+				"printf %s \"$PW\" | bootd user add bob --role viewer --password-file -\n" +
+				"bootd user list\nbootd user role bob operator\nbootd user password ann --password-file ./ann.pw\n" +
+				"(umask 077; bootd user token bob > bob.token)\nbootd user revoke bob 0123456789ab\nbootd user remove bob",
+			flags: userFlags, check: checkUser, client: runUser},
+		{name: "whoami", summary: "show the user the API token belongs to, and its role",
+			about:   "Prints the user whose API token the client sends (--token-file) and that user's role.",
+			example: "bootd whoami\nbootd whoami --token-file ./bob.token", client: runWhoami},
+		{name: "audit", summary: "show the audit log: who did what, to which machine, from where",
+			args: "[--mac M] [--since 24h|RFC3339] [--limit N]",
+			about: "Prints the audit log, newest first: every state-changing action from the CLI, the API or the " +
+				"dashboard, with its time, user, door (cli, api, dashboard), action, machine, target, client " +
+				"address and outcome (ok, denied, error, with the reason). --mac, --since and --limit select records.",
+			example: "bootd audit --since 24h\nbootd audit --mac 52:54:00:12:34:56 --limit 20 -o json",
+			flags:   auditFlags, check: checkAudit, client: runAudit},
 		{name: "version", summary: "print the version and the admin certificate's SHA-256",
 			about: "Prints bootd's version, set when it was built, and, when the data folder holds bootd's own admin " +
 				"certificate, its SHA-256: what a CLI on another host pins with --fingerprint.",
