@@ -133,3 +133,36 @@ func TestKnownMode(t *testing.T) {
 		h.stop()
 	}
 }
+
+// TestEventAddress: a REQUEST's option 50 is reported as Requested, never
+// as the address the client was seen at; ciaddr or the source is.
+func TestEventAddress(t *testing.T) {
+	t.Parallel()
+	evs := make(chan Event, 16)
+	h := newHarness(t, ModeProxy, func(c *Config) { c.Report = func(e Event) { evs <- e } })
+	claim := dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(198, 18, 0, 66)))
+	vc := dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001"))
+	h.exchange(request(macBIOS, dhcpv4.MessageTypeRequest, 1, vc, claim), false, 200*time.Millisecond)
+	withCI := request(macBIOS, dhcpv4.MessageTypeRequest, 2, vc, claim)
+	withCI.ClientIPAddr = net.IPv4(198, 18, 0, 77)
+	h.exchange(withCI, true, 200*time.Millisecond)
+	var got []Event
+	for len(got) < 2 {
+		select {
+		case e := <-evs:
+			if e.Type == "REQUEST" {
+				got = append(got, e)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("got %d REQUEST events, want 2", len(got))
+		}
+	}
+	// The test's packets come from 127.0.0.1 (firmware's, from 0.0.0.0,
+	// show none): the source is what bootd saw.
+	if !got[0].ClientIP.Equal(net.IPv4(127, 0, 0, 1)) || !got[0].Requested.Equal(net.IPv4(198, 18, 0, 66)) {
+		t.Errorf("option 50 only: ClientIP %v, Requested %v; want the source 127.0.0.1 and 198.18.0.66", got[0].ClientIP, got[0].Requested)
+	}
+	if !got[1].ClientIP.Equal(net.IPv4(198, 18, 0, 77)) {
+		t.Errorf("ciaddr: ClientIP %v, want 198.18.0.77", got[1].ClientIP)
+	}
+}

@@ -41,6 +41,13 @@ func TestDHCPConfigValidate(t *testing.T) {
 		{append(full, "--dhcp-reservations", "52:54:00:12:34:56"), "want mac=ip"},
 		{append(full, "--dhcp-dns", "one.one.one.one"), "--dhcp-dns"},
 		{[]string{"--dhcp-mode", "full", "--dhcp-interface", "lo", "--dhcp-pool-start", "198.18.0.199", "--dhcp-pool-end", "198.18.0.100"}, "is after"},
+		{append(full, "--dhcp-clients", "known", "--dhcp-allow-oui", "52:54:00, b8-27-eb", "--dhcp-max-offers", "20",
+			"--dhcp-max-unknown-leases", "10", "--dhcp-max-declined", "5", "--dhcp-decline-hold", "2m"), ""},
+		{[]string{"--dhcp-mode", "proxy", "--dhcp-interface", "lo", "--dhcp-clients", "some"}, `--dhcp-clients "some"`},
+		{[]string{"--dhcp-mode", "proxy", "--dhcp-interface", "lo", "--dhcp-allow-oui", "52:54"}, "--dhcp-allow-oui"},
+		{append(full, "--dhcp-max-offers", "0"), "--dhcp-max-offers"},
+		{append(full, "--dhcp-max-unknown-leases", "many"), "--dhcp-max-unknown-leases"},
+		{append(full, "--dhcp-decline-hold", "48h"), "--dhcp-decline-hold"},
 	} {
 		_, err := loadServeConfig(tc.args, func(string) string { return "" })
 		switch {
@@ -294,7 +301,13 @@ func TestRecorderBindsBoots(t *testing.T) {
 			rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, ClientIP: addr, Time: now})
 			rec.report(dhcp.Event{Type: "ACK", Client: pxe, BootFile: "undionly.kpxe", Proxy: true, Time: now})
 		}
+		// What a client asks for (option 50) is a claim: it binds nothing
+		// and is not recorded as the machine's address.
+		rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, Requested: other, Time: now.Add(time.Minute)})
 		rec.close()
+		if n, err := svc.Node(ctx, mac); err != nil || n.Addr == other.String() {
+			t.Errorf("%s: node = %+v, %v; want its address not taken from option 50", mode, n, err)
+		}
 		if !bound(addr) || bound(other) {
 			t.Errorf("%s: bound(%s) = %v, bound(%s) = %v; want the leased address only", mode, addr, bound(addr), other, bound(other))
 		}
