@@ -22,7 +22,7 @@ func newClock() *clock {
 	c.ns.Store(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	return c
 }
-func (c *clock) now() time.Time           { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // floodPool is 200 addresses in 127.0.0.0/8, where the relay's giaddr

@@ -126,7 +126,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	}
 	proxies, _ := cfg.trustedProxies() // validated with the configuration
 	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
-		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
+		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Discover: dc.Window,
 		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db}, svc))
 	if err != nil {
 		return err
