@@ -113,8 +113,8 @@ func TestDecider(t *testing.T) {
 		bootUnknown bool
 		want        dhcp.Answer
 	}{
-		{on, false, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-01/boot.ipxe", Hostname: "node-525400000001"}},
-		{off, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-02/boot.ipxe", Hostname: "node-525400000002"}},
+		{on, false, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-01/boot.ipxe", Hostname: "node-525400000001", Known: true}},
+		{off, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-02/boot.ipxe", Hostname: "node-525400000002", Known: true}},
 		{unknown, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 		{unknown, true, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 	} {
@@ -186,6 +186,10 @@ func TestFullModeClientsAcrossRestart(t *testing.T) {
 	cfg := defaultServeConfig()
 	cfg.DHCPMode, cfg.DHCPInterface, cfg.Advertise = "full", "lo", "127.0.0.1"
 	cfg.DHCPPoolStart, cfg.DHCPPoolEnd = "127.64.0.1", "127.64.255.254"
+	// None of the 20,000 clients is enrolled: past the default limit (a
+	// quarter of the pool) they would get no lease, which is not what this
+	// test is about (TestRandomMACFlood in dhcp is).
+	cfg.DHCPMaxUnknownLeases = "65534"
 	run := func(macs []net.HardwareAddr) []dhcptest.Result {
 		db, err := store.Open(path, store.Options{})
 		if err != nil {
