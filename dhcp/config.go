@@ -52,9 +52,40 @@ type Pool struct {
 	// Reservations gives fixed addresses by MAC (any common spelling); a
 	// reserved address is never given to another client.
 	Reservations map[string]netip.Addr
-	// DeclineHold is how long an address a client declined stays out of
-	// use; default 24 hours.
+	// DeclineHold is how long an address a client declined (RFC 2131
+	// section 4.3.3) stays out of use; default 10 minutes. It is stored,
+	// so a restart within the hold keeps the address out.
 	DeclineHold time.Duration
+	// Limits on what clients that are not enrolled (Answer.Known false)
+	// may hold of the pool, so that random MACs cannot drain it; enrolled
+	// clients are never refused by them. A request past one gets no reply
+	// and is counted. Zero takes the default.
+	//
+	// MaxOffers bounds outstanding offers (not yet requested) to unknown
+	// clients: default half the range. MaxUnknownLeases bounds their live
+	// leases: default a quarter of the range.
+	MaxOffers, MaxUnknownLeases int
+	// MaxQuarantined bounds the declined addresses out of use (default an
+	// eighth of the range), MaxDeclinesPerClient those one client declined
+	// (default 2). A DECLINE past either ends the client's lease without
+	// quarantining the address.
+	MaxQuarantined, MaxDeclinesPerClient int
+}
+
+// size is the number of addresses of the dynamic range.
+func (p *Pool) size() int { return int(ip4(p.End)-ip4(p.Start)) + 1 }
+
+// limits returns the pool's caps, defaults filled in.
+func (p *Pool) limits() limits {
+	n := p.size()
+	or := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return max(def, 1)
+	}
+	return limits{offers: or(p.MaxOffers, n/2), unknownLeases: or(p.MaxUnknownLeases, n/4),
+		quarantined: or(p.MaxQuarantined, n/8), declinesPerClient: or(p.MaxDeclinesPerClient, 2)}
 }
 
 // Config configures a Server.
@@ -83,6 +114,15 @@ type Config struct {
 	Leases LeaseStore
 	// Decider decides what each client gets; required.
 	Decider Decider
+	// Clients is who the server answers: ClientsAll (the default) or
+	// ClientsKnown.
+	Clients Clients
+	// AllowOUI are MAC prefixes (the first three bytes) ClientsKnown
+	// answers though not enrolled.
+	AllowOUI [][3]byte
+	// Window, when set, is the discover window: while it is open
+	// ClientsKnown answers every MAC.
+	Window *Window
 	// Report, when set, receives an Event per packet received and per reply,
 	// the reply's just before it is sent (so that what a client does on
 	// receiving it finds it reported). It is called on the packet's path and
@@ -124,7 +164,10 @@ func (c *Config) setDefaults() {
 		c.Pool.LeaseTime = time.Hour
 	}
 	if c.Pool.DeclineHold == 0 {
-		c.Pool.DeclineHold = 24 * time.Hour
+		c.Pool.DeclineHold = 10 * time.Minute
+	}
+	if c.Clients == "" {
+		c.Clients = ClientsAll
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +180,9 @@ func (c *Config) setDefaults() {
 func (c *Config) validate() error {
 	if c.Mode != ModeProxy && c.Mode != ModeFull {
 		return fmt.Errorf("dhcp: mode %q: want proxy or full", c.Mode)
+	}
+	if c.Clients != ClientsAll && c.Clients != ClientsKnown {
+		return fmt.Errorf("dhcp: clients %q: want all or known", c.Clients)
 	}
 	if !c.ServerIP.Is4() || c.ServerIP.IsUnspecified() {
 		return fmt.Errorf("dhcp: server address %v: want an IPv4 address", c.ServerIP)
@@ -176,6 +222,9 @@ func (p *Pool) validate(leases LeaseStore) error {
 		if !p.Subnet.Contains(a) {
 			return fmt.Errorf("dhcp: reservation %s=%v: not in %v", mac, a, p.Subnet)
 		}
+	}
+	if p.MaxOffers < 0 || p.MaxUnknownLeases < 0 || p.MaxQuarantined < 0 || p.MaxDeclinesPerClient < 0 {
+		return errors.New("dhcp: pool limits must not be negative")
 	}
 	if p.LeaseTime < time.Minute {
 		return fmt.Errorf("dhcp: lease time %v: want at least a minute", p.LeaseTime)

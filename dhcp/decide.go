@@ -16,6 +16,9 @@ type Answer struct {
 	Script string
 	// Hostname, when not empty, is sent in option 12 (full mode).
 	Hostname string
+	// Known says the MAC is enrolled. Known mode (ClientsKnown) answers
+	// only known MACs, and the pool's limits for unknown clients spare them.
+	Known bool
 }
 
 // A Decider decides what a client gets. It is called for every DISCOVER
@@ -39,9 +42,13 @@ type Event struct {
 	// DECLINE, RELEASE or INFORM.
 	Type   string
 	Client Client
-	// ClientIP is the client's own address (ciaddr) or, for a request, the
-	// address it asks for (option 50).
+	// ClientIP is the address the packet showed the client at: its ciaddr,
+	// else the packet's source when it came straight from the client (not
+	// relayed, not 0.0.0.0); nil when neither. It is never the address the
+	// client asks for (option 50), which is only a claim: Requested.
 	ClientIP net.IP
+	// Requested is option 50 of a request, the address the client asks for.
+	Requested net.IP
 	// YourIP is the address given (yiaddr) in an OFFER or ACK.
 	YourIP net.IP
 	// BootFile is the boot file or URL sent, empty when none.

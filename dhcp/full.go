@@ -28,12 +28,17 @@ func (s *Server) full(ctx context.Context, req *dhcpv4.DHCPv4, c Client, mt dhcp
 		if !s.forUs(req) || !ip.IsValid() {
 			return nil
 		}
-		if err := s.pool.decline(ctx, c.MAC, ip, now.Add(s.cfg.Pool.DeclineHold), now); err != nil {
+		limited, err := s.pool.decline(ctx, c.MAC, ip, now.Add(s.cfg.Pool.DeclineHold), now)
+		switch {
+		case err != nil:
 			s.met.drop(dropStore)
 			s.log.Error("dhcp decline not stored", "mac", c.MAC.String(), "ip", ip.String(), "err", err)
-			return nil
+		case limited:
+			s.met.drop(dropDeclines)
+			s.log.Debug("dhcp decline past the quarantine's limits: address not quarantined", "mac", c.MAC.String(), "ip", ip.String())
+		default:
+			s.log.Info("dhcp address declined: in use by another host", "mac", c.MAC.String(), "ip", ip.String())
 		}
-		s.log.Info("dhcp address declined: in use by another host", "mac", c.MAC.String(), "ip", ip.String())
 	case dhcpv4.MessageTypeRelease:
 		ip := toAddr(req.ClientIPAddr)
 		if !s.forUs(req) || !ip.IsValid() {
@@ -60,7 +65,11 @@ func (s *Server) discover(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now
 	if !ok {
 		return nil
 	}
-	ip, err := s.pool.offer(c.MAC, toAddr(req.RequestedIPAddress()), now)
+	ip, err := s.pool.offer(c.MAC, toAddr(req.RequestedIPAddress()), a.Known, now)
+	if errors.Is(err, errLimit) {
+		s.met.drop(dropOffers)
+		return nil
+	}
 	if err != nil {
 		s.met.drop(dropExhausted)
 		s.warnExhausted(now)
@@ -81,7 +90,7 @@ func (s *Server) request(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now 
 	var ip netip.Addr
 	switch {
 	case sid != nil && toAddr(sid) != s.cfg.ServerIP:
-		s.pool.cancelOffer(c.MAC) // the client took another server's offer
+		s.pool.cancelOffer(c.MAC, now) // the client took another server's offer
 		return nil
 	case sid != nil:
 		ip = toAddr(req.RequestedIPAddress())
@@ -100,9 +109,13 @@ func (s *Server) request(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now 
 	if !ok {
 		return nil
 	}
-	err := s.pool.bind(ctx, c.MAC, ip, now.Add(s.cfg.Pool.LeaseTime), now)
+	err := s.pool.bind(ctx, c.MAC, ip, a.Known, now.Add(s.cfg.Pool.LeaseTime), now)
 	if errors.Is(err, errTaken) {
 		return s.nak(req, c, "requested address is not available")
+	}
+	if errors.Is(err, errLimit) {
+		s.met.drop(dropLeases)
+		return nil
 	}
 	if err != nil {
 		s.met.drop(dropStore)

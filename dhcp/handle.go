@@ -44,11 +44,8 @@ func (s *Server) handle(ctx context.Context, b []byte, from *net.UDPAddr, pxePor
 			"vendor_class", c.VendorClass, "relay", ipString(c.Relay))
 	}
 	if s.cfg.Report != nil {
-		ev := Event{Type: typeLabel(mt), Client: c, ClientIP: req.RequestedIPAddress(), Time: s.cfg.Now()}
-		if ci := req.ClientIPAddr.To4(); ci != nil && !ci.IsUnspecified() {
-			ev.ClientIP = ci
-		}
-		s.cfg.Report(ev)
+		s.cfg.Report(Event{Type: typeLabel(mt), Client: c, ClientIP: sawAt(req, from),
+			Requested: req.RequestedIPAddress(), Time: s.cfg.Now()})
 	}
 	if s.cfg.Mode == ModeProxy {
 		return s.proxy(ctx, req, c, mt, from, pxePort)
@@ -75,7 +72,23 @@ func (s *Server) sent(r *reply) {
 	}
 }
 
-// decide asks the Decider, counting a failure as a drop.
+// sawAt is where req showed its sender to be (Event.ClientIP): ciaddr,
+// else the source of a packet that came straight from the client.
+func sawAt(req *dhcpv4.DHCPv4, from *net.UDPAddr) net.IP {
+	if ci := req.ClientIPAddr.To4(); ci != nil && !ci.IsUnspecified() {
+		return ci
+	}
+	if gi := req.GatewayIPAddr.To4(); gi != nil && !gi.IsUnspecified() || from == nil {
+		return nil // relayed: the source is the relay
+	}
+	if ip := from.IP.To4(); ip != nil && !ip.IsUnspecified() && !ip.Equal(net.IPv4bcast) {
+		return ip
+	}
+	return nil
+}
+
+// decide asks the Decider, counting a failure as a drop, and applies
+// known mode: a client it does not admit is dropped and counted.
 func (s *Server) decide(ctx context.Context, c Client) (Answer, bool) {
 	ctx, cancel := context.WithTimeout(ctx, decideTimeout)
 	defer cancel()
@@ -83,6 +96,11 @@ func (s *Server) decide(ctx context.Context, c Client) (Answer, bool) {
 	if err != nil {
 		s.met.drop(dropDecider)
 		s.log.Warn("dhcp decision failed; packet dropped", "mac", c.MAC.String(), "err", err)
+		return Answer{}, false
+	}
+	if !s.admitted(c, a) {
+		s.met.drop(dropUnknown)
+		s.log.Debug("dhcp client not enrolled: no reply (dhcp_clients known)", "mac", c.MAC.String())
 		return Answer{}, false
 	}
 	return a, true

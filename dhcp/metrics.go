@@ -18,12 +18,16 @@ type metrics struct {
 
 // The reasons a packet is dropped.
 const (
-	dropMalformed = "malformed"    // not a DHCP request we can parse
-	dropOverload  = "overload"     // too many packets in flight
-	dropDecider   = "decider"      // the Decider failed
-	dropStore     = "store"        // the lease could not be stored
-	dropExhausted = "exhausted"    // no address left in the pool
-	dropSubnet    = "wrong_subnet" // relayed from a network the pool is not in
+	dropMalformed = "malformed"      // not a DHCP request we can parse
+	dropOverload  = "overload"       // too many packets in flight
+	dropDecider   = "decider"        // the Decider failed
+	dropStore     = "store"          // the lease could not be stored
+	dropExhausted = "exhausted"      // no address left in the pool
+	dropSubnet    = "wrong_subnet"   // relayed from a network the pool is not in
+	dropUnknown   = "not_admitted"   // known mode: a MAC not enrolled nor allowed
+	dropOffers    = "limit_offers"   // unknown clients hold Pool.MaxOffers offers
+	dropLeases    = "limit_leases"   // unknown clients hold Pool.MaxUnknownLeases leases
+	dropDeclines  = "limit_declines" // a DECLINE past the quarantine's limits: not quarantined
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -12,9 +12,9 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-func testPoolOf(t *testing.T, p Pool, leases LeaseStore) *pool {
+func testPoolOf(t *testing.T, p Pool, leases LeaseStore, now time.Time) *pool {
 	t.Helper()
-	pl, err := newPool(context.Background(), p, serverIP, leases)
+	pl, err := newPool(context.Background(), p, serverIP, leases, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,20 +30,20 @@ func TestPoolLifecycle(t *testing.T) {
 	p := testPool
 	p.Reservations = map[string]netip.Addr{"52-54-00-00-00-0f": netip.MustParseAddr("198.18.0.150")}
 	leases := newMemLeases()
-	pl := testPoolOf(t, p, leases)
+	pl := testPoolOf(t, p, leases, now)
 	a, b, c, d := MACfor(1), MACfor(2), MACfor(3), MACfor(4)
 	res := mustMAC("52:54:00:00:00:0f")
 
 	offer := func(pl *pool, mac net.HardwareAddr, want string) {
 		t.Helper()
-		got, err := pl.offer(mac, netip.Addr{}, now)
+		got, err := pl.offer(mac, netip.Addr{}, true, now)
 		if err != nil || got.String() != want {
 			t.Fatalf("offer(%v) = %v, %v; want %s", mac, got, err, want)
 		}
 	}
 	bind := func(pl *pool, mac net.HardwareAddr, ip string, want error) {
 		t.Helper()
-		err := pl.bind(ctx, mac, netip.MustParseAddr(ip), now.Add(time.Hour), now)
+		err := pl.bind(ctx, mac, netip.MustParseAddr(ip), true, now.Add(time.Hour), now)
 		if !errors.Is(err, want) {
 			t.Fatalf("bind(%v, %s) = %v, want %v", mac, ip, err, want)
 		}
@@ -60,14 +60,14 @@ func TestPoolLifecycle(t *testing.T) {
 	bind(pl, c, "198.18.0.150", errTaken)   // nobody else gets a reserved address
 
 	// b declines .101: it stays out of use, across a restart too.
-	if err := pl.decline(ctx, b, netip.MustParseAddr("198.18.0.101"), now.Add(24*time.Hour), now); err != nil {
+	if _, err := pl.decline(ctx, b, netip.MustParseAddr("198.18.0.101"), now.Add(24*time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
 	// c is not the holder of .100: its decline is ignored.
-	if err := pl.decline(ctx, c, netip.MustParseAddr("198.18.0.100"), now.Add(24*time.Hour), now); err != nil {
+	if _, err := pl.decline(ctx, c, netip.MustParseAddr("198.18.0.100"), now.Add(24*time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
-	pl = testPoolOf(t, p, leases)
+	pl = testPoolOf(t, p, leases, now)
 	offer(pl, c, "198.18.0.102")
 	bind(pl, c, "198.18.0.101", errTaken)
 	bind(pl, d, "198.18.0.100", errTaken) // a's lease survived the restart
@@ -94,17 +94,17 @@ func TestPoolExhausted(t *testing.T) {
 	now := time.Now()
 	p := testPool
 	p.Start, p.End = netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101")
-	pl := testPoolOf(t, p, newMemLeases())
+	pl := testPoolOf(t, p, newMemLeases(), now)
 	for i := 0; i < 2; i++ {
-		if _, err := pl.offer(MACfor(i), netip.Addr{}, now); err != nil {
+		if _, err := pl.offer(MACfor(i), netip.Addr{}, true, now); err != nil {
 			t.Fatalf("offer %d: %v", i, err)
 		}
 	}
-	if ip, err := pl.offer(MACfor(9), netip.Addr{}, now); !errors.Is(err, errNoAddress) {
+	if ip, err := pl.offer(MACfor(9), netip.Addr{}, true, now); !errors.Is(err, errNoAddress) {
 		t.Errorf("offer on a full pool = %v, %v; want errNoAddress", ip, err)
 	}
 	// Offers lapse: a minute later the pool has room again.
-	if _, err := pl.offer(MACfor(9), netip.Addr{}, now.Add(2*offerHold)); err != nil {
+	if _, err := pl.offer(MACfor(9), netip.Addr{}, true, now.Add(2*offerHold)); err != nil {
 		t.Errorf("offer after the holds lapsed = %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Mode == ModeFull {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if s.pool, err = newPool(ctx, cfg.Pool, cfg.ServerIP, cfg.Leases); err != nil {
+		if s.pool, err = newPool(ctx, cfg.Pool, cfg.ServerIP, cfg.Leases, cfg.Now()); err != nil {
 			return nil, fmt.Errorf("dhcp: %w", err)
 		}
 	}
@@ -157,4 +157,13 @@ func (s *Server) serveOne(ctx context.Context, c net.PacketConn, b []byte, from 
 		return
 	}
 	s.met.latency.Observe(time.Since(got).Seconds())
+}
+
+// Stats returns full mode's pool state as of now (the zero PoolStats in
+// proxy mode).
+func (s *Server) Stats() PoolStats {
+	if s.pool == nil {
+		return PoolStats{}
+	}
+	return s.pool.stats(s.cfg.Now())
 }

@@ -32,6 +32,7 @@ func (s *server) routesAPI(r chi.Router) {
 	s.act(r, get, "/images/{name}", access.ActionView, s.getImage)
 	s.routesVolumes(r)
 	s.routesUsers(r)
+	s.routesDiscover(r)
 	if s.store != nil {
 		s.act(r, get, "/backup", access.ActionBackup, s.backup)
 	}

@@ -26,7 +26,7 @@ func newGuardFixture(t *testing.T) *guardFixture {
 	t.Helper()
 	g := &guardFixture{users: testUsers(), audit: accesstest.NewAuditLog(access.Retention{}), tokens: map[access.Role]string{}}
 	g.fixture = buildFixture(t, true, nil, Config{SessionKey: []byte(testSessionKey), Users: g.users, Audit: g.audit,
-		Backup: fakeBackup{}})
+		Backup: fakeBackup{}, Discover: &window{}})
 	ctx := context.Background()
 	for _, role := range access.Roles() {
 		name := "the-" + string(role)

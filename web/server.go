@@ -67,6 +67,9 @@ type Config struct {
 	// Backup serves GET /api/v1/backup, a copy of the store (api_backup.go),
 	// to admins; nil leaves the route out.
 	Backup Backup
+	// Discover is the DHCP discover window (api_discover.go); nil leaves
+	// its routes out.
+	Discover DiscoverWindow
 }
 
 // server holds what the API, /healthz and /boot handlers share. It has no
@@ -87,6 +90,7 @@ type server struct {
 	guard      *guard
 	store      Backup
 	bootLimit  *bootLimit
+	window     DiscoverWindow
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -126,6 +130,7 @@ func New(cfg Config) (*Handlers, error) {
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
 		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger, store: cfg.Backup,
+		window:  cfg.Discover,
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

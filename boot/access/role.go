@@ -66,6 +66,9 @@ const (
 	ActionTokenAdd Action = "token.add"
 	ActionTokenDel Action = "token.revoke"
 	ActionLogin    Action = "login" // a dashboard login: audited, allowed to every role
+	// ActionDiscover opens or closes the DHCP discover window (POST and
+	// DELETE /discover): while open, dhcp_clients known answers any MAC.
+	ActionDiscover Action = "discover"
 )
 
 // Actions that only read.
@@ -106,6 +109,9 @@ var rules = map[Action]rule{
 	// Forget removes only a machine without a volume (boot.Service.Forget
 	// refuses one that has one): it loses a timeline, never a disk.
 	ActionForget: {RoleOperator, true},
+	// The discover window lets unknown machines be answered (and so
+	// discovered and enrolled) for a while: an operator's, like enroll.
+	ActionDiscover: {RoleOperator, true},
 
 	ActionRollback: {RoleAdmin, true},
 	ActionRetire:   {RoleAdmin, true},

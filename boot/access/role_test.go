@@ -16,6 +16,7 @@ var want = map[Action]Role{
 
 	ActionEnroll: RoleOperator, ActionAssign: RoleOperator, ActionNetboot: RoleOperator, ActionArm: RoleOperator,
 	ActionReimage: RoleOperator, ActionSnapshot: RoleOperator, ActionProtect: RoleOperator, ActionForget: RoleOperator,
+	ActionDiscover: RoleOperator,
 
 	ActionRollback: RoleAdmin, ActionRetire: RoleAdmin, ActionUnfence: RoleAdmin, ActionRepair: RoleAdmin,
 	ActionUsers: RoleAdmin, ActionUserAdd: RoleAdmin, ActionUserRole: RoleAdmin, ActionUserPass: RoleAdmin,

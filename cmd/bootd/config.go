@@ -85,6 +85,14 @@ type serveConfig struct {
 	DHCPUnknown      string `yaml:"dhcp_unknown"`
 	DHCPEFIBinary    string `yaml:"dhcp_efi_binary"`
 	DHCPARM64Binary  string `yaml:"dhcp_arm64_binary"`
+	// DHCP admission (dhcpconfig.go): who is answered, and what clients
+	// that are not enrolled may hold of full mode's pool.
+	DHCPClients          string `yaml:"dhcp_clients"`
+	DHCPAllowOUI         string `yaml:"dhcp_allow_oui"`
+	DHCPMaxOffers        string `yaml:"dhcp_max_offers"`
+	DHCPMaxUnknownLeases string `yaml:"dhcp_max_unknown_leases"`
+	DHCPDeclineHold      string `yaml:"dhcp_decline_hold"`
+	DHCPMaxDeclined      string `yaml:"dhcp_max_declined"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
 	// TFTP and HTTP limits (limits.go): the unknown-address policy and the
@@ -141,6 +149,10 @@ func defaultServeConfig() serveConfig {
 		TFTPMaxPerClient: "8",
 		HTTPMaxDownloads: "512",
 		HTTPMaxPerClient: "16",
+		// all keeps discovery working as before; known is the hardened
+		// mode (docs/dhcp.md, "Who is answered").
+		DHCPClients:     "all",
+		DHCPDeclineHold: "10m",
 	}
 }
 
@@ -190,6 +202,12 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-unknown", "BOOTD_DHCP_UNKNOWN", "unknown machines: ignore, or boot into the not-enrolled script", &c.DHCPUnknown},
 		{"dhcp-efi-binary", "BOOTD_DHCP_EFI_BINARY", "iPXE binary for x64 UEFI: snponly.efi or ipxe.efi", &c.DHCPEFIBinary},
 		{"dhcp-arm64-binary", "BOOTD_DHCP_ARM64_BINARY", "iPXE binary for arm64 UEFI (default: none)", &c.DHCPARM64Binary},
+		{"dhcp-clients", "BOOTD_DHCP_CLIENTS", "who DHCP answers: all, or known (enrolled MACs, dhcp-allow-oui, an open discover window)", &c.DHCPClients},
+		{"dhcp-allow-oui", "BOOTD_DHCP_ALLOW_OUI", "known mode: MAC prefixes answered though not enrolled, e.g. 52:54:00,b8:27:eb", &c.DHCPAllowOUI},
+		{"dhcp-max-offers", "BOOTD_DHCP_MAX_OFFERS", "full mode: outstanding offers to unknown MACs (default: half the pool)", &c.DHCPMaxOffers},
+		{"dhcp-max-unknown-leases", "BOOTD_DHCP_MAX_UNKNOWN_LEASES", "full mode: leases held by unknown MACs (default: a quarter of the pool)", &c.DHCPMaxUnknownLeases},
+		{"dhcp-decline-hold", "BOOTD_DHCP_DECLINE_HOLD", "full mode: how long a declined address stays out of use, e.g. 10m", &c.DHCPDeclineHold},
+		{"dhcp-max-declined", "BOOTD_DHCP_MAX_DECLINED", "full mode: declined addresses out of use at once (default: an eighth of the pool; 2 per client)", &c.DHCPMaxDeclined},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) whose password becomes the first admin's (user admin)", &c.DashboardPasswordFile},
 		{"ceph-conf", "BOOTD_CEPH_CONF", "ceph.conf to read (monitors, keyring); turns the volume backend on", &c.CephConf},

@@ -92,7 +92,12 @@ func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg 
 		base = "http://" + net.JoinHostPort(adv.String(), strconv.Itoa(httpPort))
 	}
 	port, _ := strconv.Atoi(cfg.DHCPPort)
+	adm, err := cfg.dhcpAdmission()
+	if err != nil {
+		return dhcp.Config{}, err
+	}
 	dc := dhcp.Config{
+		Clients: adm.clients, AllowOUI: adm.ouis, Window: &dhcp.Window{},
 		ServerIP: adv, Interface: cfg.DHCPInterface, Port: port,
 		Files:    dhcp.Files{BIOS: "undionly.kpxe", UEFI64: cfg.DHCPEFIBinary, ARM64: cfg.DHCPARM64Binary},
 		HTTPBoot: bootfs.NewLayout(base).IPXEFolder(),
@@ -110,7 +115,7 @@ func dhcpConfig(cfg serveConfig, svc *boot.Service, leases dhcp.LeaseStore, reg 
 		}
 	}
 	log.Info("dhcp configured", "mode", cfg.DHCPMode, "interface", cfg.DHCPInterface, "advertise", adv.String(),
-		"unknown", cfg.DHCPUnknown, "pool", poolString(dc.Pool))
+		"unknown", cfg.DHCPUnknown, "clients", cfg.DHCPClients, "pool", poolString(dc.Pool))
 	return dc, nil
 }
 
@@ -162,7 +167,7 @@ func (d decider) Decide(ctx context.Context, c dhcp.Client) (dhcp.Answer, error)
 	case err != nil:
 		return dhcp.Answer{}, err
 	}
-	a.Boot, a.Hostname = plan.Netboot, plan.Node.Hostname
+	a.Boot, a.Hostname, a.Known = plan.Netboot, plan.Node.Hostname, true
 	return a, nil
 }
 
@@ -233,8 +238,12 @@ func (r *recorder) report(ev dhcp.Event) {
 
 // sawLease passes on what binds a boot to an address: in full mode the
 // address of each ACK bootd sends; in proxy mode the address a
-// network-booting client's REQUEST shows (its ciaddr, or the address it
-// asks the site's DHCP server for), since bootd leases nothing there.
+// network-booting client's REQUEST showed (its ciaddr, or the packet's
+// source), since bootd leases nothing there. A BIOS PXE REQUEST shows
+// neither (it comes from 0.0.0.0 before the site's server has answered):
+// only then the address it asks the site's server for (option 50) binds
+// the boot, the weakest binding, which docs/security.md names. It is never
+// a machine's recorded address (Event.ClientIP stays the seen one).
 func (r *recorder) sawLease(ev dhcp.Event) {
 	var ip net.IP
 	proxy := r.mode == dhcp.ModeProxy
@@ -243,6 +252,9 @@ func (r *recorder) sawLease(ev dhcp.Event) {
 		ip = ev.YourIP
 	case proxy && ev.Type == "REQUEST" && ev.Client.PXE():
 		ip = ev.ClientIP
+		if ip == nil || ip.IsUnspecified() {
+			ip = ev.Requested
+		}
 	default:
 		return
 	}

@@ -41,6 +41,13 @@ func TestDHCPConfigValidate(t *testing.T) {
 		{append(full, "--dhcp-reservations", "52:54:00:12:34:56"), "want mac=ip"},
 		{append(full, "--dhcp-dns", "one.one.one.one"), "--dhcp-dns"},
 		{[]string{"--dhcp-mode", "full", "--dhcp-interface", "lo", "--dhcp-pool-start", "198.18.0.199", "--dhcp-pool-end", "198.18.0.100"}, "is after"},
+		{append(full, "--dhcp-clients", "known", "--dhcp-allow-oui", "52:54:00, b8-27-eb", "--dhcp-max-offers", "20",
+			"--dhcp-max-unknown-leases", "10", "--dhcp-max-declined", "5", "--dhcp-decline-hold", "2m"), ""},
+		{[]string{"--dhcp-mode", "proxy", "--dhcp-interface", "lo", "--dhcp-clients", "some"}, `--dhcp-clients "some"`},
+		{[]string{"--dhcp-mode", "proxy", "--dhcp-interface", "lo", "--dhcp-allow-oui", "52:54"}, "--dhcp-allow-oui"},
+		{append(full, "--dhcp-max-offers", "0"), "--dhcp-max-offers"},
+		{append(full, "--dhcp-max-unknown-leases", "many"), "--dhcp-max-unknown-leases"},
+		{append(full, "--dhcp-decline-hold", "48h"), "--dhcp-decline-hold"},
 	} {
 		_, err := loadServeConfig(tc.args, func(string) string { return "" })
 		switch {
@@ -106,8 +113,8 @@ func TestDecider(t *testing.T) {
 		bootUnknown bool
 		want        dhcp.Answer
 	}{
-		{on, false, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-01/boot.ipxe", Hostname: "node-525400000001"}},
-		{off, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-02/boot.ipxe", Hostname: "node-525400000002"}},
+		{on, false, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-01/boot.ipxe", Hostname: "node-525400000001", Known: true}},
+		{off, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-02/boot.ipxe", Hostname: "node-525400000002", Known: true}},
 		{unknown, false, dhcp.Answer{Boot: false, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 		{unknown, true, dhcp.Answer{Boot: true, Script: base + "/boot/52-54-00-00-00-03/boot.ipxe"}},
 	} {
@@ -179,6 +186,10 @@ func TestFullModeClientsAcrossRestart(t *testing.T) {
 	cfg := defaultServeConfig()
 	cfg.DHCPMode, cfg.DHCPInterface, cfg.Advertise = "full", "lo", "127.0.0.1"
 	cfg.DHCPPoolStart, cfg.DHCPPoolEnd = "127.64.0.1", "127.64.255.254"
+	// None of the 20,000 clients is enrolled: past the default limit (a
+	// quarter of the pool) they would get no lease, which is not what this
+	// test is about (TestRandomMACFlood in dhcp is).
+	cfg.DHCPMaxUnknownLeases = "65534"
 	run := func(macs []net.HardwareAddr) []dhcptest.Result {
 		db, err := store.Open(path, store.Options{})
 		if err != nil {
@@ -294,9 +305,34 @@ func TestRecorderBindsBoots(t *testing.T) {
 			rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, ClientIP: addr, Time: now})
 			rec.report(dhcp.Event{Type: "ACK", Client: pxe, BootFile: "undionly.kpxe", Proxy: true, Time: now})
 		}
+		// What a client asks for (option 50) is a claim: it binds nothing
+		// and is not recorded as the machine's address.
+		rec.report(dhcp.Event{Type: "REQUEST", Client: pxe, Requested: other, Time: now.Add(time.Minute)})
 		rec.close()
+		if n, err := svc.Node(ctx, mac); err != nil || n.Addr == other.String() {
+			t.Errorf("%s: node = %+v, %v; want its address not taken from option 50", mode, n, err)
+		}
 		if !bound(addr) || bound(other) {
 			t.Errorf("%s: bound(%s) = %v, bound(%s) = %v; want the leased address only", mode, addr, bound(addr), other, bound(other))
 		}
+	}
+	// Proxy mode, a BIOS PXE REQUEST from 0.0.0.0 showing only option 50:
+	// that claim binds the boot (the weakest binding, docs/security.md),
+	// and is still not the machine's recorded address.
+	svc, _ := newTestService(t, filepath.Join(t.TempDir(), "bootd.db"))
+	mac := mustParseMAC(t, "52:54:00:00:00:0a")
+	if _, err := svc.Enroll(ctx, boot.EnrollRequest{MAC: mac, Image: "debian-12"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(svc, dhcp.ModeProxy, slog.New(slog.DiscardHandler))
+	claim := net.IPv4(198, 18, 0, 102)
+	rec.report(dhcp.Event{Type: "REQUEST", Client: dhcp.Client{MAC: net.HardwareAddr(mac), Class: dhcp.ClassBIOS},
+		Requested: claim, Time: time.Now()})
+	rec.close()
+	if _, err := svc.IssueBootToken(mac, netip.MustParseAddr("198.18.0.102")); err != nil {
+		t.Errorf("proxy, BIOS PXE with option 50 only: %v, want its boot bound to the claim", err)
+	}
+	if n, err := svc.Node(ctx, mac); err != nil || n.Addr == claim.String() {
+		t.Errorf("proxy, BIOS PXE: node = %+v, %v; want its address not taken from option 50", n, err)
 	}
 }

@@ -45,11 +45,71 @@ func (c serveConfig) validateDHCP() error {
 	if strings.ContainsAny(c.DHCPARM64Binary, "/ ") {
 		return fmt.Errorf("--dhcp-arm64-binary %q: want a file name", c.DHCPARM64Binary)
 	}
+	if _, err := c.dhcpAdmission(); err != nil {
+		return err
+	}
 	if c.DHCPMode == "proxy" {
 		return nil
 	}
 	_, err := c.dhcpPool(netip.Prefix{})
 	return err
+}
+
+// admission is who the DHCP server answers (dhcp.Config's Clients and AllowOUI).
+type admission struct {
+	clients dhcp.Clients
+	ouis    [][3]byte
+}
+
+// dhcpAdmission reads --dhcp-clients and --dhcp-allow-oui.
+func (c serveConfig) dhcpAdmission() (admission, error) {
+	var a admission
+	switch c.DHCPClients {
+	case "all", "known":
+		a.clients = dhcp.Clients(c.DHCPClients)
+	default:
+		return a, fmt.Errorf("--dhcp-clients %q: want all or known", c.DHCPClients)
+	}
+	for _, f := range strings.Split(c.DHCPAllowOUI, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		sep := ":"
+		if strings.Contains(f, "-") {
+			sep = "-"
+		}
+		hw, err := net.ParseMAC(f + strings.Repeat(sep+"00", 3))
+		if err != nil || len(hw) != 6 {
+			return a, fmt.Errorf("--dhcp-allow-oui %q: want MAC prefixes of three bytes, e.g. 52:54:00", f)
+		}
+		a.ouis = append(a.ouis, [3]byte{hw[0], hw[1], hw[2]})
+	}
+	return a, nil
+}
+
+// poolLimits reads full mode's limits for unknown clients into p.
+func (c serveConfig) poolLimits(p *dhcp.Pool) error {
+	for _, l := range []struct {
+		flag, v string
+		p       *int
+	}{{"--dhcp-max-offers", c.DHCPMaxOffers, &p.MaxOffers}, {"--dhcp-max-unknown-leases", c.DHCPMaxUnknownLeases, &p.MaxUnknownLeases},
+		{"--dhcp-max-declined", c.DHCPMaxDeclined, &p.MaxQuarantined}} {
+		if l.v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(l.v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s %q: want a positive number (empty: the default)", l.flag, l.v)
+		}
+		*l.p = n
+	}
+	d, err := time.ParseDuration(c.DHCPDeclineHold)
+	if err != nil || d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("--dhcp-decline-hold %q: want a duration from 1s to 24h, e.g. 10m", c.DHCPDeclineHold)
+	}
+	p.DeclineHold = d
+	return nil
 }
 
 // dhcpPool builds full mode's pool; ifNet is the interface's network, used
@@ -97,6 +157,9 @@ func (c serveConfig) dhcpPool(ifNet netip.Prefix) (dhcp.Pool, error) {
 		return p, fmt.Errorf("--dhcp-lease-time %q: want a duration of at least 1m, e.g. 1h", c.DHCPLeaseTime)
 	}
 	if p.Reservations, err = parseReservations(c.DHCPReservations); err != nil {
+		return p, err
+	}
+	if err := c.poolLimits(&p); err != nil {
 		return p, err
 	}
 	if p.End.Less(p.Start) {

@@ -130,7 +130,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	// The addresses bootd's DHCP saw lately: the TFTP guard's knowledge.
 	dhcpPeers := tftp.NewRecent(dhcpWindow, dhcpPeersMax)
 	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
-		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc),
+		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Discover: dc.Window,
 		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db,
 		BootMaxDownloads: bootMax, BootMaxPerClient: bootPerClient}, svc))
 	if err != nil {

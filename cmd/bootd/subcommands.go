@@ -150,6 +150,11 @@ func commands() []command {
 				"address and outcome (ok, denied, error, with the reason). --mac, --since and --limit select records.",
 			example: "bootd audit --since 24h\nbootd audit --mac 52:54:00:12:34:56 --limit 20 -o json",
 			flags:   auditFlags, check: checkAudit, client: runAudit},
+		{name: "discover", summary: "open or close the DHCP discover window", args: "open|close|status [--for 10m]",
+			nargs: 1, notMAC: true,
+			about: "With dhcp_clients known, bootd's DHCP answers only enrolled machines and allowed OUIs; open lets it " +
+				"answer any machine for a while (--for, at most 24h), so that new machines are discovered and can be enrolled.",
+			example: "bootd discover open --for 30m\nbootd discover close", flags: discoverFlags, client: runDiscover},
 		{name: "version", summary: "print the version and the admin certificate's SHA-256",
 			about: "Prints bootd's version, set when it was built, and, when the data folder holds bootd's own admin " +
 				"certificate, its SHA-256: what a CLI on another host pins with --fingerprint.",

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,27 @@ func (r *Relay) read() {
 	}
 }
 
+// RandomMACs returns n distinct random locally administered unicast MAC
+// addresses drawn from seed, as a flood of forged clients sends.
+func RandomMACs(seed uint64, n int) []net.HardwareAddr {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	seen := map[[6]byte]bool{}
+	out := make([]net.HardwareAddr, 0, n)
+	for len(out) < n {
+		var m [6]byte
+		v := rng.Uint64()
+		for i := range m {
+			m[i] = byte(v >> (8 * i))
+		}
+		m[0] = m[0]&^1 | 2 // unicast, locally administered
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, net.HardwareAddr(m[:]))
+		}
+	}
+	return out
+}
+
 // MAC returns the i-th simulated MAC address of a run: 02:<run>:<i>, a
 // locally administered address.
 func MAC(run byte, i int) net.HardwareAddr {
@@ -99,17 +121,40 @@ func MAC(run byte, i int) net.HardwareAddr {
 	return m
 }
 
+// Opts change how Run's clients behave.
+type Opts struct {
+	// Tries and Wait are how often a client sends each request and how
+	// long it first waits for the reply (doubled up to 2 s): default 6
+	// and 250 ms. A flood sends once and waits briefly.
+	Tries int
+	Wait  time.Duration
+	// Decline makes each client decline the address it was acknowledged
+	// (RFC 2131 section 4.3.3) at once; its Result keeps the address.
+	Decline bool
+}
+
 // DORA runs DISCOVER, OFFER, REQUEST, ACK for every MAC, window clients at
 // a time, each retrying a lost packet a few times. It stops early when ctx
 // is done.
 func (r *Relay) DORA(ctx context.Context, macs []net.HardwareAddr, window int) []Result {
+	return r.Run(ctx, macs, window, Opts{})
+}
+
+// Run is DORA with o's behaviour.
+func (r *Relay) Run(ctx context.Context, macs []net.HardwareAddr, window int, o Opts) []Result {
+	if o.Tries <= 0 {
+		o.Tries = 6
+	}
+	if o.Wait <= 0 {
+		o.Wait = 250 * time.Millisecond
+	}
 	out := make([]Result, len(macs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < window; w++ {
 		wg.Go(func() {
 			for i := range next {
-				out[i] = r.one(ctx, macs[i])
+				out[i] = r.one(ctx, macs[i], o)
 			}
 		})
 	}
@@ -125,7 +170,7 @@ func (r *Relay) DORA(ctx context.Context, macs []net.HardwareAddr, window int) [
 	return out
 }
 
-func (r *Relay) one(ctx context.Context, mac net.HardwareAddr) Result {
+func (r *Relay) one(ctx context.Context, mac net.HardwareAddr, o Opts) Result {
 	res := Result{MAC: mac}
 	var xid dhcpv4.TransactionID
 	binary.BigEndian.PutUint32(xid[:], r.xid.Add(1))
@@ -139,7 +184,7 @@ func (r *Relay) one(ctx context.Context, mac net.HardwareAddr) Result {
 		r.mu.Unlock()
 	}()
 	disc := r.packet(mac, xid, dhcpv4.MessageTypeDiscover)
-	offer, err := r.ask(ctx, disc, ch, dhcpv4.MessageTypeOffer)
+	offer, err := r.ask(ctx, disc, ch, dhcpv4.MessageTypeOffer, o)
 	if err != nil {
 		res.Err = fmt.Errorf("discover: %w", err)
 		return res
@@ -147,25 +192,33 @@ func (r *Relay) one(ctx context.Context, mac net.HardwareAddr) Result {
 	req := r.packet(mac, xid, dhcpv4.MessageTypeRequest)
 	req.UpdateOption(dhcpv4.OptServerIdentifier(offer.ServerIdentifier()))
 	req.UpdateOption(dhcpv4.OptRequestedIPAddress(offer.YourIPAddr))
-	ack, err := r.ask(ctx, req, ch, dhcpv4.MessageTypeAck)
+	ack, err := r.ask(ctx, req, ch, dhcpv4.MessageTypeAck, o)
 	if err != nil {
 		res.Err = fmt.Errorf("request %v: %w", offer.YourIPAddr, err)
 		return res
 	}
 	res.IP, res.Server = ack.YourIPAddr, ack.ServerIdentifier()
+	if o.Decline {
+		dec := r.packet(mac, xid, dhcpv4.MessageTypeDecline)
+		dec.UpdateOption(dhcpv4.OptServerIdentifier(ack.ServerIdentifier()))
+		dec.UpdateOption(dhcpv4.OptRequestedIPAddress(ack.YourIPAddr))
+		if _, err := r.conn.WriteToUDP(dec.ToBytes(), r.server); err != nil {
+			res.Err = err
+		}
+	}
 	return res
 }
 
 // ErrNak reports a DHCPNAK.
 var ErrNak = errors.New("got DHCPNAK")
 
-func (r *Relay) ask(ctx context.Context, p *dhcpv4.DHCPv4, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageType) (*dhcpv4.DHCPv4, error) {
+func (r *Relay) ask(ctx context.Context, p *dhcpv4.DHCPv4, ch chan *dhcpv4.DHCPv4, want dhcpv4.MessageType, o Opts) (*dhcpv4.DHCPv4, error) {
 	b := p.ToBytes()
-	for try := 0; try < 6; try++ {
+	for try := 0; try < o.Tries; try++ {
 		if _, err := r.conn.WriteToUDP(b, r.server); err != nil {
 			return nil, err
 		}
-		got, err := wait(ctx, ch, want, time.Duration(250<<min(try, 3))*time.Millisecond)
+		got, err := wait(ctx, ch, want, min(o.Wait<<try, 2*time.Second))
 		if got != nil || err != nil {
 			return got, err
 		}
