@@ -102,13 +102,7 @@ func (s *Service) discoverNew(ctx context.Context, sg Sighting, now time.Time, r
 	d := &s.disc
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if n, err := s.store.Update(ctx, sg.MAC, func(cur *Node) (*Node, error) {
-		if cur == nil {
-			return nil, errGone
-		}
-		refresh(cur)
-		return cur, nil
-	}); !errors.Is(err, errGone) {
+	if n, err := s.refreshSeen(ctx, sg.MAC, refresh); !errors.Is(err, errGone) {
 		return n, false, err // stored meanwhile (or the store failed)
 	}
 	if !d.take(now) {
@@ -128,6 +122,26 @@ func (s *Service) discoverNew(ctx context.Context, sg Sighting, now time.Time, r
 		return cur, nil
 	})
 	return n, created && err == nil, err
+}
+
+// refreshSeen refreshes mac's stored node with refresh, or returns errGone
+// when none is stored. It asks Node first (the store's cache): an Update
+// whose function fails would roll back the store's batch of concurrent
+// writes, which a flood of new MACs must not cost; its own errGone is for
+// a node deleted in between, which is rare.
+func (s *Service) refreshSeen(ctx context.Context, mac MAC, refresh func(*Node)) (*Node, error) {
+	if _, err := s.store.Node(ctx, mac); errors.Is(err, ErrUnknown) {
+		return nil, errGone
+	} else if err != nil {
+		return nil, err
+	}
+	return s.store.Update(ctx, mac, func(cur *Node) (*Node, error) {
+		if cur == nil {
+			return nil, errGone
+		}
+		refresh(cur)
+		return cur, nil
+	})
 }
 
 // refuse counts a refused sighting, and warns at most once a minute.

@@ -176,13 +176,7 @@ func (s *Service) Discover(ctx context.Context, sg Sighting) (*Node, error) {
 		}
 	}
 	// A known machine is only refreshed; creating one is discoverNew's alone.
-	n, err := s.store.Update(ctx, sg.MAC, func(cur *Node) (*Node, error) {
-		if cur == nil {
-			return nil, errGone
-		}
-		refresh(cur)
-		return cur, nil
-	})
+	n, err := s.refreshSeen(ctx, sg.MAC, refresh)
 	if !errors.Is(err, errGone) {
 		return n, err
 	}
