@@ -152,18 +152,18 @@ type Sighting struct {
 }
 
 // Discover records a machine seen on the wire: an unknown MAC becomes a
-// discovered node; a known one has its last-seen details refreshed.
+// discovered node; a known one has its last-seen details refreshed. New
+// discovered nodes are bounded (discovered.go): making room for one forgets
+// the discovered nodes seen longest ago, and a new machine seen while new
+// ones come faster than the rate allows is not recorded: Discover returns
+// nil and no error, and counts it in DiscoveryStats.Refused (a refusal is
+// the bound working, not the caller's failure).
 func (s *Service) Discover(ctx context.Context, sg Sighting) (*Node, error) {
 	if len(sg.MAC) != 6 {
 		return nil, invalid("discover: a MAC address is required")
 	}
 	now := s.now()
-	created := false
-	n, err := s.store.Update(ctx, sg.MAC, func(cur *Node) (*Node, error) {
-		created = cur == nil
-		if cur == nil {
-			cur = &Node{MAC: sg.MAC, State: StateDiscovered, Created: now, Updated: now}
-		}
+	refresh := func(cur *Node) {
 		cur.LastSeen = now
 		if sg.Arch != "" {
 			cur.Arch = sg.Arch
@@ -174,9 +174,14 @@ func (s *Service) Discover(ctx context.Context, sg Sighting) (*Node, error) {
 		if sg.Addr != nil && !sg.Addr.IsUnspecified() {
 			cur.Addr = sg.Addr.String()
 		}
-		return cur, nil
-	})
-	if err == nil && created {
+	}
+	// A known machine is only refreshed; creating one is discoverNew's alone.
+	n, err := s.refreshSeen(ctx, sg.MAC, refresh)
+	if !errors.Is(err, errGone) {
+		return n, err
+	}
+	n, created, err := s.discoverNew(ctx, sg, now, refresh)
+	if created {
 		s.log.Info("machine discovered", "mac", n.MAC.String(), "arch", n.Arch, "vendor_class", n.VendorClass)
 	}
 	return n, err

@@ -37,13 +37,21 @@ type Config struct {
 	// a boot to an address: fetch events are recorded from any address, and
 	// only the armed rule can release a key.
 	Leases bool
+	// DiscoveredMax is how many discovered machines (seen, not enrolled) are
+	// kept at most; the ones seen longest ago are forgotten first. 0 means
+	// DefaultDiscoveredMax.
+	DiscoveredMax int
+	// DiscoveredRate is how many new discovered machines are recorded per
+	// minute at most, with a burst of as many; 0 means DefaultDiscoveredRate.
+	DiscoveredRate int
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
 // the dashboard and the protocol servers all call it. It is safe for
 // concurrent use. Its methods fall into five concerns, each in its files:
 //
-//   - Enrollment (enroll.go): Enroll, Assign, SetNetboot, Forget, Discover.
+//   - Enrollment (enroll.go): Enroll, Assign, SetNetboot, Forget, Discover
+//     (bounded by discovered.go: DiscoveryStats).
 //   - Reading (query.go, identify.go): Resolve, Node, Nodes, Timeline,
 //     Images, Image; which node a request comes from: NodeByAddr,
 //     NodeBySerial, BindPiSerial.
@@ -75,6 +83,7 @@ type Service struct {
 	leases     bool
 	sess       sessions
 	trust      TrustCounters
+	disc       discovery // the bound on discovered machines (discovered.go)
 }
 
 // NewService returns a Service for cfg.
@@ -101,6 +110,10 @@ func NewService(cfg Config) (s *Service, err error) {
 	if s.window <= 0 {
 		s.window = DefaultBootWindow
 	}
+	if cfg.DiscoveredMax < 0 || cfg.DiscoveredRate < 0 {
+		return nil, errors.New("boot: DiscoveredMax and DiscoveredRate must not be negative")
+	}
+	s.disc.init(cfg.DiscoveredMax, cfg.DiscoveredRate)
 	s.sess.m = map[string]*session{}
 	s.rec.init()
 	return s, nil

@@ -70,6 +70,12 @@ type (
 	nodesBody struct {
 		Nodes []*boot.Node `json:"nodes"`
 	}
+	// discoveredBody is nodesBody with the bound on discovered machines:
+	// the cap, the rate, and how many were forgotten or refused.
+	discoveredBody struct {
+		Nodes []*boot.Node        `json:"nodes"`
+		Bound boot.DiscoveryStats `json:"bound"`
+	}
 	timelineBody struct {
 		MAC   boot.MAC    `json:"mac"`
 		Boots []boot.Boot `json:"boots"`
@@ -91,9 +97,18 @@ func (s *server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	return s.writeNodes(w, r, states...)
 }
 
-// discovered answers GET /discovered: the machines seen but not enrolled.
+// discovered answers GET /discovered: the machines seen but not enrolled,
+// and what their bound has done (DiscoveryStats).
 func (s *server) discovered(w http.ResponseWriter, r *http.Request) error {
-	return s.writeNodes(w, r, boot.StateDiscovered)
+	nodes, err := s.nodes.Nodes(r.Context(), boot.StateDiscovered)
+	if err != nil {
+		return err
+	}
+	if nodes == nil {
+		nodes = []*boot.Node{}
+	}
+	s.writeJSON(w, r, http.StatusOK, discoveredBody{Nodes: nodes, Bound: s.nodes.DiscoveryStats()})
+	return nil
 }
 
 func (s *server) writeNodes(w http.ResponseWriter, r *http.Request, states ...boot.State) error {

@@ -114,8 +114,11 @@ func TestListNodes(t *testing.T) {
 			t.Errorf("GET %s = %d %s, want %d", tt.path, rec.Code, rec.Body, http.StatusOK)
 			continue
 		}
-		var body nodesBody
+		var body discoveredBody // nodesBody, with the bound that only /discovered adds
 		decode(t, rec, &body)
+		if bounded := body.Bound.Max != 0; bounded != (tt.path == "/api/v1/discovered") {
+			t.Errorf("GET %s: bound %+v, want one on /api/v1/discovered alone", tt.path, body.Bound)
+		}
 		got := []string{}
 		for _, n := range body.Nodes {
 			got = append(got, n.MAC.String())

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 )
@@ -131,6 +132,7 @@ type machinesData struct {
 	Counts          []stateCount
 	Discovered      []*boot.Node
 	DiscoveredTotal int
+	Bound           discoveredBound // what the bound on discovered machines did
 	Images          []*boot.Image
 	Enroll          enrollForm // the form that failed, with its messages
 	Fresh           string     // the MAC just enrolled
@@ -146,7 +148,7 @@ func (d *dashboard) machinesPage(r *http.Request, q listQuery) (*machinesData, e
 	if err != nil {
 		return nil, err
 	}
-	m := &machinesData{Query: q, Images: imgs}
+	m := &machinesData{Query: q, Images: imgs, Bound: newDiscoveredBound(d.nodes.DiscoveryStats())}
 	counts := map[boot.State]int{}
 	for _, n := range all {
 		counts[n.State]++
@@ -199,6 +201,35 @@ func (m *machinesData) sortAndPage(q listQuery) {
 }
 
 func compareMAC(a, b *boot.Node) int { return slices.Compare(a.MAC, b.MAC) }
+
+// discoveredBound is the bound on discovered machines as the page words
+// it: counts with thousands separators, and when the last was forgotten.
+type discoveredBound struct {
+	Max, PerMinute        string
+	Pruned, Refused       string
+	AnyPruned             bool
+	AnyRefused            bool
+	LastPruned            time.Time
+	OnePruned, OneRefused bool // singular words
+}
+
+func newDiscoveredBound(st boot.DiscoveryStats) discoveredBound {
+	return discoveredBound{Max: thousands(int64(st.Max)), PerMinute: thousands(int64(st.PerMinute)),
+		Pruned: thousands(st.Pruned), Refused: thousands(st.Refused), AnyPruned: st.Pruned > 0,
+		AnyRefused: st.Refused > 0, LastPruned: st.LastPruned, OnePruned: st.Pruned == 1, OneRefused: st.Refused == 1}
+}
+
+// thousands writes n with commas between groups of three digits: 12,345.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
 
 // FormFor returns the enroll form of the discovered machine mac: the one
 // that was refused, with its messages, or a blank one.

@@ -27,6 +27,8 @@ type NodeReader interface {
 	Images(ctx context.Context) ([]*boot.Image, error)
 	// Image returns one image, or an error wrapping boot.ErrUnknownImage.
 	Image(ctx context.Context, name string) (*boot.Image, error)
+	// DiscoveryStats says how the bound on discovered machines has acted.
+	DiscoveryStats() boot.DiscoveryStats
 }
 
 // Enrollment changes which machines bootd boots and what each boots.

@@ -251,13 +251,17 @@ func newFixture(t *testing.T, withVolumes bool) *fixture {
 }
 
 // buildFixture makes a fixture whose service reads the clock now (nil for
-// the real one) and whose handler is built from cfg with the fixture's
-// service, the test token, a fresh registry and the captured log.
-func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Config) *fixture {
+// the real one), with its boot.Config changed by each of opts, and whose
+// handler is built from cfg with the fixture's service, the test token, a
+// fresh registry and the captured log.
+func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Config, opts ...func(*boot.Config)) *fixture {
 	t.Helper()
 	f := &fixture{store: newMemStore(), catalog: newCatalog(), log: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	bc := boot.Config{Store: f.store, Catalog: f.catalog, Logger: logger, Now: now}
+	for _, o := range opts {
+		o(&bc)
+	}
 	if withVolumes {
 		f.vols = boottest.NewVolumes()
 		bc.Volumes = f.vols

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,11 @@ type serveConfig struct {
 	// BootWindow is how long after bootd's DHCP saw a machine start a boot
 	// its key may be released, e.g. 5m.
 	BootWindow string `yaml:"boot_window"`
+	// DiscoveredMax is how many discovered machines (seen, not enrolled) are
+	// kept at most, the ones seen longest ago forgotten first; and
+	// DiscoveredRate how many new ones are recorded per minute at most.
+	DiscoveredMax  string `yaml:"discovered_max"`
+	DiscoveredRate string `yaml:"discovered_rate"`
 	// ImagesDir is the image catalog folder; empty means the embedded example catalog.
 	ImagesDir string `yaml:"images_dir"`
 	// DHCPMode is off, proxy or full.
@@ -139,6 +145,9 @@ func defaultServeConfig() serveConfig {
 		KeyRelease: "lease",
 		BootWindow: "5m",
 
+		DiscoveredMax:  strconv.Itoa(boot.DefaultDiscoveredMax),
+		DiscoveredRate: strconv.Itoa(boot.DefaultDiscoveredRate),
+
 		DHCPPort:      "67",
 		DHCPLeaseTime: "1h",
 		DHCPUnknown:   "ignore",
@@ -177,6 +186,8 @@ func (c *serveConfig) fields() []configField {
 		{"node-tls-key", "BOOTD_NODE_TLS_KEY", "node listener key, PEM, mode 0600", &c.NodeTLSKey},
 		{"key-release", "BOOTD_KEY_RELEASE", "who gets a node's Ceph key: lease, armed or lease+armed", &c.KeyRelease},
 		{"boot-window", "BOOTD_BOOT_WINDOW", "how long after a machine's DHCP exchange its key may be released, e.g. 5m", &c.BootWindow},
+		{"discovered-max", "BOOTD_DISCOVERED_MAX", "discovered machines kept at most; the ones seen longest ago are forgotten first", &c.DiscoveredMax},
+		{"discovered-rate", "BOOTD_DISCOVERED_RATE", "new discovered machines recorded per minute at most; more are counted, not recorded", &c.DiscoveredRate},
 		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
@@ -311,6 +322,11 @@ func (c serveConfig) validate() error {
 	if d, err := time.ParseDuration(c.BootWindow); err != nil || d <= 0 {
 		return fmt.Errorf("--boot-window %q: want a duration such as 5m", c.BootWindow)
 	}
+	for _, v := range []struct{ flag, value string }{{"discovered-max", c.DiscoveredMax}, {"discovered-rate", c.DiscoveredRate}} {
+		if n, err := strconv.Atoi(v.value); err != nil || n <= 0 {
+			return fmt.Errorf("--%s %q: want a whole number above 0", v.flag, v.value)
+		}
+	}
 	if err := rbd.CheckMsMode(c.CephMsMode); err != nil {
 		return fmt.Errorf("--ceph-ms-mode: %w", err)
 	}
@@ -322,4 +338,12 @@ func (c serveConfig) keyRelease() (boot.KeyRelease, time.Duration) {
 	k, _ := boot.ParseKeyRelease(c.KeyRelease)
 	d, _ := time.ParseDuration(c.BootWindow)
 	return k, d
+}
+
+// discovered is the bound on discovered machines of boot.Config: how many
+// are kept and how many new ones are recorded per minute.
+func (c serveConfig) discovered() (max, perMinute int) {
+	max, _ = strconv.Atoi(c.DiscoveredMax)
+	perMinute, _ = strconv.Atoi(c.DiscoveredRate)
+	return max, perMinute
 }

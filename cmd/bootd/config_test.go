@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/bootd/bootd/boot"
 )
 
 // loadServeConfig parses args as bootd serve's command line, as run does,
@@ -43,6 +45,38 @@ func TestCephMsModeSetting(t *testing.T) {
 		}
 		if err != nil || cfg.CephMsMode != tc.want {
 			t.Errorf("loadServeConfig(%q, %v) = ms mode %q, %v; want %q", tc.args, tc.env, cfg.CephMsMode, err, tc.want)
+		}
+	}
+}
+
+// TestDiscoveredSettings: discovered_max and discovered_rate reach the
+// Service's configuration from flags and the environment, with the domain's
+// defaults, and anything but a positive whole number is refused.
+func TestDiscoveredSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args              []string
+		env               map[string]string
+		wantMax, wantRate int
+		wantErr           string
+	}{
+		{nil, nil, boot.DefaultDiscoveredMax, boot.DefaultDiscoveredRate, ""},
+		{[]string{"--discovered-max", "50", "--discovered-rate", "6"}, nil, 50, 6, ""},
+		{nil, map[string]string{"BOOTD_DISCOVERED_MAX": "200"}, 200, boot.DefaultDiscoveredRate, ""},
+		{[]string{"--discovered-max", "0"}, nil, 0, 0, "--discovered-max"},
+		{[]string{"--discovered-rate", "lots"}, nil, 0, 0, "--discovered-rate"},
+	} {
+		args := append([]string{"--data-dir", t.TempDir()}, tc.args...)
+		cfg, err := loadServeConfig(args, func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("loadServeConfig(%q, %v) = %v, want an error about %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if max, rate := cfg.discovered(); err != nil || max != tc.wantMax || rate != tc.wantRate {
+			t.Errorf("loadServeConfig(%q, %v) = discovered %d, %d/min, %v; want %d, %d/min",
+				tc.args, tc.env, max, rate, err, tc.wantMax, tc.wantRate)
 		}
 	}
 }

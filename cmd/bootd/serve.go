@@ -56,8 +56,9 @@ func runServe(ctx context.Context, inv invocation) error {
 		log.Warn("no DHCP server in bootd: no boot can be bound to a lease, so no key is released unless key_release is armed",
 			"key_release", string(rule))
 	}
+	discMax, discRate := cfg.discovered()
 	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint,
-		KeyRelease: rule, BootWindow: window, Leases: leases})
+		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate})
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,14 @@ func runServe(ctx context.Context, inv invocation) error {
 		Name: "bootd_timeline_events_dropped_total",
 		Help: "Fetch events not written to a timeline because their node had too many waiting (see boot.RecordSoon).",
 	}, func() float64 { return float64(svc.DroppedEvents()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bootd_discovered_refused_total",
+		Help: "Sightings of new machines not recorded because new ones came faster than discovered_rate.",
+	}, func() float64 { return float64(svc.DiscoveryStats().Refused) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bootd_discovered_pruned_total",
+		Help: "Discovered machines forgotten, the ones seen longest ago first, to stay under discovered_max.",
+	}, func() float64 { return float64(svc.DiscoveryStats().Pruned) }))
 	password, err := readPasswordFile(cfg.DashboardPasswordFile)
 	if err != nil {
 		return err
