@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -85,15 +86,20 @@ func (r *rig) testExplain(t *testing.T) {
 }
 
 // piTFTP fetches a Pi node's config.txt, cmdline.txt and start4.elf over
-// TFTP under its MAC prefix, as the bootloader does with TFTP_PREFIX=2.
+// TFTP under its MAC prefix, as the bootloader does with TFTP_PREFIX=2,
+// from a host of the boot network that took a lease from bootd first (bootd
+// serves TFTP only to addresses its DHCP dealt with: tftp_unknown).
 func (r *rig) piTFTP(t *testing.T, mac string) {
 	prefix := strings.ReplaceAll(mac, ":", "-")
+	host := r.ns.name + "-pi"
+	_, remove := r.lanHost(t, host, "pi0", "52:54:00:e2:e0:70")
+	t.Cleanup(remove)
 	dir := t.TempDir()
 	fetch := func(name string) []byte {
 		t.Helper()
 		out := filepath.Join(dir, name)
-		if o, err := r.ns.exec(t, nil, "curl", "-sS", "--tftp-blksize", "1024", "-o", out,
-			"tftp://"+bridgeAddr+"/"+prefix+"/"+name); err != nil {
+		if o, err := exec.Command("ip", "netns", "exec", host, "curl", "-sS", "--tftp-blksize", "1024", "-o", out,
+			"tftp://"+bridgeAddr+"/"+prefix+"/"+name).CombinedOutput(); err != nil {
 			t.Fatalf("TFTP %s/%s: %v\n%s", prefix, name, err, o)
 		}
 		b, err := os.ReadFile(out)
