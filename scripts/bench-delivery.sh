@@ -66,7 +66,12 @@ EOF
 echo "bench: building bootd"
 go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
-  --http-listen 127.0.0.1:8081 --admin-listen 127.0.0.1:8083 --admin-tls off --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" >"$work/bootd.out" 2>"$work/bootd.log" &
+  --http-listen 127.0.0.1:8081 --admin-listen 127.0.0.1:8083 --admin-tls off --tftp-listen 127.0.0.1:6901 --ipxe-dir "$root" \
+  --tftp-max-per-client "$((CONCURRENT + HTTP_CLIENTS))" --http-max-per-client "$((CONCURRENT + HTTP_CLIENTS))" \
+  >"$work/bootd.out" 2>"$work/bootd.log" &
+# Every client here is 127.0.0.1, where a rack's machines each have an
+# address: the per-client caps are raised to let them all through, as the
+# peers (which have none) do. The caps in all keep their defaults.
 pids+=($!)
 in.tftpd --listen --foreground --address 127.0.0.1:6903 --secure "$root" 2>"$work/tftpd-hpa.log" &
 pids+=($!)

@@ -56,7 +56,7 @@ EOF
 echo "bench: building bootd"
 go build -tags "$(./scripts/ceph-tags.sh)" -o "$work/bootd" ./cmd/bootd
 "$work/bootd" serve --data-dir "$work/data" --images-dir "$work/catalog" --log-level warn \
-  --http-listen 127.0.0.1:8091 --admin-listen 127.0.0.1:8093 --admin-tls off --tftp-listen 127.0.0.1:6911 >"$work/bootd.out" 2>"$work/bootd.log" &
+  --http-max-per-client "$((CONNS + 8))" --http-listen 127.0.0.1:8091 --admin-listen 127.0.0.1:8093 --admin-tls off --tftp-listen 127.0.0.1:6911 >"$work/bootd.out" 2>"$work/bootd.log" &
 pids+=($!)
 bench_nginx 127.0.0.1:8092 "$root" "default_type text/plain;"
 bench_wait_bootd "$work/bootd.out"
