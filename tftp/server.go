@@ -201,6 +201,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// readBuffer is the receive buffer Listen asks for.
+const readBuffer = 4 << 20
+
 // Listen opens the UDP socket for Serve on addr (host:port, IPv4). It asks
 // the kernel for each request's destination address and interface at once:
 // a request that arrives before Serve runs would otherwise lack them, and
@@ -213,6 +216,13 @@ func Listen(addr string) (net.PacketConn, error) {
 	if err := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("tftp: %w", err)
+	}
+	// A rack powering on sends its read requests in the same instant, and
+	// a flood sends thousands: the kernel's default receive buffer (about
+	// 200 KiB, some 250 small datagrams) drops the rest, a machine's among
+	// them. Ask for more; the kernel caps it at net.core.rmem_max.
+	if u, ok := conn.(*net.UDPConn); ok {
+		u.SetReadBuffer(readBuffer)
 	}
 	return conn, nil
 }

@@ -72,7 +72,7 @@ func TestTFTPFlood(t *testing.T) {
 	start := time.Now()
 	wg.Go(func() {
 		time.Sleep(200 * time.Millisecond) // in the thick of the flood
-		res, err := tftptest.Get(tftpAddr, "snponly.efi", tftptest.Options{From: ip, BlockSize: 1468, TSize: true})
+		res, err := tftptest.Get(tftpAddr, "snponly.efi", tftptest.Options{From: ip, BlockSize: 1468, TSize: true, Resend: 3})
 		fetchErr = err
 		if res != nil {
 			got = res.Data

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,12 @@ type Options struct {
 	// From, when not nil, is the client's own address (any of 127.0.0.0/8
 	// on loopback); nil means the server's address family's default.
 	From net.IP
+	// Resend, when positive, is how many times the client sends its read
+	// request again while no answer has come, one Timeout apart, as
+	// firmware does (RFC 1350 section 2: the request is retransmitted on
+	// timeout; a request lost in a full socket buffer is lost for good
+	// otherwise).
+	Resend int
 }
 
 // A Result is what a read got.
@@ -79,9 +86,11 @@ func Get(addr, name string, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	if _, err := conn.WriteToUDP(request(name, o), raddr); err != nil {
+	rrq := request(name, o)
+	if _, err := conn.WriteToUDP(rrq, raddr); err != nil {
 		return nil, err
 	}
+	resends := o.Resend
 	blksize := 512
 	res := &Result{}
 	buf := make([]byte, 65536)
@@ -89,6 +98,13 @@ func Get(addr, name string, o Options) (*Result, error) {
 	for {
 		conn.SetReadDeadline(time.Now().Add(o.Timeout))
 		n, from, err := conn.ReadFromUDP(buf)
+		if err != nil && peer == nil && resends > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			resends--
+			if _, err := conn.WriteToUDP(rrq, raddr); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return res, fmt.Errorf("after %d blocks: %w", res.Blocks, err)
 		}
