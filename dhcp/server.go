@@ -48,6 +48,9 @@ func New(cfg Config) (*Server, error) {
 		if s.pool, err = newPool(ctx, cfg.Pool, cfg.ServerIP, cfg.Leases, cfg.Now()); err != nil {
 			return nil, fmt.Errorf("dhcp: %w", err)
 		}
+		if err := s.registerPool(cfg.Registerer); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
