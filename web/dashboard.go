@@ -44,6 +44,7 @@ type dashboard struct {
 	guard      *guard
 	throttle   *throttle
 	index      *nodeIndex
+	window     DiscoverWindow // nil: no discover window to show
 	closing    <-chan struct{}
 	heartbeat  time.Duration
 	now        func() time.Time
@@ -58,7 +59,7 @@ func newDashboard(cfg Config, s *server) (*dashboard, error) {
 	d := &dashboard{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, events: cfg.Events,
 		log: log, static: static, assets: map[string]string{}, sess: newSessions(cfg.SessionKey, cfg.SessionTTL),
 		users: cfg.Users, audit: cfg.Audit, guard: s.guard, throttle: s.throttle,
-		index:   &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events},
+		index: &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events}, window: cfg.Discover,
 		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
 	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -121,6 +122,10 @@ func (d *dashboard) routes(r chi.Router) {
 			r.Post("/logout", d.page(d.logout)) // ends the session only: not an action on bootd
 			d.act(r, get, "/machines", view, d.machines)
 			d.act(r, post, "/machines", access.ActionEnroll, d.enroll)
+			if d.window != nil {
+				d.act(r, post, "/discover", access.ActionDiscover, d.discoverOpen)
+				d.act(r, post, "/discover/close", access.ActionDiscover, d.discoverClose)
+			}
 			d.act(r, get, "/machines/{mac}", view, d.machine)
 			d.act(r, post, "/machines/{mac}/assign", access.ActionAssign, d.assign)
 			d.act(r, post, "/machines/{mac}/netboot", access.ActionNetboot, d.netboot) // escalates to arm

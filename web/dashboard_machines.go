@@ -133,6 +133,7 @@ type machinesData struct {
 	Discovered      []*boot.Node
 	DiscoveredTotal int
 	Bound           discoveredBound // what the bound on discovered machines did
+	Window          *discoverView   // the discover window; nil for none
 	Images          []*boot.Image
 	Enroll          enrollForm // the form that failed, with its messages
 	Fresh           string     // the MAC just enrolled
@@ -148,7 +149,8 @@ func (d *dashboard) machinesPage(r *http.Request, q listQuery) (*machinesData, e
 	if err != nil {
 		return nil, err
 	}
-	m := &machinesData{Query: q, Images: imgs, Bound: newDiscoveredBound(d.nodes.DiscoveryStats())}
+	m := &machinesData{Query: q, Images: imgs, Bound: newDiscoveredBound(d.nodes.DiscoveryStats()),
+		Window: d.discoverView()}
 	counts := map[boot.State]int{}
 	for _, n := range all {
 		counts[n.State]++
@@ -258,6 +260,12 @@ func (d *dashboard) machines(w http.ResponseWriter, r *http.Request) error {
 	if mac, err := boot.ParseMAC(r.URL.Query().Get("mac")); err == nil {
 		m.Fresh = mac.String()
 		p.Done = doneMessage(r.URL.Query().Get("done"), mac, "")
+	}
+	switch r.URL.Query().Get("done") {
+	case "discover-open":
+		p.Done = "The discover window is open: machines nobody enrolled get answers from DHCP and show up below."
+	case "discover-closed":
+		p.Done = "The discover window is closed."
 	}
 	d.render(w, r, http.StatusOK, "machines", p)
 	return nil

@@ -20,13 +20,15 @@ type guardFixture struct {
 	users  *access.Directory
 	audit  *accesstest.AuditLog
 	tokens map[access.Role]string // a token of the user named after the role
+	win    *window                // the discover window
 }
 
 func newGuardFixture(t *testing.T) *guardFixture {
 	t.Helper()
-	g := &guardFixture{users: testUsers(), audit: accesstest.NewAuditLog(access.Retention{}), tokens: map[access.Role]string{}}
+	g := &guardFixture{users: testUsers(), audit: accesstest.NewAuditLog(access.Retention{}), tokens: map[access.Role]string{},
+		win: &window{}}
 	g.fixture = buildFixture(t, true, nil, Config{SessionKey: []byte(testSessionKey), Users: g.users, Audit: g.audit,
-		Backup: fakeBackup{}, Discover: &window{}})
+		Backup: fakeBackup{}, Discover: g.win})
 	ctx := context.Background()
 	for _, role := range access.Roles() {
 		name := "the-" + string(role)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -34,6 +35,9 @@ func runDiscover(ctx context.Context, c *client, inv invocation) error {
 		Until time.Time `json:"until"`
 	}
 	raw, err := c.do(ctx, method, "/api/v1/discover", body, &resp)
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.Status == http.StatusNotFound {
+		return errors.New("this bootd runs no DHCP server (dhcp_mode off): the discover window is its DHCP server's")
+	}
 	if err != nil || inv.json {
 		return orRaw(err, inv, raw)
 	}

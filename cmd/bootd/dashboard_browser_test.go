@@ -296,6 +296,19 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("after protect: alpine's golden snapshot is %q, want protected", golden)
 	}
 
+	// The discover window: opened for ten minutes with a click.
+	var window string
+	run("open the discover window",
+		chromedp.Navigate(d.url+"/machines"),
+		chromedp.WaitVisible(chromedp.CSS(`#discover-window button[value="10m"]`)),
+		chromedp.Click(chromedp.CSS(`#discover-window button[value="10m"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)),
+		into(&window, chromedp.Text(chromedp.CSS(`#discover-window`))),
+	)
+	if !strings.Contains(window, "Discover window open until") {
+		t.Errorf("after opening: the discover window says %q", window)
+	}
+
 	// The audit page: the operator's actions, newest first, by name.
 	var audit string
 	run("audit page",
@@ -304,7 +317,7 @@ func TestDashboardInChromium(t *testing.T) {
 		into(&audit, chromedp.Text(chromedp.CSS(`table.audit tbody`))),
 		screenshot(shots, "audit"),
 	)
-	for _, action := range []string{"enroll", "snapshot", "reimage", "golden.protect", "login"} {
+	for _, action := range []string{"enroll", "snapshot", "reimage", "golden.protect", "discover", "login"} {
 		var rowText string
 		run("audit row "+action, into(&rowText, chromedp.Text(chromedp.CSS(`table.audit tr[data-action="`+action+`"]`))))
 		if !strings.Contains(rowText, user) || !strings.Contains(rowText, "dashboard") || !strings.Contains(rowText, "ok") {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/store"
+	"github.com/bootd/bootd/dhcp"
 	"github.com/bootd/bootd/images"
 	"github.com/bootd/bootd/web"
 )
@@ -63,7 +64,8 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 		tb.Fatal(err)
 	}
 	closing := make(chan struct{})
-	h, err := web.New(webDomain(web.Config{Users: users, Audit: audit, Closing: closing, Version: "test"}, svc))
+	h, err := web.New(webDomain(web.Config{Users: users, Audit: audit, Closing: closing, Version: "test",
+		Discover: &dhcp.Window{}}, svc))
 	if err != nil {
 		tb.Fatal(err)
 	}

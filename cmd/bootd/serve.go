@@ -138,8 +138,12 @@ func runServe(ctx context.Context, inv invocation) error {
 	bootMax, bootPerClient := cfg.httpLimits()
 	// The addresses bootd's DHCP saw lately: the TFTP guard's knowledge.
 	dhcpPeers := tftp.NewRecent(dhcpWindow, dhcpPeersMax)
+	var discover web.DiscoverWindow // only a DHCP server that runs has a window worth showing
+	if dc.Mode != "" {
+		discover = dc.Window
+	}
 	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
-		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Discover: dc.Window,
+		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Discover: discover,
 		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db,
 		BootMaxDownloads: bootMax, BootMaxPerClient: bootPerClient}, svc))
 	if err != nil {
