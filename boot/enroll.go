@@ -207,6 +207,9 @@ func (s *Service) makeVolume(ctx context.Context, req VolumeRequest) (*Volume, e
 }
 
 func (s *Service) createVolume(ctx context.Context, req VolumeRequest) (*Volume, error) {
+	if err := s.refuseOwned(ctx, req.Name, req.Node); err != nil {
+		return nil, fmt.Errorf("enroll %s: %w", req.Node, err)
+	}
 	_, err := s.volumes.Volume(ctx, req.Name)
 	switch {
 	case err == nil:

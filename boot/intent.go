@@ -26,6 +26,9 @@ const (
 	// IntentRemoveOrphan: reconcile is removing a volume no node owns;
 	// finished on restart (unless a node owns it by then).
 	IntentRemoveOrphan IntentOp = "remove-orphan"
+	// IntentReplace: a node is moving to another machine's MAC (To);
+	// finished on restart.
+	IntentReplace IntentOp = "replace"
 )
 
 // An Intent is an operation under way on one node, stored before its first
@@ -34,6 +37,8 @@ const (
 type Intent struct {
 	Op  IntentOp `json:"op"`
 	MAC MAC      `json:"mac"`
+	// To is the MAC a replace moves the node to.
+	To MAC `json:"to,omitempty"`
 	// Volume is the volume the operation makes, replaces or removes.
 	Volume VolumeRequest `json:"volume"`
 	// Keep names the kept volume a reimage makes of the old root; empty
@@ -65,6 +70,7 @@ type IntentStore interface {
 //	enroll:  enroll:intent, (the backend's steps), enroll:node
 //	reimage: reimage:intent, reimage:discarded, (the backend's steps), reimage:node
 //	retire:  retire:intent, (the backend's steps), retire:node
+//	replace: replace:intent, replace:rekeyed, replace:moved, replace:retired
 
 // inflight is the set of nodes with an operation running in this process.
 // It keeps two operations off one node, and keeps Reconcile away from

@@ -56,6 +56,11 @@ type Node struct {
 	ArmedUntil time.Time `json:"armed_until,omitzero"`
 	// LastSeen is when the node was last seen on the wire.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Replaces is the MAC of the machine this node took over from
+	// (bootd replace); ReplacedBy, on that machine's retired record, the
+	// MAC that took over.
+	Replaces   MAC `json:"replaces,omitempty"`
+	ReplacedBy MAC `json:"replaced_by,omitempty"`
 }
 
 // Enrolled reports whether the node is enrolled (in any state but discovered or retired).
@@ -67,6 +72,8 @@ func (n *Node) Enrolled() bool {
 func (n *Node) Clone() *Node {
 	c := *n
 	c.MAC = append(MAC(nil), n.MAC...)
+	c.Replaces = append(MAC(nil), n.Replaces...)
+	c.ReplacedBy = append(MAC(nil), n.ReplacedBy...)
 	return &c
 }
 

@@ -57,6 +57,10 @@ func (s *Service) Recover(ctx context.Context) ([]Finding, error) {
 
 // resume finishes or undoes one intent and says which.
 func (s *Service) resume(ctx context.Context, in Intent) (string, error) {
+	if in.Op == IntentReplace && (in.Volume.Name == "" || s.volumes != nil) {
+		_, err := s.finishReplace(ctx, in)
+		return "finished", err
+	}
 	if s.volumes == nil {
 		return "", fmt.Errorf("%w: cannot recover %s of %s", ErrNoVolumes, in.Op, in.MAC)
 	}
@@ -221,10 +225,10 @@ func (s *Service) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconc
 		case dry:
 			f.Action = "would create"
 		case repair:
-			if _, err := s.reimage(ctx, n.MAC, ""); err != nil {
+			if made, err := s.reimage(ctx, n.MAC, ""); err != nil {
 				f.Error = err.Error()
 			} else {
-				f.Action, f.Volume = "created", VolumeName(n.MAC)
+				f.Action, f.Volume = "created", made.Volume
 			}
 		}
 		r.Findings = append(r.Findings, f)

@@ -58,8 +58,9 @@ type Config struct {
 //   - Volumes: Reimage, ReimageKeep (reimage.go), Retire (retire.go),
 //     Snapshot, Snapshots, Rollback (snapshot.go), Unfence (fence.go),
 //     Volume, MapTarget, CheckNodeKey, CheckGolden (volume_checks.go),
-//     Recover, Reconcile (reconcile.go), HasVolumes; crash safety in
-//     intent.go, the operations' shared check in volume_op.go.
+//     Recover, Reconcile (reconcile.go), HasVolumes; Replace (replace.go:
+//     a node moves to another MAC); crash safety in intent.go, the
+//     operations' shared check in volume_op.go.
 //   - Boot sessions and key release (session.go, keyrelease.go): SawLease,
 //     IssueBootToken, RedeemBootKey, Report, Arm, KeyRelease, Trust.
 //   - Events: the timeline writer (recorder.go: Record, RecordFetch, Flush,

@@ -292,6 +292,15 @@ func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret
 	return secret, false, prev, nil
 }
 
+// dropSession ends mac's boot under way, if any: its tokens and its key
+// release are gone, and its reports are refused. A replace calls it for the
+// machine replaced.
+func (s *Service) dropSession(mac MAC) {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	delete(s.sess.m, mac.String())
+}
+
 // unclaim takes back a release that could not finish (a fenced volume, a
 // Ceph error): the node's next boot tries again. Its tokens are spent.
 func (s *Service) unclaim(mac MAC, secret string) {

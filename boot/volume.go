@@ -198,6 +198,10 @@ type Volumes interface {
 	// Key returns the secret key of the node user of volume name. It is a
 	// secret: never log it or put it where others can read it.
 	Key(ctx context.Context, name string) (string, error)
+	// Rekey replaces the node user of volume name with one of a new key
+	// and node caps for golden g (without any address restriction; the
+	// next key release confines it): the old key opens nothing any more.
+	Rekey(ctx context.Context, name string, g GoldenRef) error
 	// Target returns what a node's kernel needs to map volume name.
 	Target(ctx context.Context, name string) (*MapTarget, error)
 	// Confine restricts the node user of volume name to one client

@@ -61,7 +61,11 @@ func (s *Service) withVolume(ctx context.Context, mac MAC, op volumeOp) (*Node, 
 	}
 	if n.Volume == "" {
 		if op.makesVolume() {
-			return n, VolumeName(mac), nil
+			name := VolumeName(mac)
+			if err := s.refuseOwned(ctx, name, mac); err != nil {
+				return nil, "", fmt.Errorf("%s %s: %w", op, mac, err)
+			}
+			return n, name, nil
 		}
 		return nil, "", fmt.Errorf("%s %s: %w: the node has no volume (bootd reconcile --repair makes one)", op, mac, ErrNotFound)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -64,6 +63,7 @@ type fakeVolumes struct {
 	released []Holder
 	seq      int
 	confined map[string]netip.Addr
+	keys     map[string]int // volume -> times its key was made anew
 }
 
 func (f *fakeVolumes) init() {
@@ -236,8 +236,25 @@ func (f *fakeVolumes) Release(_ context.Context, name string, hs []Holder) error
 
 func (f *fakeVolumes) Golden(context.Context, GoldenRef, bool) error { return f.golden }
 
+// Key is a key per volume and generation: Rekey changes it.
 func (f *fakeVolumes) Key(_ context.Context, name string) (string, error) {
-	return "AQ" + strings.Repeat("x", 38), nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fmt.Sprintf("AQ%-38s", fmt.Sprintf("%s.%d", name, f.keys[name])), nil
+}
+
+func (f *fakeVolumes) Rekey(_ context.Context, name string, _ GoldenRef) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check("rekey"); err != nil {
+		return err
+	}
+	if f.keys == nil {
+		f.keys = map[string]int{}
+	}
+	f.keys[name]++
+	delete(f.confined, name)
+	return nil
 }
 
 func (f *fakeVolumes) Confine(_ context.Context, name string, addr netip.Addr) error {

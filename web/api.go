@@ -23,6 +23,7 @@ func (s *server) routesAPI(r chi.Router) {
 	s.act(r, get, "/nodes/{mac}", access.ActionView, s.getNode)
 	s.act(r, http.MethodDelete, "/nodes/{mac}", access.ActionForget, s.forget)
 	s.act(r, post, "/nodes/{mac}/assign", access.ActionAssign, s.assign)
+	s.act(r, post, "/nodes/{mac}/replace", access.ActionReplace, s.replace)
 	s.act(r, post, "/nodes/{mac}/reimage", access.ActionReimage, s.reimage)
 	s.act(r, http.MethodPut, "/nodes/{mac}/netboot", access.ActionNetboot, s.netboot)
 	s.act(r, get, "/nodes/{mac}/timeline", access.ActionView, s.timeline)
@@ -205,6 +206,28 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request) error {
 	}
 	n, err := s.enrollment.Assign(r.Context(), mac, req.Image)
 	return s.writeNode(w, r, n, namingImage(req.Image, err))
+}
+
+// replace answers POST /nodes/{mac}/replace {"new": "<mac>"}: the node
+// moves to the machine new; the answer is the node under its new MAC.
+func (s *server) replace(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		New string `json:"new"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	to, err := boot.ParseMAC(req.New)
+	if err != nil {
+		return badRequest(`"new": %v`, err)
+	}
+	auditTarget(r, "to "+to.String())
+	n, err := s.enrollment.Replace(r.Context(), mac, to)
+	return s.writeNode(w, r, n, err)
 }
 
 // reimage answers POST /nodes/{mac}/reimage (body: see reimageRequest).

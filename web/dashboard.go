@@ -137,11 +137,12 @@ func (d *dashboard) routes(r chi.Router) {
 			}{
 				{"reimage", access.ActionReimage, d.reimage}, {"rollback", access.ActionRollback, d.rollback},
 				{"retire", access.ActionRetire, d.retire}, {"unfence", access.ActionUnfence, d.unfence},
-				{"forget", access.ActionForget, d.forget},
+				{"forget", access.ActionForget, d.forget}, {"replace", access.ActionReplace, d.replace},
 			} {
 				d.act(r, get, "/machines/{mac}/"+c.name, view, d.confirm(c.name))
 				d.act(r, post, "/machines/{mac}/"+c.name, c.action, c.post)
 			}
+			d.act(r, get, "/replace", view, d.replaceChoose)
 			d.act(r, get, "/machines/{mac}/events", view, d.live(d.machineEvents))
 			d.act(r, get, "/events", view, d.live(d.allEvents))
 			d.act(r, get, "/images", view, d.images)

@@ -34,6 +34,10 @@ var confirmations = map[string]confirmation{
 	"unfence": {"unfence", "Unfence", "Unfence: cut the holders off",
 		"Unfencing cuts every client that holds this machine's volume off the cluster (a blocklist entry) and breaks its lock, " +
 			"so the machine can boot again. Do it only when the holder is dead or must be stopped: a live one can no longer write."},
+	"replace": {"replace", "Replace", "Replace: move the disk to the new machine",
+		"Replacing moves this machine's hostname, image and volume (with its snapshots) to the machine you choose, which " +
+			"then boots this disk. Whatever still holds the volume is cut off the cluster, the volume's Ceph key is made anew, " +
+			"and this MAC is retired: it gets no key any more. Do it when this machine is dead or gone."},
 	"forget": {"forget", "Forget", "Forget this machine",
 		"Forgetting deletes this machine's record and its boot timeline. If it boots again it shows up as discovered."},
 }
@@ -45,6 +49,7 @@ type confirmData struct {
 	HasVolumes bool
 	Snapshots  []boot.Snapshot // rollback: the choices; retire: what goes too
 	Holders    []boot.Holder   // unfence: who is cut off
+	Candidates []*boot.Node    // replace: the discovered machines to choose from
 	Form       url.Values      // the values sent (or asked for in the query)
 	Errors     map[string]string
 }
@@ -82,6 +87,14 @@ func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot
 
 // loadConfirm reads what a confirmation page shows of the volume.
 func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
+	if c.Action == "replace" {
+		var err error
+		c.Candidates, err = d.nodes.Nodes(ctx, boot.StateDiscovered)
+		if len(c.Candidates) > maxDiscovered {
+			c.Candidates = c.Candidates[:maxDiscovered]
+		}
+		return err
+	}
 	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" {
 		return fmt.Errorf("%s needs one, and this bootd has %w", c.Title, boot.ErrNoVolumes)
 	}
@@ -221,6 +234,45 @@ func (d *dashboard) unfence(w http.ResponseWriter, r *http.Request) error {
 		return done(w, r, mac, "unfenced-none", "")
 	}
 	return done(w, r, mac, "unfenced", "")
+}
+
+// replace answers POST /machines/{mac}/replace with confirm=yes and new,
+// the MAC of the machine that takes this one's place (typed, or chosen
+// among the discovered machines); it shows the node under its new MAC.
+func (d *dashboard) replace(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	raw := strings.TrimSpace(r.PostForm.Get("new"))
+	if err != nil || !confirmed(w, r, mac, "replace", url.Values{"new": {raw}}) {
+		return err
+	}
+	to, err := boot.ParseMAC(raw)
+	if err != nil {
+		return d.refuseConfirm(w, r, mac, "replace", "new", badRequest("the new machine's MAC: %v", err))
+	}
+	auditTarget(r, "to "+to.String())
+	if _, err := d.enrollment.Replace(r.Context(), mac, to); err != nil {
+		field := "replace"
+		if errors.Is(err, boot.ErrExists) || errors.Is(err, boot.ErrInvalid) {
+			field = "new"
+		}
+		return d.refuseConfirm(w, r, mac, "replace", field, err)
+	}
+	return done(w, r, to, "replaced", "")
+}
+
+// replaceChoose answers GET /replace?old=&new=, the discovered machine's
+// form: the replace confirmation page of old with new filled in.
+func (d *dashboard) replaceChoose(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	old, err := boot.ParseMAC(q.Get("old"))
+	if err != nil {
+		return badRequest("choose the machine to replace: %v", err)
+	}
+	to, err := boot.ParseMAC(q.Get("new"))
+	if err != nil {
+		return badRequest("the new machine's MAC: %v", err)
+	}
+	return seeOther(w, r, "/machines/"+old.String()+"/replace?"+url.Values{"new": {to.String()}}.Encode())
 }
 
 // forget answers POST /machines/{mac}/forget with confirm=yes.

@@ -21,10 +21,12 @@ type machineData struct {
 	Boots      []bootView // newest first
 	Images     []*boot.Image
 	HasVolumes bool
-	Volume     *volumeView       // when the machine has a volume and bootd a backend
-	Enroll     enrollForm        // for a discovered machine
-	Errors     map[string]string // messages by action: image, netboot, snapshot
-	Form       url.Values        // the values of a refused form, shown again
+	Volume     *volumeView // when the machine has a volume and bootd a backend
+	Enroll     enrollForm  // for a discovered machine
+	// Replaceable are the enrolled machines a discovered one may replace.
+	Replaceable []*boot.Node
+	Errors      map[string]string // messages by action: image, netboot, snapshot
+	Form        url.Values        // the values of a refused form, shown again
 }
 
 // bootView is one boot of a timeline as the page shows it.
@@ -76,6 +78,7 @@ func doneMessage(code string, mac boot.MAC, name string) string {
 		"retired":       "Retired %s: its volume, snapshots and Ceph user are gone, and netboot is off. Forget removes its record.",
 		"unfenced":      "Unfenced %s: the clients that held its volume are cut off, and it can boot.",
 		"unfenced-none": "Nothing held %s's volume: there was nobody to cut off.",
+		"replaced":      "%s took the place of the machine it replaces: it boots that disk, with a new key; the old MAC is retired.",
 	}[code]
 	if msg == "" {
 		return ""
@@ -121,6 +124,17 @@ func (d *dashboard) machineWith(w http.ResponseWriter, r *http.Request, mac boot
 		Volume: d.volumeOf(r, n), Enroll: enrollForm{MAC: n.MAC.String(), From: "detail"}}
 	for _, b := range slices.Backward(boots) {
 		m.Boots = append(m.Boots, newBootView(mac, b))
+	}
+	if n.State == boot.StateDiscovered {
+		all, err := d.index.snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if e.Enrolled() {
+				m.Replaceable = append(m.Replaceable, e)
+			}
+		}
 	}
 	p := page{Title: title(n), Nav: "machines", Live: "/machines/" + mac.String() + "/events", Data: m}
 	if code == http.StatusOK {

@@ -39,6 +39,9 @@ type Enrollment interface {
 	// Arm turns netboot on for one boot (window 0: the default).
 	Arm(ctx context.Context, mac boot.MAC, window time.Duration) (*boot.Node, error)
 	Forget(ctx context.Context, mac boot.MAC) error
+	// Replace moves the enrolled node old (its hostname, image, volume) to
+	// the machine new, retiring old.
+	Replace(ctx context.Context, old, new boot.MAC) (*boot.Node, error)
 }
 
 // VolumeOps changes and checks nodes' volumes. Its checks are what explain

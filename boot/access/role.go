@@ -58,6 +58,7 @@ const (
 	ActionRollback Action = "rollback"         // POST /nodes/{mac}/rollback
 	ActionRetire   Action = "retire"           // POST /nodes/{mac}/retire
 	ActionUnfence  Action = "unfence"          // POST /nodes/{mac}/unfence
+	ActionReplace  Action = "replace"          // POST /nodes/{mac}/replace: the node moves to another MAC
 	ActionRepair   Action = "reconcile.repair" // POST /reconcile with repair
 	ActionUserAdd  Action = "user.add"
 	ActionUserRole Action = "user.role"
@@ -116,6 +117,9 @@ var rules = map[Action]rule{
 	ActionRollback: {RoleAdmin, true},
 	ActionRetire:   {RoleAdmin, true},
 	ActionUnfence:  {RoleAdmin, true},
+	// Replace cuts the old machine off the volume (as unfence does), makes
+	// the node's key anew and hands the disk to another MAC.
+	ActionReplace:  {RoleAdmin, true},
 	ActionRepair:   {RoleAdmin, true},
 	ActionUsers:    {RoleAdmin, false},
 	ActionBackup:   {RoleAdmin, true},

@@ -18,7 +18,7 @@ var want = map[Action]Role{
 	ActionReimage: RoleOperator, ActionSnapshot: RoleOperator, ActionProtect: RoleOperator, ActionForget: RoleOperator,
 	ActionDiscover: RoleOperator,
 
-	ActionRollback: RoleAdmin, ActionRetire: RoleAdmin, ActionUnfence: RoleAdmin, ActionRepair: RoleAdmin,
+	ActionRollback: RoleAdmin, ActionRetire: RoleAdmin, ActionUnfence: RoleAdmin, ActionReplace: RoleAdmin, ActionRepair: RoleAdmin,
 	ActionUsers: RoleAdmin, ActionUserAdd: RoleAdmin, ActionUserRole: RoleAdmin, ActionUserPass: RoleAdmin,
 	ActionUserDel: RoleAdmin, ActionTokenAdd: RoleAdmin, ActionTokenDel: RoleAdmin, ActionBackup: RoleAdmin,
 }

@@ -30,6 +30,7 @@ type Volumes struct {
 	golden   map[string]error // by GoldenRef.String()
 	created  int
 	confined map[string]netip.Addr
+	rekeys   map[string]int
 }
 
 var _ boot.Volumes = (*Volumes)(nil)
@@ -203,6 +204,25 @@ func (v *Volumes) Confined(name string) netip.Addr {
 
 // Key implements boot.Volumes.
 func (v *Volumes) Key(context.Context, string) (string, error) { return TestKey, nil }
+
+// Rekey implements boot.Volumes; it counts, and lifts the confinement.
+func (v *Volumes) Rekey(_ context.Context, name string, _ boot.GoldenRef) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.rekeys == nil {
+		v.rekeys = map[string]int{}
+	}
+	v.rekeys[name]++
+	delete(v.confined, name)
+	return nil
+}
+
+// Rekeys returns how many times the key of volume name was made anew.
+func (v *Volumes) Rekeys(name string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.rekeys[name]
+}
 
 // Target implements boot.Volumes.
 func (v *Volumes) Target(_ context.Context, name string) (*boot.MapTarget, error) {

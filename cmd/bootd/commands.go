@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -175,6 +176,25 @@ func nodeAction(ctx context.Context, c *client, inv invocation, method, suffix s
 	if err != nil || inv.json {
 		return orRaw(err, inv, raw)
 	}
+	return writeNode(inv.out, &resp.Node)
+}
+
+// runReplace: bootd replace <old-mac> <new-mac>.
+func runReplace(ctx context.Context, c *client, inv invocation) error {
+	old, _ := boot.ParseMAC(inv.args[0])
+	to, err := boot.ParseMAC(inv.args[1])
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Node boot.Node `json:"node"`
+	}
+	raw, err := c.do(ctx, http.MethodPost, macPath(inv.args[0], "/replace"), map[string]string{"new": to.String()}, &resp)
+	if err != nil || inv.json {
+		return orRaw(err, inv, raw)
+	}
+	fmt.Fprintf(inv.out, "replaced %s by %s: it boots volume %s as %s; %s is retired\n",
+		old, to, cmp.Or(resp.Node.Volume, "(none)"), resp.Node.Hostname, old)
 	return writeNode(inv.out, &resp.Node)
 }
 

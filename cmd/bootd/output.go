@@ -83,6 +83,12 @@ func writeNode(w io.Writer, n *boot.Node) error {
 		{"pi serial", orDash(n.PiSerial)}, {"last stage", lastStage(n)},
 		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
 	}
+	if len(n.Replaces) > 0 {
+		rows = append(rows, []string{"replaces", n.Replaces.String()})
+	}
+	if len(n.ReplacedBy) > 0 {
+		rows = append(rows, []string{"replaced by", n.ReplacedBy.String()})
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

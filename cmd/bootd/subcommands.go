@@ -101,6 +101,14 @@ func commands() []command {
 			about: "Removes a machine's volume, its snapshots and its Ceph user, and marks it retired with netboot off; " +
 				"bootd forget then removes its record. The machine must be off its volume.",
 			example: "bootd retire 52:54:00:12:34:56", client: runRetire},
+		{name: "replace", summary: "move a dead machine's node (disk, hostname) to the machine that takes its place",
+			args: "<old-mac> <new-mac>", nargs: 2,
+			about: "Moves an enrolled machine's node to another MAC: the new machine (not enrolled; a discovered one " +
+				"is the usual case) gets its hostname, image, netboot setting and volume with its snapshots, and " +
+				"boots that disk. Whatever still holds the volume is blocklisted, the volume's Ceph key is made anew, " +
+				"and the old MAC is retired (replaced by the new one) with its timeline kept: it gets no key any more. " +
+				"An admin's action.",
+			example: "bootd replace 52:54:00:12:34:56 52:54:00:65:43:21", client: runReplace},
 		{name: "volume", summary: "show a machine's volume and who holds it", args: "<mac>", nargs: 1,
 			about:   "Prints a machine's volume as the cluster reports it (size, golden parent, creation) and the clients that have it open.",
 			example: "bootd volume 52:54:00:12:34:56", client: runVolume},
