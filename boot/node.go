@@ -2,6 +2,7 @@ package boot
 
 import (
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type Node struct {
 	// MAC that took over.
 	Replaces   MAC `json:"replaces,omitempty"`
 	ReplacedBy MAC `json:"replaced_by,omitempty"`
+	// Inventory is the hardware the machine reported in its newest boot
+	// that reported one (nil before).
+	Inventory *Inventory `json:"inventory,omitempty"`
 }
 
 // Enrolled reports whether the node is enrolled (in any state but discovered or retired).
@@ -74,6 +78,11 @@ func (n *Node) Clone() *Node {
 	c.MAC = append(MAC(nil), n.MAC...)
 	c.Replaces = append(MAC(nil), n.Replaces...)
 	c.ReplacedBy = append(MAC(nil), n.ReplacedBy...)
+	if n.Inventory != nil {
+		inv := *n.Inventory
+		inv.NICs, inv.Disks = slices.Clone(inv.NICs), slices.Clone(inv.Disks)
+		c.Inventory = &inv
+	}
 	return &c
 }
 

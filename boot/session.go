@@ -96,6 +96,8 @@ type session struct {
 	released   bool
 	releasedTo netip.Addr
 	secret     string
+	// inventoried is set once the boot reported its hardware.
+	inventoried bool
 }
 
 type grant struct {

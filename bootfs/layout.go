@@ -52,6 +52,8 @@ const (
 	TimeEndpoint   = "time"
 	KeyEndpoint    = "key"
 	ReportEndpoint = "report"
+	// InventoryEndpoint takes the machine's hardware, once a boot.
+	InventoryEndpoint = "inventory"
 )
 
 // InitrdFile is the name of the image's n-th initrd, from 0.

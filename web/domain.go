@@ -82,4 +82,5 @@ type FetchRecorder interface {
 type BootKeys interface {
 	RedeemBootKey(ctx context.Context, mac boot.MAC, token string, addr netip.Addr) (*boot.KeyGrant, error)
 	Report(ctx context.Context, mac boot.MAC, stage boot.Stage, detail, auth string, addr netip.Addr) error
+	ReportInventory(ctx context.Context, mac boot.MAC, inv boot.Inventory, auth string, addr netip.Addr) error
 }

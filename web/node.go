@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -33,6 +34,7 @@ type NodeConfig struct {
 //	GET  /boot/{mac}/time     bootd's clock, Unix nanoseconds as text
 //	POST /boot/{mac}/key      form token=<token>: "key=<base64>\nreport=<secret>\n"
 //	POST /boot/{mac}/report   form stage=<stage>&detail=<text>&auth=<token or secret>
+//	POST /boot/{mac}/inventory form inventory=<boot.Inventory as JSON>&auth=<secret>, once a boot
 //
 // Tokens and secrets travel in POST bodies, never in URLs, so no access log
 // holds them. The paths are bootfs.Layout's (TestLayoutServed).
@@ -50,6 +52,7 @@ func NewNode(cfg NodeConfig) (http.Handler, error) {
 	r.Get(folder+bootfs.TimeEndpoint, n.time)
 	r.Post(folder+bootfs.KeyEndpoint, n.key)
 	r.Post(folder+bootfs.ReportEndpoint, n.report)
+	r.Post(folder+bootfs.InventoryEndpoint, n.inventory)
 	return r, nil
 }
 
@@ -99,6 +102,34 @@ func (n *nodeServer) report(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		f := r.PostForm
 		err = n.svc.Report(r.Context(), mac, boot.Stage(f.Get("stage")), f.Get("detail"), f.Get("auth"), remoteAddr(r))
+	}
+	switch {
+	case err == nil:
+		w.Write([]byte("ok\n"))
+	case errors.Is(err, boot.ErrReportRefused), errors.Is(err, boot.ErrUnknown):
+		http.Error(w, "report refused", http.StatusForbidden)
+	default:
+		code, msg := status(err)
+		http.Error(w, msg, code)
+	}
+}
+
+// inventory takes a machine's hardware report (boot.Inventory as JSON in
+// the form's "inventory", at most 64 KiB) with its boot's report secret.
+func (n *nodeServer) inventory(w http.ResponseWriter, r *http.Request) {
+	mac, err := pathMAC(r)
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err == nil {
+		err = r.ParseForm()
+	}
+	var inv boot.Inventory
+	if err == nil {
+		if err = json.Unmarshal([]byte(r.PostForm.Get("inventory")), &inv); err != nil {
+			err = badRequest("inventory: %v", err)
+		}
+	}
+	if err == nil {
+		err = n.svc.ReportInventory(r.Context(), mac, inv, r.PostForm.Get("auth"), remoteAddr(r))
 	}
 	switch {
 	case err == nil:

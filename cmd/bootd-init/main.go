@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-const usage = "usage: bootd-init [--dry-run] map | report STAGE [DETAIL...]"
+const usage = "usage: bootd-init [--dry-run] map | report STAGE [DETAIL...] | inventory"
 
 func run(ctx context.Context, args []string) error {
 	dry := false
@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		return cl.report(ctx, args[1], strings.Join(args[2:], " "))
+	case "inventory":
+		return env.sendInventory(ctx)
 	default:
 		return fmt.Errorf("unknown command %q; %s", args[0], usage)
 	}

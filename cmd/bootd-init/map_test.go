@@ -36,6 +36,8 @@ type fakeBootd struct {
 	now     time.Time
 	// keyAsked counts key requests that reached the handler.
 	keyAsked int
+	// inventories are the auths of the inventory reports.
+	inventories []string
 }
 
 // pin is the hex SHA-256 of a test server's certificate.
@@ -62,6 +64,8 @@ func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case at.File(testMAC, bootfs.ReportEndpoint):
 		f.reports = append(f.reports, r.FormValue("stage")+":"+r.FormValue("detail"))
 		f.auths = append(f.auths, r.FormValue("auth"))
+	case at.File(testMAC, bootfs.InventoryEndpoint):
+		f.inventories = append(f.inventories, r.FormValue("auth"))
 	default:
 		http.NotFound(w, r)
 	}
@@ -146,6 +150,9 @@ func TestMapWritesExactString(t *testing.T) {
 	dev, err := e.mapWith(context.Background(), s, cl)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := e.postInventory(context.Background(), cl); err != nil || len(fb.inventories) != 1 || fb.inventories[0] != "secret42" {
+		t.Errorf("inventory after the key: %v, sent with %q; want once with the report secret", err, fb.inventories)
 	}
 	if dev != "/dev/rbd0" {
 		t.Errorf("map found device %q, want /dev/rbd0", dev)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,6 +246,35 @@ func TestDashboardInChromium(t *testing.T) {
 	)
 	if !strings.Contains(state, "up") || !notReloaded {
 		t.Errorf("after root: state %q, page kept (not reloaded) %v; want up, true", state, notReloaded)
+	}
+
+	// The machine reports its hardware after its key (as bootd-init does);
+	// the page shows it.
+	addr := netip.MustParseAddr("198.18.0.99")
+	d.svc.SawLease(m, addr, true, false)
+	tok, err := d.svc.IssueBootToken(m, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := d.svc.RedeemBootKey(t.Context(), m, tok, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := boot.Inventory{Vendor: "Dell Inc.", Model: "PowerEdge R630", Serial: "7XK9J42", CPUs: 48, MemoryBytes: 256 << 30,
+		NICs: []boot.NIC{{Name: "eno1", MAC: mac, Link: true, SpeedMbps: 10000}}}
+	if err := d.svc.ReportInventory(t.Context(), m, inv, grant.Report, addr); err != nil {
+		t.Fatal(err)
+	}
+	var hw string
+	run("hardware",
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`#hw-memory`)),
+		into(&hw, chromedp.Text(chromedp.CSS(`#hardware`))),
+	)
+	for _, want := range []string{"PowerEdge R630", "7XK9J42", "48", "256G", "eno1", mac, "10000 Mb/s", "none: diskless"} {
+		if !strings.Contains(hw, want) {
+			t.Errorf("hardware section %q lacks %q", hw, want)
+		}
 	}
 
 	// A snapshot with a name, listed once taken.

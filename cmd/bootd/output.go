@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,6 +90,7 @@ func writeNode(w io.Writer, n *boot.Node) error {
 	if len(n.ReplacedBy) > 0 {
 		rows = append(rows, []string{"replaced by", n.ReplacedBy.String()})
 	}
+	rows = append(rows, inventoryRows(n.Inventory)...)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
@@ -164,4 +166,41 @@ func writeAudit(w io.Writer, recs []access.Record) error {
 			orDash(r.Target), from, string(r.Outcome), orDash(r.Error)})
 	}
 	return table(w, "TIME\tUSER\tVIA\tACTION\tMACHINE\tTARGET\tFROM\tOUTCOME\tERROR", rows)
+}
+
+// inventoryRows are the rows of bootd show for a machine's reported hardware.
+func inventoryRows(inv *boot.Inventory) [][]string {
+	if inv == nil {
+		return [][]string{{"hardware", "not reported yet (bootd-init reports it once a boot, after the key)"}}
+	}
+	machine := strings.TrimSpace(inv.Vendor + " " + inv.Model)
+	for _, f := range []struct{ name, v string }{{"serial", inv.Serial}, {"BIOS", inv.BIOSVersion}, {"revision", inv.PiRevision}} {
+		if f.v != "" {
+			machine += ", " + f.name + " " + f.v
+		}
+	}
+	cpus := strconv.Itoa(inv.CPUs)
+	if inv.CPUModel != "" {
+		cpus += " × " + inv.CPUModel
+	}
+	var nics, disks []string
+	for _, n := range inv.NICs {
+		s := n.Name + " " + n.MAC
+		switch {
+		case !n.Link:
+			s += " (no link)"
+		case n.SpeedMbps > 0:
+			s += fmt.Sprintf(" (%d Mb/s)", n.SpeedMbps)
+		}
+		nics = append(nics, s)
+	}
+	for _, d := range inv.Disks {
+		disks = append(disks, d.Name+" "+boot.FormatSize(d.SizeBytes))
+	}
+	if len(disks) == 0 {
+		disks = []string{"none"}
+	}
+	return [][]string{{"hardware", orDash(machine)}, {"cpus", cpus}, {"memory", boot.FormatSize(inv.MemoryBytes)},
+		{"nics", orDash(strings.Join(nics, ", "))}, {"disks", strings.Join(disks, ", ")},
+		{"reported", when(inv.Reported)}}
 }

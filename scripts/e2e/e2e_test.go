@@ -222,6 +222,7 @@ func TestNetboot(t *testing.T) {
 			if got := r.stages(t, run.mac); !inOrder(got, run.stages) {
 				t.Errorf("timeline stages %v, want %v in order", got, run.stages)
 			}
+			r.checkInventory(t, run.mac) // inventory_test.go
 			second, _ := r.boot(t, run.fw, run.tap, run.mac, host, string(run.fw)+"-2")
 			if !strings.Contains(second, "on "+host) {
 				t.Errorf("second boot found %q, want the file the first boot wrote", second)
