@@ -37,6 +37,7 @@ type rig struct {
 	server   string // the admin listener (API), on the namespace's loopback
 	bootURL  string // the boot listener, where machines fetch files
 	bootd    *proc
+	console  string // the end of the last boot's console, for messages
 }
 
 const httpAddr = bridgeAddr + ":8080"
@@ -162,6 +163,7 @@ func (r *rig) boot(t *testing.T, fw firmware, tap, mac, hostname, name string) (
 	persist := v.wait(t, rePersist, 10*time.Second)[1]
 	v.wait(t, reDone, 30*time.Second)
 	v.finish(t, time.Minute)
+	r.console = v.tail(300)
 	t.Logf("%s: marker %.1fs after power-on; persisted: %s", name, secs, persist)
 	return persist, secs
 }

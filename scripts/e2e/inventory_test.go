@@ -14,13 +14,15 @@ import (
 // MAC, no disk): bootd show -o json has it.
 func (r *rig) checkInventory(t *testing.T, mac string) {
 	t.Helper()
-	var n boot.Node
-	if err := json.Unmarshal([]byte(r.cli(t, "show", mac, "-o", "json")), &n); err != nil {
+	var shown struct {
+		Node boot.Node `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(r.cli(t, "show", mac, "-o", "json")), &shown); err != nil {
 		t.Fatalf("show %s: %v", mac, err)
 	}
-	inv := n.Inventory
+	inv := shown.Node.Inventory
 	if inv == nil {
-		t.Fatalf("%s reported no inventory", mac)
+		t.Fatalf("%s reported no inventory; its console:\n%s\nbootd's log:\n%s", mac, r.console, r.ns.logTail("bootd", 60))
 	}
 	t.Logf("%s inventory: %s %s, %d CPUs, %d MiB, NICs %+v, disks %+v", mac, inv.Vendor, inv.Model, inv.CPUs,
 		inv.MemoryBytes>>20, inv.NICs, inv.Disks)
