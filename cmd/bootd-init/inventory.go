@@ -91,7 +91,7 @@ func (e *env) collectInventory() inventory {
 				continue
 			}
 			inv.NICs = append(inv.NICs, nic{Name: c.Name, MAC: c.MACAddress,
-				Link: e.sysText("/sys/class/net/"+c.Name+"/carrier") == "1",
+				Link:      e.sysText("/sys/class/net/"+c.Name+"/carrier") == "1",
 				SpeedMbps: max(0, e.sysInt("/sys/class/net/"+c.Name+"/speed"))})
 		}
 	}
