@@ -78,6 +78,7 @@ type Service struct {
 	checkpoint func(step string)
 	inflight   inflight
 	rec        recorder // the timeline writer (recorder.go)
+	health     health   // Ceph's health as last probed (health.go)
 	// The trust chain (session.go, keyrelease.go).
 	keyRelease KeyRelease
 	window     time.Duration
