@@ -56,6 +56,8 @@ type Node struct {
 	ArmedUntil time.Time `json:"armed_until,omitzero"`
 	// LastSeen is when the node was last seen on the wire.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Power is how bootd drives the node's power (power.go); nil: it does not.
+	Power *PowerSettings `json:"power,omitempty"`
 }
 
 // Enrolled reports whether the node is enrolled (in any state but discovered or retired).
@@ -67,6 +69,10 @@ func (n *Node) Enrolled() bool {
 func (n *Node) Clone() *Node {
 	c := *n
 	c.MAC = append(MAC(nil), n.MAC...)
+	if n.Power != nil {
+		p := *n.Power
+		c.Power = &p
+	}
 	return &c
 }
 
