@@ -82,6 +82,7 @@ func writeNode(w io.Writer, n *boot.Node) error {
 		{"arch", orDash(n.Arch)}, {"vendor class", orDash(n.VendorClass)}, {"address", orDash(n.Addr)},
 		{"pi serial", orDash(n.PiSerial)}, {"last stage", lastStage(n)},
 		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
+		{"power", powerSummary(n.Power)},
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rows {
@@ -158,4 +159,23 @@ func writeAudit(w io.Writer, recs []access.Record) error {
 			orDash(r.Target), from, string(r.Outcome), orDash(r.Error)})
 	}
 	return table(w, "TIME\tUSER\tVIA\tACTION\tMACHINE\tTARGET\tFROM\tOUTCOME\tERROR", rows)
+}
+
+// powerSummary describes a node's power settings: driver, BMC and user, and
+// where its password is (never the password).
+func powerSummary(p *boot.PowerSettings) string {
+	if p == nil {
+		return "-"
+	}
+	s := p.Driver
+	if p.Address != "" {
+		s += " " + p.Address
+	}
+	if p.User != "" {
+		s += " user " + p.User
+	}
+	if p.Secret != "" {
+		s += ", password " + p.Secret // the API says "sealed" or "file:PATH"
+	}
+	return s
 }
