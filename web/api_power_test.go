@@ -120,3 +120,38 @@ func TestPowerAPI(t *testing.T) {
 		t.Errorf("power of a node without a driver = %d %s, want 409", rec.Code, rec.Body)
 	}
 }
+
+// TestPowerDashboard: the machine page offers power buttons for a machine
+// with a driver; each asks first on its confirmation page, and only the
+// confirmed form acts (an operator's, audited, with the action).
+func TestPowerDashboard(t *testing.T) {
+	t.Parallel()
+	wp := &webPower{}
+	g := newGuardFixture(t, func(c *boot.Config) { c.Power = wp })
+	const mac = "52:54:00:12:34:57"
+	g.enroll(t, mac, "alpine")
+	g.api(t, access.RoleOperator, "PUT", "/api/v1/nodes/"+mac+"/power/settings", `{"driver":"hook","address":"poe1:7"}`)
+	b := g.dashboardAs(t, access.RoleOperator)
+	if page := b.get(t, "/machines/"+mac).Body.String(); !strings.Contains(page, `id="power-cycle"`) || !strings.Contains(page, "through hook at poe1:7") {
+		t.Fatalf("machine page has no power buttons:\n%s", page)
+	}
+	page := b.get(t, "/machines/"+mac+"/power?action=cycle").Body.String()
+	if !strings.Contains(page, `<dd id="power-action">cycle</dd>`) || !strings.Contains(page, "without a shutdown") {
+		t.Fatalf("confirmation page:\n%s", page)
+	}
+	if rec := b.post(t, "/machines/"+mac+"/power", "action", "cycle"); rec.Code != http.StatusSeeOther ||
+		!strings.HasPrefix(rec.Header().Get("Location"), "/machines/"+mac+"/power?action=cycle") || len(wp.actions) != 0 {
+		t.Errorf("unconfirmed POST = %d to %q, actions %v; want the confirmation page and nothing done", rec.Code, rec.Header().Get("Location"), wp.actions)
+	}
+	rec := b.post(t, "/machines/"+mac+"/power", "confirm", "yes", "action", "cycle")
+	if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "done=power-cycle") || len(wp.actions) != 1 {
+		t.Fatalf("confirmed POST = %d to %q, actions %v", rec.Code, rec.Header().Get("Location"), wp.actions)
+	}
+	if r := g.records(t)[0]; r.Via != access.ViaDashboard || r.Action != access.ActionPower || r.Target != "cycle" || r.User != "the-operator" {
+		t.Errorf("audit record %+v", r)
+	}
+	v := g.dashboardAs(t, access.RoleViewer)
+	if rec := v.post(t, "/machines/"+mac+"/power", "confirm", "yes", "action", "off"); rec.Code != http.StatusForbidden || len(wp.actions) != 1 {
+		t.Errorf("viewer's power off = %d, actions %v; want 403 and nothing done", rec.Code, wp.actions)
+	}
+}

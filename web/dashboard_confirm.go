@@ -34,6 +34,9 @@ var confirmations = map[string]confirmation{
 	"unfence": {"unfence", "Unfence", "Unfence: cut the holders off",
 		"Unfencing cuts every client that holds this machine's volume off the cluster (a blocklist entry) and breaks its lock, " +
 			"so the machine can boot again. Do it only when the holder is dead or must be stopped: a live one can no longer write."},
+	"power": {"power", "Power", "Yes, do it now",
+		"Power control acts on the machine itself, through its BMC or the power hook: off cuts its power at once, without a " +
+			"shutdown, and a cycle restarts it; whatever it was doing is interrupted and what it had not written is lost."},
 	"forget": {"forget", "Forget", "Forget this machine",
 		"Forgetting deletes this machine's record and its boot timeline. If it boots again it shows up as discovered."},
 }
@@ -82,7 +85,7 @@ func (d *dashboard) confirmWith(w http.ResponseWriter, r *http.Request, mac boot
 
 // loadConfirm reads what a confirmation page shows of the volume.
 func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
-	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" {
+	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" && c.Action != "power" {
 		return fmt.Errorf("%s needs one, and this bootd has %w", c.Title, boot.ErrNoVolumes)
 	}
 	if !c.HasVolumes || c.Node.Volume == "" {
@@ -221,6 +224,28 @@ func (d *dashboard) unfence(w http.ResponseWriter, r *http.Request) error {
 		return done(w, r, mac, "unfenced-none", "")
 	}
 	return done(w, r, mac, "unfenced", "")
+}
+
+// powerPost answers POST /machines/{mac}/power with confirm=yes and action
+// on, off or cycle.
+func (d *dashboard) powerPost(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	act := r.PostForm.Get("action")
+	if err != nil || !confirmed(w, r, mac, "power", url.Values{"action": {act}}) {
+		return err
+	}
+	a, err := boot.ParsePowerAction(act)
+	if err != nil || a == boot.PowerStatus {
+		return d.refuseConfirm(w, r, mac, "power", "power", badRequest("choose on, off or cycle"))
+	}
+	auditTarget(r, string(a))
+	if d.power == nil {
+		return d.refuseConfirm(w, r, mac, "power", "power", fmt.Errorf("%w: bootd runs without power control", boot.ErrNoPower))
+	}
+	if _, err := d.power.Power(r.Context(), mac, a, userName(r)); err != nil {
+		return d.refuseConfirm(w, r, mac, "power", "power", err)
+	}
+	return done(w, r, mac, "power-"+string(a), "")
 }
 
 // forget answers POST /machines/{mac}/forget with confirm=yes.

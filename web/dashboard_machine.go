@@ -76,6 +76,9 @@ func doneMessage(code string, mac boot.MAC, name string) string {
 		"retired":       "Retired %s: its volume, snapshots and Ceph user are gone, and netboot is off. Forget removes its record.",
 		"unfenced":      "Unfenced %s: the clients that held its volume are cut off, and it can boot.",
 		"unfenced-none": "Nothing held %s's volume: there was nobody to cut off.",
+		"power-on":      "Powered %s on.",
+		"power-off":     "Powered %s off.",
+		"power-cycle":   "Power-cycled %s.",
 	}[code]
 	if msg == "" {
 		return ""
