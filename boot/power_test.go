@@ -18,7 +18,9 @@ type fakePower struct {
 	fail    error
 }
 
-func (f *fakePower) Seal(mac MAC, pw string) (string, error) { return "sealed:test:" + mac.String(), nil }
+func (f *fakePower) Seal(mac MAC, pw string) (string, error) {
+	return "sealed:test:" + mac.String(), nil
+}
 
 func (f *fakePower) Power(_ context.Context, n *Node, a PowerAction) (PowerState, error) {
 	f.mu.Lock()
