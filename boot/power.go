@@ -120,7 +120,8 @@ type PowerRequest struct {
 }
 
 // SetPower sets (or, with Driver "none", clears) a node's power settings.
-// Without a new password or file, a node keeps the secret it had.
+// Without a new password or file, a node keeps the secret it had only when
+// the driver, address, user and fingerprint stay the same.
 func (s *Service) SetPower(ctx context.Context, mac MAC, req PowerRequest) (*Node, error) {
 	if s.power == nil {
 		return nil, fmt.Errorf("%w: bootd runs without power control", ErrNoPower)
@@ -134,7 +135,7 @@ func (s *Service) SetPower(ctx context.Context, mac MAC, req PowerRequest) (*Nod
 			return nil, invalid("power driver %s needs an address and a user", ps.Driver)
 		}
 	case DriverHook:
-		ps.Address, ps.User, ps.Fingerprint = "", "", ""
+		ps.Fingerprint = "" // Address and User are the hook's to read (a switch port)
 	default:
 		return nil, invalid("unknown power driver %q: want ipmi, redfish, hook or none", ps.Driver)
 	}
@@ -158,8 +159,12 @@ func (s *Service) SetPower(ctx context.Context, mac MAC, req PowerRequest) (*Nod
 		ps.Secret = "file:" + req.PasswordFile
 	}
 	n, err := s.updateEnrolled(ctx, mac, func(n *Node) error {
-		if ps.Secret == "" && n.Power != nil && n.Power.Driver == ps.Driver {
-			ps.Secret = n.Power.Secret
+		// The stored password is kept only for the same BMC and user: a
+		// changed address, user or pinned certificate needs it again, so
+		// nobody can send a stored password to another machine.
+		if old := n.Power; ps.Secret == "" && old != nil && old.Driver == ps.Driver && old.Address == ps.Address &&
+			old.User == ps.User && old.Fingerprint == ps.Fingerprint {
+			ps.Secret = old.Secret
 		}
 		if ps.Secret == "" && ps.Driver != DriverHook {
 			return invalid("power driver %s needs the BMC's password: --password-file", ps.Driver)

@@ -34,6 +34,7 @@ func (s *server) routesAPI(r chi.Router) {
 	s.routesVolumes(r)
 	s.routesUsers(r)
 	s.routesDiscover(r)
+	s.routesPower(r)
 	if s.store != nil {
 		s.act(r, get, "/backup", access.ActionBackup, s.backup)
 	}
@@ -63,6 +64,12 @@ func noStore(next http.Handler) http.Handler {
 type (
 	nodeBody struct {
 		Node *boot.Node `json:"node"`
+	}
+	// armedBody is netboot once's answer: the node, and what its BMC was
+	// told (empty when it has no power driver).
+	armedBody struct {
+		Node *boot.Node `json:"node"`
+		BMC  string     `json:"bmc,omitempty"`
 	}
 	enrolledBody struct {
 		Node     *boot.Node `json:"node"`
@@ -108,7 +115,7 @@ func (s *server) discovered(w http.ResponseWriter, r *http.Request) error {
 	if nodes == nil {
 		nodes = []*boot.Node{}
 	}
-	s.writeJSON(w, r, http.StatusOK, discoveredBody{Nodes: nodes, Bound: s.nodes.DiscoveryStats()})
+	s.writeJSON(w, r, http.StatusOK, discoveredBody{Nodes: redactAll(nodes), Bound: s.nodes.DiscoveryStats()})
 	return nil
 }
 
@@ -120,7 +127,7 @@ func (s *server) writeNodes(w http.ResponseWriter, r *http.Request, states ...bo
 	if nodes == nil {
 		nodes = []*boot.Node{}
 	}
-	s.writeJSON(w, r, http.StatusOK, nodesBody{Nodes: nodes})
+	s.writeJSON(w, r, http.StatusOK, nodesBody{Nodes: redactAll(nodes)})
 	return nil
 }
 
@@ -157,7 +164,7 @@ func (s *server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return namingImage(req.Image, err)
 	}
-	body := enrolledBody{Node: n, Warnings: []string{}}
+	body := enrolledBody{Node: redact(n), Warnings: []string{}}
 	if !s.volumes.HasVolumes() {
 		body.Warnings = append(body.Warnings, warnNoVolumes)
 	}
@@ -266,7 +273,12 @@ func (s *server) netboot(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		n, err := s.enrollment.Arm(r.Context(), mac, 0)
-		return s.writeNode(w, r, n, err)
+		if err != nil {
+			return err
+		}
+		body := armedBody{Node: redact(n), BMC: s.bmcNetbootOnce(r.Context(), mac, userName(r))}
+		s.writeJSON(w, r, http.StatusOK, body)
+		return nil
 	}
 	n, err := s.enrollment.SetNetboot(r.Context(), mac, *req.Enabled)
 	return s.writeNode(w, r, n, err)
@@ -277,7 +289,7 @@ func (s *server) writeNode(w http.ResponseWriter, r *http.Request, n *boot.Node,
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, nodeBody{Node: n})
+	s.writeJSON(w, r, http.StatusOK, nodeBody{Node: redact(n)})
 	return nil
 }
 

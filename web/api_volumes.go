@@ -55,6 +55,9 @@ type (
 type reimageRequest struct {
 	Keep bool   `json:"keep"`
 	Name string `json:"name"`
+	// Reboot powers the machine off first and on again on the fresh clone,
+	// through its power driver (boot.Service.ReimageReboot).
+	Reboot bool `json:"reboot"`
 }
 
 // reimageWith answers POST /nodes/{mac}/reimage for mac.
@@ -72,6 +75,15 @@ func (s *server) reimageWith(w http.ResponseWriter, r *http.Request, mac boot.MA
 		n   *boot.Node
 		err error
 	)
+	if req.Reboot {
+		auditTarget(r, "reboot") // an operator's, as reimage and power are
+		p, err := s.powerOps()
+		if err != nil {
+			return err
+		}
+		n, err = p.ReimageReboot(r.Context(), mac, req.Keep, req.Name, userName(r))
+		return s.writeNode(w, r, n, err)
+	}
 	if req.Keep {
 		n, err = s.volumes.ReimageKeep(r.Context(), mac, req.Name)
 	} else {

@@ -45,6 +45,7 @@ type dashboard struct {
 	throttle   *throttle
 	index      *nodeIndex
 	window     DiscoverWindow // nil: no discover window to show
+	power      PowerOps       // nil: no power control
 	closing    <-chan struct{}
 	heartbeat  time.Duration
 	now        func() time.Time
@@ -59,7 +60,7 @@ func newDashboard(cfg Config, s *server) (*dashboard, error) {
 	d := &dashboard{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, events: cfg.Events,
 		log: log, static: static, assets: map[string]string{}, sess: newSessions(cfg.SessionKey, cfg.SessionTTL),
 		users: cfg.Users, audit: cfg.Audit, guard: s.guard, throttle: s.throttle,
-		index: &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events}, window: cfg.Discover,
+		index: &nodeIndex{nodes: cfg.Nodes, changes: cfg.Events}, window: cfg.Discover, power: cfg.Power,
 		closing: cfg.Closing, heartbeat: 20 * time.Second, now: time.Now}
 	err = fs.WalkDir(static, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -138,6 +139,7 @@ func (d *dashboard) routes(r chi.Router) {
 				{"reimage", access.ActionReimage, d.reimage}, {"rollback", access.ActionRollback, d.rollback},
 				{"retire", access.ActionRetire, d.retire}, {"unfence", access.ActionUnfence, d.unfence},
 				{"forget", access.ActionForget, d.forget}, {"replace", access.ActionReplace, d.replace},
+				{"power", access.ActionPower, d.powerPost},
 			} {
 				d.act(r, get, "/machines/{mac}/"+c.name, view, d.confirm(c.name))
 				d.act(r, post, "/machines/{mac}/"+c.name, c.action, c.post)

@@ -38,6 +38,9 @@ var confirmations = map[string]confirmation{
 		"Replacing moves this machine's hostname, image and volume (with its snapshots) to the machine you choose, which " +
 			"then boots this disk. Whatever still holds the volume is cut off the cluster, the volume's Ceph key is made anew, " +
 			"and this MAC is retired: it gets no key any more. Do it when this machine is dead or gone."},
+	"power": {"power", "Power", "Yes, do it now",
+		"Power control acts on the machine itself, through its BMC or the power hook: off cuts its power at once, without a " +
+			"shutdown, and a cycle restarts it; whatever it was doing is interrupted and what it had not written is lost."},
 	"forget": {"forget", "Forget", "Forget this machine",
 		"Forgetting deletes this machine's record and its boot timeline. If it boots again it shows up as discovered."},
 }
@@ -95,7 +98,7 @@ func (d *dashboard) loadConfirm(ctx context.Context, c *confirmData) error {
 		}
 		return err
 	}
-	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" {
+	if !c.HasVolumes && c.Action != "retire" && c.Action != "forget" && c.Action != "power" {
 		return fmt.Errorf("%s needs one, and this bootd has %w", c.Title, boot.ErrNoVolumes)
 	}
 	if !c.HasVolumes || c.Node.Volume == "" {
@@ -273,6 +276,28 @@ func (d *dashboard) replaceChoose(w http.ResponseWriter, r *http.Request) error 
 		return badRequest("the new machine's MAC: %v", err)
 	}
 	return seeOther(w, r, "/machines/"+old.String()+"/replace?"+url.Values{"new": {to.String()}}.Encode())
+}
+
+// powerPost answers POST /machines/{mac}/power with confirm=yes and action
+// on, off or cycle.
+func (d *dashboard) powerPost(w http.ResponseWriter, r *http.Request) error {
+	mac, err := pathMAC(r)
+	act := r.PostForm.Get("action")
+	if err != nil || !confirmed(w, r, mac, "power", url.Values{"action": {act}}) {
+		return err
+	}
+	a, err := boot.ParsePowerAction(act)
+	if err != nil || a == boot.PowerStatus {
+		return d.refuseConfirm(w, r, mac, "power", "power", badRequest("choose on, off or cycle"))
+	}
+	auditTarget(r, string(a))
+	if d.power == nil {
+		return d.refuseConfirm(w, r, mac, "power", "power", fmt.Errorf("%w: bootd runs without power control", boot.ErrNoPower))
+	}
+	if _, err := d.power.Power(r.Context(), mac, a, userName(r)); err != nil {
+		return d.refuseConfirm(w, r, mac, "power", "power", err)
+	}
+	return done(w, r, mac, "power-"+string(a), "")
 }
 
 // forget answers POST /machines/{mac}/forget with confirm=yes.

@@ -79,6 +79,9 @@ func doneMessage(code string, mac boot.MAC, name string) string {
 		"unfenced":      "Unfenced %s: the clients that held its volume are cut off, and it can boot.",
 		"unfenced-none": "Nothing held %s's volume: there was nobody to cut off.",
 		"replaced":      "%s took the place of the machine it replaces: it boots that disk, with a new key; the old MAC is retired.",
+		"power-on":      "Powered %s on.",
+		"power-off":     "Powered %s off.",
+		"power-cycle":   "Power-cycled %s.",
 	}[code]
 	if msg == "" {
 		return ""

@@ -68,9 +68,13 @@ func status(err error) (int, string) {
 		errors.Is(err, bootfs.ErrBadName), errors.Is(err, access.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, boot.ErrExists), errors.Is(err, boot.ErrNoVolumes), errors.Is(err, boot.ErrBusy),
-		errors.Is(err, boot.ErrFenced), errors.Is(err, boot.ErrUnprotected),
+		errors.Is(err, boot.ErrFenced), errors.Is(err, boot.ErrUnprotected), errors.Is(err, boot.ErrNoPower),
+		errors.Is(err, boot.ErrPowerUnsupported),
 		errors.Is(err, access.ErrExists), errors.Is(err, access.ErrLastAdmin):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, boot.ErrPower):
+		// The BMC's or hook's failure, in words that name no secret.
+		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()
 	case errors.Is(err, errThrottled):

@@ -285,6 +285,9 @@ func buildFixture(t *testing.T, withVolumes bool, now func() time.Time, cfg Conf
 // passes it, and, unless cfg has them, users (testUsers) and an audit log.
 func withDomain(cfg Config, svc *boot.Service) Config {
 	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	if cfg.Power == nil {
+		cfg.Power = svc
+	}
 	if cfg.Users == nil {
 		cfg.Users = testUsers()
 	}

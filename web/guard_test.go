@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/access"
 	"github.com/bootd/bootd/boot/access/accesstest"
 	"github.com/go-chi/chi/v5"
@@ -23,12 +24,12 @@ type guardFixture struct {
 	win    *window                // the discover window
 }
 
-func newGuardFixture(t *testing.T) *guardFixture {
+func newGuardFixture(t *testing.T, opts ...func(*boot.Config)) *guardFixture {
 	t.Helper()
 	g := &guardFixture{users: testUsers(), audit: accesstest.NewAuditLog(access.Retention{}), tokens: map[access.Role]string{},
 		win: &window{}}
 	g.fixture = buildFixture(t, true, nil, Config{SessionKey: []byte(testSessionKey), Users: g.users, Audit: g.audit,
-		Backup: fakeBackup{}, Discover: g.win})
+		Backup: fakeBackup{}, Discover: g.win}, opts...)
 	ctx := context.Background()
 	for _, role := range access.Roles() {
 		name := "the-" + string(role)

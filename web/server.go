@@ -70,6 +70,9 @@ type Config struct {
 	// Discover is the DHCP discover window (api_discover.go); nil leaves
 	// its routes out.
 	Discover DiscoverWindow
+	// Power drives machines' power (api_power.go); nil: bootd runs without
+	// power control, and its routes say so.
+	Power PowerOps
 }
 
 // server holds what the API, /healthz and /boot handlers share. It has no
@@ -91,6 +94,7 @@ type server struct {
 	store      Backup
 	bootLimit  *bootLimit
 	window     DiscoverWindow
+	power      PowerOps
 	// throttle counts failed logins and tokens (throttle.go).
 	throttle *throttle
 }
@@ -130,7 +134,7 @@ func New(cfg Config) (*Handlers, error) {
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
 		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger, store: cfg.Backup,
-		window:  cfg.Discover,
+		window: cfg.Discover, power: cfg.Power,
 		metrics: m, version: cfg.Version, files: cfg.Files, dhcp: cfg.DHCP, throttle: newThrottle()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

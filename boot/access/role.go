@@ -70,6 +70,12 @@ const (
 	// ActionDiscover opens or closes the DHCP discover window (POST and
 	// DELETE /discover): while open, dhcp_clients known answers any MAC.
 	ActionDiscover Action = "discover"
+	// ActionPower turns a machine's power on or off, or cycles it, through
+	// its BMC or the hook (POST /nodes/{mac}/power; reimage with reboot).
+	ActionPower Action = "power"
+	// ActionPowerSet sets a machine's power driver, BMC address, user and
+	// password (PUT /nodes/{mac}/power/settings).
+	ActionPowerSet Action = "power.set"
 )
 
 // Actions that only read.
@@ -82,6 +88,9 @@ const (
 	// ActionBackup copies the whole store, password hashes and token
 	// digests included: an admin's, and audited though it changes nothing.
 	ActionBackup Action = "backup" // GET /backup
+	// ActionPowerStatus asks a machine's BMC for its power state (GET
+	// /nodes/{mac}/power): a read, but a login on the BMC each time.
+	ActionPowerStatus Action = "power.status"
 )
 
 // rule is an action's least role, and whether it changes state (and so is
@@ -91,8 +100,7 @@ type rule struct {
 	changes bool
 }
 
-// rules is the one table of who may do what. Power control, when it comes,
-// is an operator's.
+// rules is the one table of who may do what.
 var rules = map[Action]rule{
 	ActionView:      {RoleViewer, false},
 	ActionExplain:   {RoleViewer, false},
@@ -113,6 +121,13 @@ var rules = map[Action]rule{
 	// The discover window lets unknown machines be answered (and so
 	// discovered and enrolled) for a while: an operator's, like enroll.
 	ActionDiscover: {RoleOperator, true},
+	// Power control acts on machines as reimage does: an operator's. Its
+	// settings too: a changed BMC address or user needs the password again
+	// (boot.Service.SetPower), so an operator cannot send a stored password
+	// elsewhere. Status reads, but costs a BMC login: an operator's as well.
+	ActionPower:       {RoleOperator, true},
+	ActionPowerSet:    {RoleOperator, true},
+	ActionPowerStatus: {RoleOperator, false},
 
 	ActionRollback: {RoleAdmin, true},
 	ActionRetire:   {RoleAdmin, true},

@@ -17,6 +17,8 @@ var want = map[Action]Role{
 	ActionEnroll: RoleOperator, ActionAssign: RoleOperator, ActionNetboot: RoleOperator, ActionArm: RoleOperator,
 	ActionReimage: RoleOperator, ActionSnapshot: RoleOperator, ActionProtect: RoleOperator, ActionForget: RoleOperator,
 	ActionDiscover: RoleOperator,
+	// Issue 17: power control is an operator's, its status too (a BMC login).
+	ActionPower: RoleOperator, ActionPowerSet: RoleOperator, ActionPowerStatus: RoleOperator,
 
 	ActionRollback: RoleAdmin, ActionRetire: RoleAdmin, ActionUnfence: RoleAdmin, ActionReplace: RoleAdmin, ActionRepair: RoleAdmin,
 	ActionUsers: RoleAdmin, ActionUserAdd: RoleAdmin, ActionUserRole: RoleAdmin, ActionUserPass: RoleAdmin,
@@ -58,14 +60,14 @@ func TestAllows(t *testing.T) {
 	if RoleOperator.Allows(ActionRetire) {
 		t.Error("an operator may retire")
 	}
-	if RoleAdmin.Allows("power") {
+	if RoleAdmin.Allows("shutdown-everything") {
 		t.Error("an admin is allowed an unknown action")
 	}
 }
 
 func TestChanges(t *testing.T) {
 	t.Parallel()
-	reads := []Action{ActionView, ActionExplain, ActionReconcile, ActionAudit, ActionUsers}
+	reads := []Action{ActionView, ActionExplain, ActionReconcile, ActionAudit, ActionUsers, ActionPowerStatus}
 	for _, a := range Actions() {
 		if got := a.Changes(); got == slices.Contains(reads, a) {
 			t.Errorf("%s.Changes() = %v", a, got)

@@ -164,7 +164,24 @@ func runNetboot(ctx context.Context, c *client, inv invocation) error {
 	default:
 		return fmt.Errorf("%w: bootd netboot <mac> on|off|once, not %q", errUsage, inv.args[1])
 	}
-	return nodeAction(ctx, c, inv, http.MethodPut, "/netboot", map[string]bool{"enabled": on, "once": once})
+	if !once {
+		return nodeAction(ctx, c, inv, http.MethodPut, "/netboot", map[string]bool{"enabled": on})
+	}
+	var resp struct {
+		Node boot.Node `json:"node"`
+		BMC  string    `json:"bmc"`
+	}
+	raw, err := c.do(ctx, http.MethodPut, macPath(inv.args[0], "/netboot"), map[string]bool{"enabled": true, "once": true}, &resp)
+	if err != nil || inv.json {
+		return orRaw(err, inv, raw)
+	}
+	if err := writeNode(inv.out, &resp.Node); err != nil {
+		return err
+	}
+	if resp.BMC != "" {
+		_, err = fmt.Fprintln(inv.out, "bmc:", resp.BMC)
+	}
+	return err
 }
 
 // nodeAction calls a route that answers {"node": ...} and shows the node.

@@ -16,14 +16,16 @@ import (
 // reconcile, golden checks, and reimage's choice of keeping the old volume.
 
 type reimageOpts struct {
-	keep *bool
-	name *string
+	keep, reboot *bool
+	name         *string
 }
 
 func reimageFlags(fs *flag.FlagSet) any {
 	return reimageOpts{
 		keep: fs.Bool("keep", false, "keep the old volume as a snapshot"),
 		name: fs.String("name", "", "name of the kept volume (default: one from the clock)"),
+		reboot: fs.Bool("reboot", false, "through the machine's power driver: power off, reimage, "+
+			"one-time network boot, power on"),
 	}
 }
 
@@ -35,8 +37,11 @@ func runReimage(ctx context.Context, c *client, inv invocation) error {
 		return fmt.Errorf("%w: bootd reimage <mac> --keep --name NAME: --name needs --keep", errUsage)
 	}
 	var body any
-	if *o.keep {
-		body = map[string]any{"keep": true, "name": *o.name}
+	if *o.keep || *o.reboot {
+		body = map[string]any{"keep": *o.keep, "name": *o.name, "reboot": *o.reboot}
+	}
+	if *o.reboot {
+		c.http.Timeout = powerTimeout
 	}
 	return nodeAction(ctx, c, inv, http.MethodPost, "/reimage", body)
 }

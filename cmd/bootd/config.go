@@ -127,6 +127,10 @@ type serveConfig struct {
 	// legacy (msgr v1, the default), crc, secure (encrypted), prefer-crc
 	// or prefer-secure.
 	CephMsMode string `yaml:"ceph_ms_mode"`
+	// PowerHook is the executable nodes with power driver hook are driven
+	// by (power.Hook); empty: none. PowerHookTimeout bounds one run.
+	PowerHook        string `yaml:"power_hook"`
+	PowerHookTimeout string `yaml:"power_hook_timeout"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -162,6 +166,8 @@ func defaultServeConfig() serveConfig {
 		// mode (docs/dhcp.md, "Who is answered").
 		DHCPClients:     "all",
 		DHCPDeclineHold: "10m",
+
+		PowerHookTimeout: "30s",
 	}
 }
 
@@ -227,6 +233,8 @@ func (c *serveConfig) fields() []configField {
 		{"ceph-keyring", "BOOTD_CEPH_KEYRING", "keyring file with the Ceph user's key", &c.CephKeyring},
 		{"ceph-pool", "BOOTD_CEPH_POOL", "RBD pool of the nodes' volumes (default rbd)", &c.CephPool},
 		{"ceph-golden-namespace", "BOOTD_CEPH_GOLDEN_NAMESPACE", "RBD namespace of golden images (default golden)", &c.CephGoldenNamespace},
+		{"power-hook", "BOOTD_POWER_HOOK", "executable that drives the power of nodes with power driver hook (called with MAC and action)", &c.PowerHook},
+		{"power-hook-timeout", "BOOTD_POWER_HOOK_TIMEOUT", "how long one run of the power hook may take, e.g. 30s", &c.PowerHookTimeout},
 		{"ceph-ms-mode", "BOOTD_CEPH_MS_MODE", "how nodes map their volumes: legacy (msgr v1, default), crc, secure (encrypted msgr2), prefer-crc or prefer-secure", &c.CephMsMode},
 	}
 }
@@ -326,6 +334,12 @@ func (c serveConfig) validate() error {
 		if n, err := strconv.Atoi(v.value); err != nil || n <= 0 {
 			return fmt.Errorf("--%s %q: want a whole number above 0", v.flag, v.value)
 		}
+	}
+	if d, err := time.ParseDuration(c.PowerHookTimeout); err != nil || d <= 0 || d > 10*time.Minute {
+		return fmt.Errorf("--power-hook-timeout %q: want a duration from 1s to 10m, e.g. 30s", c.PowerHookTimeout)
+	}
+	if c.PowerHook != "" && !filepath.IsAbs(c.PowerHook) {
+		return fmt.Errorf("--power-hook %q: want an absolute path", c.PowerHook)
 	}
 	if err := rbd.CheckMsMode(c.CephMsMode); err != nil {
 		return fmt.Errorf("--ceph-ms-mode: %w", err)

@@ -83,6 +83,7 @@ func writeNode(w io.Writer, n *boot.Node) error {
 		{"arch", orDash(n.Arch)}, {"vendor class", orDash(n.VendorClass)}, {"address", orDash(n.Addr)},
 		{"pi serial", orDash(n.PiSerial)}, {"last stage", lastStage(n)},
 		{"last seen", when(n.LastSeen)}, {"created", when(n.Created)}, {"updated", when(n.Updated)},
+		{"power", powerSummary(n.Power)},
 	}
 	if len(n.Replaces) > 0 {
 		rows = append(rows, []string{"replaces", n.Replaces.String()})
@@ -203,4 +204,23 @@ func inventoryRows(inv *boot.Inventory) [][]string {
 	return [][]string{{"hardware", orDash(machine)}, {"cpus", cpus}, {"memory", boot.FormatSize(inv.MemoryBytes)},
 		{"nics", orDash(strings.Join(nics, ", "))}, {"disks", strings.Join(disks, ", ")},
 		{"reported", when(inv.Reported)}}
+}
+
+// powerSummary describes a node's power settings: driver, BMC and user, and
+// where its password is (never the password).
+func powerSummary(p *boot.PowerSettings) string {
+	if p == nil {
+		return "-"
+	}
+	s := p.Driver
+	if p.Address != "" {
+		s += " " + p.Address
+	}
+	if p.User != "" {
+		s += " user " + p.User
+	}
+	if p.Secret != "" {
+		s += ", password " + p.Secret // the API says "sealed" or "file:PATH"
+	}
+	return s
 }

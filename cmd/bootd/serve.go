@@ -57,8 +57,12 @@ func runServe(ctx context.Context, inv invocation) error {
 			"key_release", string(rule))
 	}
 	discMax, discRate := cfg.discovered()
+	pwr, err := newPower(cfg, log)
+	if err != nil {
+		return err
+	}
 	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint,
-		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate})
+		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate, Power: pwr})
 	if err != nil {
 		return err
 	}
@@ -273,5 +277,6 @@ func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
 // that web's handlers ask for.
 func webDomain(cfg web.Config, svc *boot.Service) web.Config {
 	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
+	cfg.Power = svc
 	return cfg
 }

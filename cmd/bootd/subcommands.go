@@ -64,19 +64,37 @@ func commands() []command {
 		{name: "assign", summary: "change the image a machine boots", args: "<mac> <image>", nargs: 2,
 			about:   "Sets the image an enrolled machine boots. Its volume is kept; bootd reimage gives it a fresh clone of the new image.",
 			example: "bootd assign 52:54:00:12:34:56 alpine-3.20", client: runAssign},
-		{name: "reimage", summary: "give a machine a fresh clone of its image", args: "<mac> [--keep [--name NAME]]", nargs: 1,
+		{name: "reimage", summary: "give a machine a fresh clone of its image", args: "<mac> [--keep [--name NAME]] [--reboot]", nargs: 1,
 			about: "Replaces a machine's volume with a fresh clone of its image's golden snapshot. Without --keep the old " +
 				"volume and its snapshots are deleted; with --keep the old volume is kept whole, under --name or a name " +
-				"from the clock, and bootd rollback can return to it. The machine must be off its volume.",
-			example: "bootd reimage 52:54:00:12:34:56 --keep --name before-upgrade",
+				"from the clock, and bootd rollback can return to it. The machine must be off its volume. With --reboot, " +
+				"bootd does that through the machine's power driver: power off, release the machine's own dead boot from " +
+				"the volume, reimage, one-time network boot on the BMC, power on.",
+			example: "bootd reimage 52:54:00:12:34:56 --keep --name before-upgrade\nbootd reimage 52:54:00:12:34:56 --reboot",
 			flags:   reimageFlags, client: runReimage},
 		{name: "forget", summary: "remove a machine's record", args: "<mac>", nargs: 1,
 			about:   "Removes a machine's record and timeline. A machine that still has a volume is refused: retire it first.",
 			example: "bootd forget 52:54:00:12:34:56", client: runForget},
 		{name: "netboot", summary: "allow or stop network boot", args: "<mac> on|off|once", nargs: 2,
 			about: "on: the machine network-boots; off: bootd gives it no boot file, so its firmware boots its next device; " +
-				"once: on, and armed for one boot (under key_release armed or lease+armed only an armed boot gets its key).",
+				"once: on, and armed for one boot (under key_release armed or lease+armed only an armed boot gets its key); " +
+				"for a machine with a power driver, once also sets the BMC's one-time network boot.",
 			example: "bootd netboot 52:54:00:12:34:56 off\nbootd netboot 52:54:00:12:34:56 once", client: runNetboot},
+		{name: "power", summary: "turn a machine's power on, off, cycle it, or show it; set its power driver",
+			args: "<mac> on|off|cycle|status | set <mac> --driver ipmi|redfish|hook|none [--address A] [--user U] " +
+				"[--password-file FILE|- | --password-path PATH] [--fingerprint-bmc SHA256]",
+			nargs: 2, notMAC: true,
+			about: "Drives a machine's power through its BMC (IPMI over LAN, Redfish) or the power_hook command, and " +
+				"writes each change to its timeline and the audit log. power set records how: the driver, the BMC's " +
+				"address and user, and its password, read from --password-file (mode 0600) or standard input and kept " +
+				"by bootd encrypted with the key in its data folder, or --password-path, a file on bootd's host bootd " +
+				"reads each time. A changed address or user needs the password again. No flag takes the password " +
+				"itself, and no answer shows it. A refused password is an error at once, not retried (docs/hardware.md).",
+			example: "bootd power set 52:54:00:12:34:56 --driver ipmi --address 10.0.0.21 --user root --password-file ./r630.pw\n" +
+				"bootd power set 52:54:00:12:34:57 --driver redfish --address https://10.0.0.22 --user root --password-file -\n" +
+				"bootd power set dc:a6:32:01:02:03 --driver hook --address poe-switch1:7\n" +
+				"bootd power 52:54:00:12:34:56 status\nbootd power 52:54:00:12:34:56 cycle",
+			flags: powerFlags, check: checkPower, client: runPower},
 		{name: "images", summary: "list the image catalog",
 			about:   "Prints the images of the daemon's catalog (--images-dir of bootd serve) that machines can be enrolled on.",
 			example: "bootd images", client: runImages},
