@@ -16,6 +16,7 @@ type fakePower struct {
 	actions []PowerAction
 	on      bool
 	fail    error
+	refuse  map[PowerAction]error // errors for one action only
 }
 
 func (f *fakePower) Seal(mac MAC, pw string) (string, error) {
@@ -28,6 +29,9 @@ func (f *fakePower) Power(_ context.Context, n *Node, a PowerAction) (PowerState
 	f.actions = append(f.actions, a)
 	if f.fail != nil {
 		return "", f.fail
+	}
+	if err := f.refuse[a]; err != nil {
+		return "", err
 	}
 	switch a {
 	case PowerOn, PowerCycle:
@@ -183,6 +187,29 @@ func TestReimageReboot(t *testing.T) {
 	if after, _ := vols.Volume(ctx, n.Volume); after.ID == before.ID {
 		t.Error("the volume was not reimaged")
 	}
+	// A BMC that refuses the one-time network boot: a warning on the
+	// timeline, and the machine is powered on all the same.
+	fp.refuse = map[PowerAction]error{PowerNetbootOnce: errors.Join(ErrPower, errors.New("cc 0xcc: invalid data field"))}
+	fp.actions = nil
+	vols.holders[n.Volume] = nil
+	if _, err := s.ReimageReboot(ctx, testMAC, false, "", "ann"); err != nil {
+		t.Fatalf("ReimageReboot with a BMC refusing the network boot = %v, want it powered on", err)
+	}
+	if want := []PowerAction{PowerOff, PowerNetbootOnce, PowerOn}; !slices.Equal(fp.actions, want) {
+		t.Errorf("power actions = %v, want %v", fp.actions, want)
+	}
+	s.Flush(ctx)
+	boots, _ := s.Timeline(ctx, testMAC)
+	warned := false
+	for _, b := range boots {
+		for _, ev := range b.Events {
+			warned = warned || ev.Stage == StageWarning && strings.Contains(ev.Detail, "refused the one-time network boot")
+		}
+	}
+	if !warned {
+		t.Error("no warning on the timeline for the refused one-time network boot")
+	}
+	fp.refuse = nil
 	// A holder elsewhere is not released: the reimage is refused.
 	vols.holders[n.Volume] = []Holder{{Addr: "198.18.0.99:0/1", Client: "client.77"}}
 	if _, err := s.ReimageReboot(ctx, testMAC, false, "", "ann"); !errors.Is(err, ErrBusy) {

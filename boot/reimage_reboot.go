@@ -20,7 +20,7 @@ const (
 // released from the volume (a holder at the node's last address; any other
 // holder refuses the reimage), the volume reimaged (kept under keep when
 // keepOld), the BMC told to boot from the network once (where the driver
-// can) and the power turned on. by names the operator for the timeline.
+// can: a refusal is a warning on the timeline) and the power turned on. by names the operator for the timeline.
 func (s *Service) ReimageReboot(ctx context.Context, mac MAC, keepOld bool, keep, by string) (*Node, error) {
 	n, err := s.powered(ctx, mac)
 	if err != nil {
@@ -47,8 +47,13 @@ func (s *Service) ReimageReboot(ctx context.Context, mac MAC, keepOld bool, keep
 	if err != nil {
 		return nil, err
 	}
+	// A diskless machine boots from the network by its own boot order; a
+	// BMC that refuses the one-time override (ipmi_sim's VM channel does,
+	// and so do some older BMCs) is worth a warning, not a machine left off.
 	if _, err := s.power.Power(ctx, n, PowerNetbootOnce); err != nil && !errors.Is(err, ErrPowerUnsupported) {
-		return n, fmt.Errorf("reimaged %s, but the one-time network boot failed: %w", mac, err)
+		s.log.Warn("one-time network boot refused; powering on anyway", "mac", mac.String(), "err", err)
+		s.Record(ctx, mac, Event{Stage: StageWarning, Detail: Printable("the BMC refused the one-time network boot (" + //nolint:errcheck // informational
+			err.Error() + "); powering on: the machine boots by its own boot order")})
 	}
 	if _, err := s.power.Power(ctx, n, PowerOn); err != nil {
 		return n, fmt.Errorf("reimaged %s, but power on failed: %w", mac, err)

@@ -80,8 +80,13 @@ sync
 mount -o remount,ro /
 sync
 echo "BOOTD-DONE"
-if grep -q bootd.stay /proc/cmdline; then
-	echo "bootd.stay on the command line: a shell on the console instead of powering off"
+# bootd.stay on the command line, or a hostname ending in -stay (the e2e
+# power test: the machine runs until its BMC cuts the power), keeps it up.
+stay=
+grep -q bootd.stay /proc/cmdline && stay="bootd.stay on the command line"
+case $(hostname) in *-stay) stay="the hostname ends in -stay" ;; esac
+if [ -n "$stay" ]; then
+	echo "$stay: a shell on the console instead of powering off"
 	tty=$(sed -n 's/.*console=\([^ ,]*\).*/\1/p' /proc/cmdline) # the last console= (ttyS0, ttyAMA0)
 	tty=${tty:-ttyS0}
 	exec setsid sh -c "exec sh </dev/$tty >/dev/$tty 2>&1"
