@@ -36,6 +36,8 @@ forbid ./boot/radosstore "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/ima
   "$mod/boot/store" go.etcd.io/bbolt
 forbid ./boot/storetest "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store" \
   "$mod/boot/radosstore" github.com/ceph/go-ceph/rados go.etcd.io/bbolt
+forbid ./boot/storedump "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store" \
+  "$mod/boot/radosstore" github.com/ceph/go-ceph/rados go.etcd.io/bbolt net/http
 forbid ./boot/store "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/images" "$mod/bootfs"
 forbid ./images "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store" "$mod/bootfs"
 forbid ./web "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
