@@ -16,6 +16,7 @@ import (
 // Config says where the store lives and how to reach the cluster.
 type Config struct {
 	ConfFile  string        // ceph.conf (monitors, and the keyring unless Keyring is set)
+	Monitors  string        // mon_host, instead of or over ConfFile's
 	Keyring   string        // keyring file of User; empty: what ConfFile says
 	User      string        // Ceph user without "client."; default "bootd"
 	Pool      string        // default "rbd"
@@ -78,8 +79,15 @@ func configure(conn *rados.Conn, cfg Config) error {
 		if err := conn.ReadConfigFile(cfg.ConfFile); err != nil {
 			return fmt.Errorf("read %s: %w", cfg.ConfFile, err)
 		}
-	} else if err := conn.ReadDefaultConfigFile(); err != nil {
-		return fmt.Errorf("read the default ceph.conf: %w", err)
+	} else if cfg.Monitors == "" {
+		if err := conn.ReadDefaultConfigFile(); err != nil {
+			return fmt.Errorf("read the default ceph.conf: %w", err)
+		}
+	}
+	if cfg.Monitors != "" {
+		if err := conn.SetConfigOption("mon_host", cfg.Monitors); err != nil {
+			return err
+		}
 	}
 	if cfg.Keyring != "" {
 		if err := conn.SetConfigOption("keyring", cfg.Keyring); err != nil {
