@@ -65,6 +65,8 @@ type Node struct {
 	// Inventory is the hardware the machine reported in its newest boot
 	// that reported one (nil before).
 	Inventory *Inventory `json:"inventory,omitempty"`
+	// Power is how bootd drives the node's power (power.go); nil: it does not.
+	Power *PowerSettings `json:"power,omitempty"`
 }
 
 // Enrolled reports whether the node is enrolled (in any state but discovered or retired).
@@ -82,6 +84,10 @@ func (n *Node) Clone() *Node {
 		inv := *n.Inventory
 		inv.NICs, inv.Disks = slices.Clone(inv.NICs), slices.Clone(inv.Disks)
 		c.Inventory = &inv
+	}
+	if n.Power != nil {
+		p := *n.Power
+		c.Power = &p
 	}
 	return &c
 }

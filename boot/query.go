@@ -19,6 +19,9 @@ type Plan struct {
 	Netboot bool
 	// Problem, when not empty, is why the node cannot boot; it is shown on its console.
 	Problem string
+	// Wait, when not empty, is why the node must wait before it boots (Ceph
+	// cannot take it now: health.go); its script sleeps and asks again.
+	Wait string
 }
 
 // Resolve returns the plan for mac, or an error wrapping ErrUnknown when mac
@@ -29,7 +32,7 @@ func (s *Service) Resolve(ctx context.Context, mac MAC) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Node: n, Netboot: n.Netboot}
+	p := &Plan{Node: n, Netboot: n.Netboot, Wait: s.waitFor(n)}
 	img, err := s.catalog.Image(ctx, n.Image)
 	switch {
 	case errors.Is(err, ErrUnknownImage):

@@ -44,6 +44,9 @@ type Config struct {
 	// DiscoveredRate is how many new discovered machines are recorded per
 	// minute at most, with a burst of as many; 0 means DefaultDiscoveredRate.
 	DiscoveredRate int
+	// Power drives nodes' power (package power); nil means bootd runs
+	// without power control.
+	Power Power
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
@@ -63,6 +66,8 @@ type Config struct {
 //     operations' shared check in volume_op.go.
 //   - Boot sessions and key release (session.go, keyrelease.go): SawLease,
 //     IssueBootToken, RedeemBootKey, Report, Arm, KeyRelease, Trust.
+//   - Power (power.go, reimage_reboot.go): SetPower, Power, HasPower,
+//     ReimageReboot.
 //   - Events: the timeline writer (recorder.go: Record, RecordFetch, Flush,
 //     DroppedEvents) and live updates (watch.go: Watch, Watching,
 //     ChangeMark, ChangesSince).
@@ -78,6 +83,7 @@ type Service struct {
 	checkpoint func(step string)
 	inflight   inflight
 	rec        recorder // the timeline writer (recorder.go)
+	health     health   // Ceph's health as last probed (health.go)
 	// The trust chain (session.go, keyrelease.go).
 	keyRelease KeyRelease
 	window     time.Duration
@@ -85,6 +91,7 @@ type Service struct {
 	sess       sessions
 	trust      TrustCounters
 	disc       discovery // the bound on discovered machines (discovered.go)
+	power      Power     // power control (power.go); nil without
 }
 
 // NewService returns a Service for cfg.
@@ -93,7 +100,7 @@ func NewService(cfg Config) (s *Service, err error) {
 		return nil, errors.New("boot: Config needs a Store and a Catalog")
 	}
 	s = &Service{store: cfg.Store, catalog: cfg.Catalog, volumes: cfg.Volumes,
-		log: cfg.Logger, now: cfg.Now, timeline: cfg.Timeline, checkpoint: cfg.Checkpoint}
+		log: cfg.Logger, now: cfg.Now, timeline: cfg.Timeline, checkpoint: cfg.Checkpoint, power: cfg.Power}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -21,11 +21,14 @@ const (
 	// StageWarning marks something an operator should know about a boot
 	// (a second key request) without moving the node's state.
 	StageWarning Stage = "warning"
+	// StagePower records a power action an operator asked for and its
+	// failure (power.go); like a warning, it leaves the node's state alone.
+	StagePower Stage = "power"
 )
 
 var stageRank = map[Stage]int{
 	StageDHCP: 1, StageTFTP: 2, StageScript: 3, StageKernel: 4, StageInitrd: 5,
-	StageNetwork: 6, StageKey: 7, StageVolume: 8, StageRoot: 9, StageFailed: 10, StageWarning: 11,
+	StageNetwork: 6, StageKey: 7, StageVolume: 8, StageRoot: 9, StageFailed: 10, StageWarning: 11, StagePower: 12,
 }
 
 // ValidStage reports whether s is one of the known stages.
@@ -104,7 +107,7 @@ func newBoot(last *Event, ev Event) bool {
 
 // applyEvent moves a node's state along with its boot.
 func applyEvent(n *Node, ev Event) {
-	if ev.Stage == StageWarning {
+	if ev.Stage == StageWarning || ev.Stage == StagePower {
 		return // on the timeline; the node's summary and state stay
 	}
 	n.LastStage, n.LastStageAt = ev.Stage, ev.Time

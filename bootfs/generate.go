@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -38,6 +39,8 @@ type scriptData struct {
 	Script, CmdlineFile string
 	Problem             string
 	Retry               int
+	// Jitter is Retry plus a random share of it, for wait.ipxe.
+	Jitter int
 }
 
 type initrdRef struct{ Name, Path string }
@@ -45,6 +48,7 @@ type initrdRef struct{ Name, Path string }
 // render runs the template called name.
 func (f *Files) render(name string, d scriptData) ([]byte, error) {
 	d.Retry, d.Script, d.CmdlineFile = f.retry, ScriptFile, PiCmdlineFile
+	d.Jitter = f.retry + rand.IntN(f.retry+1)
 	var b bytes.Buffer
 	if err := f.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
@@ -66,6 +70,9 @@ func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
 // A script without a one-time token is rendered once per distinct input and
 // then served from the cache (scriptcache.go).
 func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
+	if plan.Netboot && plan.Wait != "" {
+		return f.waitScript(plan)
+	}
 	if plan.Netboot && plan.Problem == "" && f.rbdBoot(plan) {
 		tmpl, d := f.nodeScriptData(ctx, plan, remote)
 		return f.script(ScriptFile, tmpl, d) // holds a one-time token
@@ -82,6 +89,23 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	}
 	if key != "" {
 		f.scripts.put(key, b)
+	}
+	return generated(ScriptFile, KindScript, b), nil
+}
+
+// waitScript is the wait-and-retry boot.ipxe of a node that must wait
+// (plan.Wait): it says why, sleeps Retry seconds and a random share more
+// (so that a rack told to wait does not come back in one instant), and
+// asks again. It is never cached: each has its own sleep.
+func (f *Files) waitScript(plan *boot.Plan) (*Content, error) {
+	n := plan.Node
+	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Problem: boot.Printable(strings.ReplaceAll(plan.Wait, "$", ""))} // iPXE expands ${...}
+	b, err := f.render("wait.ipxe", d)
+	if err != nil {
+		return nil, err
+	}
+	if f.rbd != nil {
+		f.rbd.NoteWaiting(n.MAC, plan.Wait)
 	}
 	return generated(ScriptFile, KindScript, b), nil
 }

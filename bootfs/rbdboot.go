@@ -37,6 +37,9 @@ type RBDNodes interface {
 	// from addr, or an error wrapping boot.ErrNotBound when addr is not
 	// the address of that machine's boot (the script then has no token).
 	IssueBootToken(mac boot.MAC, addr netip.Addr) (string, error)
+	// NoteWaiting records that mac was served a wait-and-retry script
+	// (its plan's Wait says why); it returns at once.
+	NoteWaiting(mac boot.MAC, reason string)
 }
 
 // overlays caches each image's overlay.cpio: the same for all its nodes.

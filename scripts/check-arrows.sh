@@ -45,6 +45,9 @@ forbid ./dhcp "$mod/boot" "$mod/web" "$mod/images" "$mod/bootfs" "$mod/rbd" "$mo
 forbid ./tftp "$mod/boot" "$mod/web" "$mod/images" "$mod/bootfs" "$mod/rbd" "$mod/dhcp"
 forbid ./rbd "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/boot/store" "$mod/bootfs"
 forbid ./templates "$mod/boot" "$mod/web" "$mod/bootfs"
+forbid ./power "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store" "$mod/bootfs" "$mod/images"
+# bootd-init stays a small static binary: no power control in it.
+forbid ./cmd/bootd-init "$mod/power" github.com/bougou/go-ipmi/pkg/client
 forbid ./bootfs "$mod/web" "$mod/dhcp" "$mod/tftp" "$mod/rbd" "$mod/boot/store"
 
 # The arrows block of docs/architecture.md ("pkg -> dep dep ...") is exactly

@@ -103,15 +103,7 @@ func (n *nodeServer) report(w http.ResponseWriter, r *http.Request) {
 		f := r.PostForm
 		err = n.svc.Report(r.Context(), mac, boot.Stage(f.Get("stage")), f.Get("detail"), f.Get("auth"), remoteAddr(r))
 	}
-	switch {
-	case err == nil:
-		w.Write([]byte("ok\n"))
-	case errors.Is(err, boot.ErrReportRefused), errors.Is(err, boot.ErrUnknown):
-		http.Error(w, "report refused", http.StatusForbidden)
-	default:
-		code, msg := status(err)
-		http.Error(w, msg, code)
-	}
+	answerReport(w, err)
 }
 
 // inventory takes a machine's hardware report (boot.Inventory as JSON in
@@ -131,6 +123,12 @@ func (n *nodeServer) inventory(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = n.svc.ReportInventory(r.Context(), mac, inv, r.PostForm.Get("auth"), remoteAddr(r))
 	}
+	answerReport(w, err)
+}
+
+// answerReport answers a report (of a stage or of the hardware): ok, a
+// refusal that says no more, or what was wrong with it.
+func answerReport(w http.ResponseWriter, err error) {
 	switch {
 	case err == nil:
 		w.Write([]byte("ok\n"))

@@ -71,6 +71,9 @@ func runServe(ctx context.Context, inv invocation) error {
 	if err := startupChecks(ctx, svc, log); err != nil {
 		return err
 	}
+	if p, ok := vols.(cephProber); ok {
+		go p.ProbeEvery(ctx, cephProbeEvery, cephProbeDeadline, svc.SetCephHealth)
+	}
 
 	tokenPath := filepath.Join(cfg.DataDir, tokenFileName)
 	token, err := web.LoadOrCreateToken(tokenPath)
@@ -108,6 +111,7 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	registerTrustMetrics(reg, svc)
+	registerHealthMetrics(reg, svc)
 	nodeAddr, nodeErr, stopNode, err := startNode(cfg, svc, cert, log)
 	if err != nil {
 		return err
@@ -215,6 +219,36 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // registerTrustMetrics exports the trust chain's counters (boot.TrustCounters).
+// cephProber is the volume backend's health probe (rbd.Client.ProbeEvery):
+// its answers decide whether booting nodes are told to wait (boot/health.go).
+type cephProber interface {
+	ProbeEvery(ctx context.Context, interval, deadline time.Duration, report func(boot.CephHealth))
+}
+
+// How often bootd probes Ceph, and how long a probe may take before Ceph
+// counts as not answering: a boot that starts while Ceph is down waits at
+// most about this long more than it must.
+const (
+	cephProbeEvery    = 5 * time.Second
+	cephProbeDeadline = 5 * time.Second
+)
+
+// registerHealthMetrics registers Ceph's health as bootd last probed it and
+// the wait-and-retry scripts served.
+func registerHealthMetrics(reg prometheus.Registerer, svc *boot.Service) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bootd_ceph_can_boot",
+		Help: "1 when the last probe found that Ceph can take boots (monitors answer, not HEALTH_ERR, the pool takes a write), else 0."},
+		func() float64 {
+			if svc.CephHealth().OK {
+				return 1
+			}
+			return 0
+		}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bootd_boot_wait_scripts_total",
+		Help: "Wait-and-retry scripts served to nodes that must wait for Ceph."},
+		func() float64 { return float64(svc.WaitScripts()) }))
+}
+
 func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
 	t := svc.Trust()
 	for _, m := range []struct {

@@ -164,6 +164,7 @@ func (r *rig) boot(t *testing.T, fw firmware, tap, mac, hostname, name string) (
 	v.wait(t, reDone, 30*time.Second)
 	v.finish(t, time.Minute)
 	r.console = v.tail(300)
+	r.breakdown(t, v, mac, name)
 	t.Logf("%s: marker %.1fs after power-on; persisted: %s", name, secs, persist)
 	return persist, secs
 }
@@ -261,6 +262,7 @@ func (r *rig) localBaseline(t *testing.T) float64 {
 		t.Errorf("local boot: / on %s, want /dev/vda", got)
 	}
 	v.finish(t, time.Minute)
+	r.breakdown(t, v, "", "local")
 	t.Logf("local virtio disk: marker %.1fs after start", secs)
 	return secs
 }

@@ -31,6 +31,7 @@ type vm struct {
 	proc    *proc
 	mu      sync.Mutex
 	console []string
+	at      []time.Time // when each console line arrived
 	log     string
 	started time.Time
 	done    chan struct{}
@@ -101,6 +102,7 @@ func runQEMU(t *testing.T, ns *netns, name string, args []string) *vm {
 			fmt.Fprintln(logf, line)
 			v.mu.Lock()
 			v.console = append(v.console, line)
+			v.at = append(v.at, time.Now())
 			v.mu.Unlock()
 		}
 		cmd.Wait()
