@@ -17,11 +17,6 @@ import (
 	"github.com/bootd/bootd/boot/access/accesstest"
 )
 
-func TestUserStore(t *testing.T) {
-	t.Parallel()
-	accesstest.TestUserStore(t, func(t *testing.T) access.UserStore { db, _ := openTemp(t); return db })
-}
-
 // TestSecretsNotStored makes a user with a password and a token through a
 // Directory on a real file, then reads the file's bytes: neither the
 // password nor the token, nor the token's secret half, is in them.

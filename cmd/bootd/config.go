@@ -115,6 +115,12 @@ type serveConfig struct {
 	// DashboardPasswordFile names a file (mode 0600) holding a password that
 	// logs in to the dashboard besides the API token; empty means none.
 	DashboardPasswordFile string `yaml:"dashboard_password_file"`
+	// Store is where bootd keeps its state: bbolt (the file in DataDir, the
+	// default) or rados (objects in StorePool's StoreNamespace, through the
+	// Ceph settings below; statestore.go).
+	Store          string `yaml:"store"`
+	StorePool      string `yaml:"store_pool"`
+	StoreNamespace string `yaml:"store_namespace"`
 	// Ceph settings (see volumes.go): the volume backend is on when
 	// CephConf or CephMonitors is set.
 	CephConf            string `yaml:"ceph_conf"`
@@ -136,6 +142,7 @@ type serveConfig struct {
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		DataDir:    defaultDataDir,
+		Store:      "bbolt",
 		HTTPListen: "127.0.0.1:8080",
 		// AdminListen's default depends on HTTPListen (adminListenAddr).
 		AdminTLS:   "on",
@@ -180,6 +187,9 @@ type configField struct {
 func (c *serveConfig) fields() []configField {
 	return []configField{
 		{"data-dir", "BOOTD_DATA_DIR", "folder for the store file and the API token", &c.DataDir},
+		{"store", "BOOTD_STORE", "where the state lives: bbolt (a file in the data folder) or rados (Ceph, shared by instances)", &c.Store},
+		{"store-pool", "BOOTD_STORE_POOL", "with --store rados: the pool of the state's objects (default rbd)", &c.StorePool},
+		{"store-namespace", "BOOTD_STORE_NAMESPACE", "with --store rados: the namespace of the state's objects (default bootd-state)", &c.StoreNamespace},
 		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the boot listener, plain HTTP: boot files and scripts only", &c.HTTPListen},
 		{"admin-listen", "BOOTD_ADMIN_LISTEN", "address of the admin listener: API, dashboard, /metrics, /healthz (default 127.0.0.1:9443)", &c.AdminListen},
 		{"admin-tls", "BOOTD_ADMIN_TLS", "on, or off for a TLS-terminating proxy on this host (admin-listen must be loopback)", &c.AdminTLS},
@@ -317,6 +327,15 @@ func (c serveConfig) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	switch c.Store {
+	case "bbolt":
+	case "rados":
+		if c.CephConf == "" && c.CephMonitors == "" {
+			return errors.New("--store rados needs --ceph-conf or --ceph-monitors")
+		}
+	default:
+		return fmt.Errorf("--store %q: want bbolt or rados", c.Store)
 	}
 	if c.HTTPListen == "" {
 		return errors.New("--http-listen must not be empty")

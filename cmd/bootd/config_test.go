@@ -80,3 +80,33 @@ func TestDiscoveredSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreSetting: bbolt is the default store; --store and BOOTD_STORE
+// choose rados, which needs Ceph settings; anything else is refused.
+func TestStoreSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{nil, nil, "bbolt", ""},
+		{[]string{"--store", "rados", "--ceph-conf", "/etc/ceph/ceph.conf", "--store-namespace", "ns"}, nil, "rados", ""},
+		{nil, map[string]string{"BOOTD_STORE": "rados", "BOOTD_CEPH_MONITORS": "127.0.0.1:6789"}, "rados", ""},
+		{[]string{"--store", "rados"}, nil, "", "--store rados needs --ceph-conf"},
+		{[]string{"--store", "etcd"}, nil, "", "--store"},
+	} {
+		args := append([]string{"--data-dir", t.TempDir()}, tc.args...)
+		cfg, err := loadServeConfig(args, func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("loadServeConfig(%q, %v) = %v, want an error about %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.Store != tc.want {
+			t.Errorf("loadServeConfig(%q, %v) = store %q, %v; want %q", tc.args, tc.env, cfg.Store, err, tc.want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 
 	"github.com/bootd/bootd/boot/access"
-	"github.com/bootd/bootd/boot/store"
 )
 
 // sessionKeyFile holds the key that signs dashboard sessions, in the data
@@ -22,24 +21,24 @@ const sessionKeyFile = "session-key"
 // identities opens the admin listener's users and audit log in the store.
 // The api-token file's token stays the first admin's (access.Bootstrap),
 // and a dashboard password file, when set, is that admin's password.
-func identities(ctx context.Context, db *store.DB, token, password string, log *slog.Logger) (*access.Directory, access.AuditLog, error) {
-	dir, err := access.NewDirectory(access.Config{Store: db, Log: log})
+func identities(ctx context.Context, users access.UserStore, token, password string, log *slog.Logger) (*access.Directory, error) {
+	dir, err := access.NewDirectory(access.Config{Store: users, Log: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	created, err := dir.Bootstrap(ctx, sha256.Sum256([]byte(token)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("users: %w", err)
+		return nil, fmt.Errorf("users: %w", err)
 	}
 	if created {
 		log.Info("first admin made: user admin holds the api-token file's token", "user", access.BootstrapAdmin)
 	}
 	if password != "" {
 		if err := dir.SetPassword(ctx, access.BootstrapAdmin, password); err != nil && !errors.Is(err, access.ErrUnknownUser) {
-			return nil, nil, fmt.Errorf("dashboard password: %w", err)
+			return nil, fmt.Errorf("dashboard password: %w", err)
 		}
 	}
-	return dir, db.AuditLog(access.Retention{}), nil
+	return dir, nil
 }
 
 // loadOrCreateSessionKey returns the data folder's session key, making it

@@ -59,7 +59,8 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	users, audit, err := identities(context.Background(), db, token, "", slog.New(slog.DiscardHandler))
+	users, err := identities(context.Background(), db, token, "", slog.New(slog.DiscardHandler))
+	audit := db.AuditLog(access.Retention{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bootd/bootd/boot"
-	"github.com/bootd/bootd/boot/store"
 	"github.com/bootd/bootd/images"
 	"github.com/bootd/bootd/tftp"
 	"github.com/bootd/bootd/web"
@@ -35,7 +34,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 
-	db, err := store.Open(filepath.Join(cfg.DataDir, store.FileName), store.Options{})
+	db, audit, backup, err := openState(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	if err != nil {
 		return err
 	}
-	users, audit, err := identities(ctx, db, token, password, log)
+	users, err := identities(ctx, db, token, password, log)
 	if err != nil {
 		return err
 	}
@@ -152,7 +151,7 @@ func runServe(ctx context.Context, inv invocation) error {
 	}
 	handlers, err := web.New(webDomain(web.Config{Users: users, Audit: audit, SessionKey: sessionKey,
 		Registry: reg, Logger: log, Version: version, Closing: ctx.Done(), Files: files, DHCP: dhcpExplainer(dc), Discover: discover,
-		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: db,
+		TrustedProxies: proxies, SessionTTL: cfg.sessionTTL(), Backup: backup,
 		BootMaxDownloads: bootMax, BootMaxPerClient: bootPerClient}, svc))
 	if err != nil {
 		return err

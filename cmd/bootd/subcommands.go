@@ -181,6 +181,15 @@ func commands() []command {
 			about: "With dhcp_clients known, bootd's DHCP answers only enrolled machines and allowed OUIs; open lets it " +
 				"answer any machine for a while (--for, at most 24h), so that new machines are discovered and can be enrolled.",
 			example: "bootd discover open --for 30m\nbootd discover close", flags: discoverFlags, client: runDiscover},
+		{name: "store", summary: "export the whole store to a file, or import one into a new store", args: "export|import FILE [serve's flags]",
+			nargs: 2, notMAC: true,
+			about: "With bootd stopped, reads the store serve's settings name (--store bbolt, the file in --data-dir; or " +
+				"--store rados with the Ceph settings) and writes all its state (nodes, timelines, intents, leases, users, " +
+				"audit) to FILE as JSON, or imports FILE into such a store, which must be empty. An export with --store " +
+				"bbolt and an import with --store rados move bootd's state into Ceph (docs/operations.md).",
+			example: "bootd store export /root/bootd-state.json --config /etc/bootd/bootd.yaml --store bbolt\n" +
+				"bootd store import /root/bootd-state.json --config /etc/bootd/bootd.yaml --store rados",
+			flags: defineServeFlags, check: checkStore, local: runStore},
 		{name: "version", summary: "print the version and the admin certificate's SHA-256",
 			about: "Prints bootd's version, set when it was built, and, when the data folder holds bootd's own admin " +
 				"certificate, its SHA-256: what a CLI on another host pins with --fingerprint.",
