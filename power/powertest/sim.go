@@ -63,21 +63,8 @@ func StartSim(t testing.TB, user, password string) *Sim {
 	if err := os.WriteFile(script, []byte(chassisScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(`name "bootdtest"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 %d
-    priv_limit admin
-    allowed_auths_callback md5
-    allowed_auths_user md5
-    allowed_auths_operator md5
-    allowed_auths_admin md5
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  chassis_control "%s"
-  user 2 true "%s" "%s" admin 10 md5
-`, port, script, user, password)
-	emu := "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\nmc_enable 0x20\n"
+	conf := LANConf(fmt.Sprintf("127.0.0.1 %d", port), user, password, fmt.Sprintf("chassis_control %q", script))
+	emu := BMCEmu
 	for name, body := range map[string]string{"lan.conf": conf, "bmc.emu": emu} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -107,6 +94,30 @@ set_working_mc 0x20
 		t.Fatalf("ipmi_sim on %s: %v\n%s", s.Addr, err, b)
 	}
 	return s
+}
+
+// BMCEmu is ipmi_sim's emulator command file (-f): one BMC at 0x20.
+const BMCEmu = "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\nmc_enable 0x20\n"
+
+// LANConf is ipmi_sim's configuration (-c; lan.conf(5), ipmi_lan): one
+// LAN channel at addr ("host port"), IPMI v2.0 with user number 2 as
+// administrator, and chassis, the lines saying what the chassis is (a
+// chassis_control program, or a VM serial channel and its startcmd).
+func LANConf(addr, user, password, chassis string) string {
+	return fmt.Sprintf(`name "bootdtest"
+set_working_mc 0x20
+  startlan 1
+    addr %s
+    priv_limit admin
+    allowed_auths_callback md5
+    allowed_auths_user md5
+    allowed_auths_operator md5
+    allowed_auths_admin md5
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  %s
+  user 2 true %q %q admin 10 md5
+`, addr, strings.ReplaceAll(strings.TrimSpace(chassis), "\n", "\n  "), user, password)
 }
 
 // waitPing sends RMCP presence pings (ASF, DMTF DSP0136 section 3.2.4.3)

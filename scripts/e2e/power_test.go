@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bootd/bootd/power/powertest"
 )
 
 // The emulated BMC's LAN interface: bootd's side of the boot LAN, at the
@@ -194,29 +196,12 @@ exec qemu-system-x86_64 -accel tcg -cpu qemu64,+rdrand -m 768 -smp 1 -nographic 
   -netdev tap,id=n0,ifname=%[5]s,script=no,downscript=no \
   -machine pc -boot n -device e1000,netdev=n0,mac=%[6]s </dev/null
 `, b.dir, b.consoleLog, strings.Split(chardev, ":")[0], strings.Split(chardev, ":")[1], tap, mac)
-	host, port, _ := strings.Cut(bmcAddr, ":")
-	// lan.conf(5) (ipmi_lan): one LAN channel, lanplus with an admin
-	// user; the VM codec on a serial system interface; startcmd run at
-	// power on. poweroff_wait/kill_wait short: the guest has no ACPI daemon.
-	conf := fmt.Sprintf(`name "e2e"
-set_working_mc 0x20
-  startlan 1
-    addr %s %s
-    priv_limit admin
-    allowed_auths_callback md5
-    allowed_auths_user md5
-    allowed_auths_operator md5
-    allowed_auths_admin md5
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  serial kcs %s %s codec VM
-  startcmd "%s/vm.sh"
-  startnow false
-  poweroff_wait 2
-  kill_wait 2
-  user 2 true "%s" "%s" admin 10 md5
-`, host, port, strings.Split(chardev, ":")[0], strings.Split(chardev, ":")[1], b.dir, user, password)
-	emu := "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\nmc_enable 0x20\n"
+	// The VM codec on a serial system interface, startcmd run at power on;
+	// poweroff_wait/kill_wait short: the guest has no ACPI daemon.
+	conf := powertest.LANConf(strings.Replace(bmcAddr, ":", " ", 1), user, password, fmt.Sprintf(
+		"serial kcs %s codec VM\nstartcmd %q\nstartnow false\npoweroff_wait 2\nkill_wait 2",
+		strings.Replace(chardev, ":", " ", 1), filepath.Join(b.dir, "vm.sh")))
+	emu := powertest.BMCEmu
 	for name, body := range map[string]string{"vm.sh": vmScript, "lan.conf": conf, "bmc.emu": emu} {
 		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(body), 0o700); err != nil {
 			t.Fatal(err)
