@@ -27,6 +27,8 @@ type Result struct {
 	IP net.IP
 	// Server is option 54 of the ACK.
 	Server net.IP
+	// Ack is the acknowledgement itself; nil when the client got none.
+	Ack *dhcpv4.DHCPv4
 	// Err says why the client got no address.
 	Err error
 }
@@ -47,12 +49,19 @@ type Relay struct {
 // NewRelay opens the relay's socket; the server must send replies to
 // 127.0.0.1 at Port.
 func NewRelay(server *net.UDPAddr) (*Relay, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return NewRelayAt(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, server)
+}
+
+// NewRelayAt opens the relay's socket at local, whose address is the
+// giaddr of every request: a relay agent on port 67 of a router, as a
+// server on another network sees one (the boot-storm simulator's).
+func NewRelayAt(local, server *net.UDPAddr) (*Relay, error) {
+	c, err := net.ListenUDP("udp4", local)
 	if err != nil {
 		return nil, err
 	}
 	c.SetReadBuffer(4 << 20)
-	r := &Relay{conn: c, server: server, giaddr: net.IPv4(127, 0, 0, 1).To4(),
+	r := &Relay{conn: c, server: server, giaddr: local.IP.To4(),
 		waiting: map[dhcpv4.TransactionID]chan *dhcpv4.DHCPv4{}, done: make(chan struct{})}
 	go r.read()
 	return r, nil
@@ -131,6 +140,21 @@ type Opts struct {
 	// Decline makes each client decline the address it was acknowledged
 	// (RFC 2131 section 4.3.3) at once; its Result keeps the address.
 	Decline bool
+	// Options, when not nil, adds options to each DISCOVER and REQUEST
+	// (a firmware's vendor class, architecture, user class).
+	Options func(*dhcpv4.DHCPv4)
+}
+
+// One runs DISCOVER, OFFER, REQUEST, ACK for one client with o's
+// behaviour; the boot-storm simulator runs each node's exchanges itself.
+func (r *Relay) One(ctx context.Context, mac net.HardwareAddr, o Opts) Result {
+	if o.Tries <= 0 {
+		o.Tries = 6
+	}
+	if o.Wait <= 0 {
+		o.Wait = 250 * time.Millisecond
+	}
+	return r.one(ctx, mac, o)
 }
 
 // DORA runs DISCOVER, OFFER, REQUEST, ACK for every MAC, window clients at
@@ -184,6 +208,9 @@ func (r *Relay) one(ctx context.Context, mac net.HardwareAddr, o Opts) Result {
 		r.mu.Unlock()
 	}()
 	disc := r.packet(mac, xid, dhcpv4.MessageTypeDiscover)
+	if o.Options != nil {
+		o.Options(disc)
+	}
 	offer, err := r.ask(ctx, disc, ch, dhcpv4.MessageTypeOffer, o)
 	if err != nil {
 		res.Err = fmt.Errorf("discover: %w", err)
@@ -192,12 +219,15 @@ func (r *Relay) one(ctx context.Context, mac net.HardwareAddr, o Opts) Result {
 	req := r.packet(mac, xid, dhcpv4.MessageTypeRequest)
 	req.UpdateOption(dhcpv4.OptServerIdentifier(offer.ServerIdentifier()))
 	req.UpdateOption(dhcpv4.OptRequestedIPAddress(offer.YourIPAddr))
+	if o.Options != nil {
+		o.Options(req)
+	}
 	ack, err := r.ask(ctx, req, ch, dhcpv4.MessageTypeAck, o)
 	if err != nil {
 		res.Err = fmt.Errorf("request %v: %w", offer.YourIPAddr, err)
 		return res
 	}
-	res.IP, res.Server = ack.YourIPAddr, ack.ServerIdentifier()
+	res.IP, res.Server, res.Ack = ack.YourIPAddr, ack.ServerIdentifier(), ack
 	if o.Decline {
 		dec := r.packet(mac, xid, dhcpv4.MessageTypeDecline)
 		dec.UpdateOption(dhcpv4.OptServerIdentifier(ack.ServerIdentifier()))

@@ -36,6 +36,11 @@ type Options struct {
 	// timeout; a request lost in a full socket buffer is lost for good
 	// otherwise).
 	Resend int
+	// Retransmit, when positive, is how many times in a row the client
+	// sends its last acknowledgement again when the next packet does not
+	// come within Timeout once the transfer has started (RFC 1350 section
+	// 2), as firmware does; zero gives up at the first timeout.
+	Retransmit int
 }
 
 // A Result is what a read got.
@@ -95,6 +100,8 @@ func Get(addr, name string, o Options) (*Result, error) {
 	res := &Result{}
 	buf := make([]byte, 65536)
 	var peer *net.UDPAddr
+	var last []byte // the last packet sent to peer, sent again on a timeout
+	retrans := o.Retransmit
 	for {
 		conn.SetReadDeadline(time.Now().Add(o.Timeout))
 		n, from, err := conn.ReadFromUDP(buf)
@@ -105,9 +112,17 @@ func Get(addr, name string, o Options) (*Result, error) {
 			}
 			continue
 		}
+		if err != nil && peer != nil && last != nil && retrans > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			retrans--
+			if _, err := conn.WriteToUDP(last, peer); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return res, fmt.Errorf("after %d blocks: %w", res.Blocks, err)
 		}
+		retrans = o.Retransmit
 		if peer == nil {
 			peer = from
 		} else if from.Port != peer.Port || !from.IP.Equal(peer.IP) {
@@ -129,7 +144,8 @@ func Get(addr, name string, o Options) (*Result, error) {
 				conn.WriteToUDP(errorPacket(8, "probe done"), peer)
 				return res, ErrAborted
 			}
-			conn.WriteToUDP(ack(0), peer)
+			last = ack(0)
+			conn.WriteToUDP(last, peer)
 		case opDATA:
 			block := binary.BigEndian.Uint16(p[2:])
 			if block != uint16(res.Blocks+1) {
@@ -142,7 +158,8 @@ func Get(addr, name string, o Options) (*Result, error) {
 				conn.WriteToUDP(errorPacket(0, "probe done"), peer)
 				return res, ErrAborted
 			}
-			conn.WriteToUDP(ack(block), peer)
+			last = ack(block)
+			conn.WriteToUDP(last, peer)
 			if n-4 < blksize {
 				return res, nil
 			}
