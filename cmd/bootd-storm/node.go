@@ -83,7 +83,7 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 	// Firmware: a PXE BIOS client (RFC 4578 options 93, 94, 97; vendor
 	// class PXEClient), as QEMU's e1000 ROM sends.
 	t0 := time.Now()
-	fw := c.relay.One(ctx, mac, dhcptest.Opts{Tries: 8, Wait: time.Second, Options: firmwareOptions(mac)})
+	fw := c.dora(ctx, mac, firmwareOptions(mac))
 	mark(stageDHCPFirmware, t0)
 	if fw.Err != nil {
 		return r.fail(stageDHCPFirmware, fw.Err)
@@ -107,7 +107,7 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 
 	// iPXE: DHCP again, as iPXE does (user class "iPXE").
 	t0 = time.Now()
-	ipxe := c.relay.One(ctx, mac, dhcptest.Opts{Tries: 8, Wait: time.Second, Options: ipxeOptions(mac)})
+	ipxe := c.dora(ctx, mac, ipxeOptions(mac))
 	mark(stageDHCPIPXE, t0)
 	if ipxe.Err != nil {
 		return r.fail(stageDHCPIPXE, ipxe.Err)
@@ -191,6 +191,21 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 	}
 	r.stages[stageTotal] = time.Since(start)
 	return r
+}
+
+// dora runs a DHCP exchange as a client does: each packet sent again when
+// no answer comes (1 s, doubling, as RFC 2131 section 4.1 asks), and the
+// whole exchange started again after a DHCPNAK (section 3.1, step 5), a
+// few times.
+func (c *chain) dora(ctx context.Context, mac net.HardwareAddr, opts func(*dhcpv4.DHCPv4)) dhcptest.Result {
+	var res dhcptest.Result
+	for try := 0; try < 4; try++ {
+		res = c.relay.One(ctx, mac, dhcptest.Opts{Tries: 8, Wait: time.Second, Options: opts})
+		if !errors.Is(res.Err, dhcptest.ErrNak) {
+			break
+		}
+	}
+	return res
 }
 
 // release does what bootd-init does in the initramfs: the server's time,
