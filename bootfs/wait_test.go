@@ -44,7 +44,7 @@ func TestWaitScript(t *testing.T) {
 			t.Errorf("sleeps %d s, want 10 to 20 (Retry and a random share)", n)
 		}
 	}
-	if got := svc.WaitScripts(); got != 3 {
+	if got := svc.WaitScripts(boot.WaitCeph); got != 3 {
 		t.Errorf("wait scripts counted %d, want 3", got)
 	}
 	svc.Flush(ctx)
