@@ -97,8 +97,8 @@ type Service struct {
 	trust      TrustCounters
 	// maxInFlight caps the boots in flight (admission.go); 0: no cap.
 	maxInFlight int
-	disc       discovery // the bound on discovered machines (discovered.go)
-	power      Power     // power control (power.go); nil without
+	disc        discovery // the bound on discovered machines (discovered.go)
+	power       Power     // power control (power.go); nil without
 }
 
 // NewService returns a Service for cfg.
