@@ -12,7 +12,10 @@ import (
 // one that would fail half-way at its key or its map. A prober outside the
 // domain (cmd/bootd, through the volume backend) tells the Service what it
 // found; the script path only reads that answer, so a flood of script
-// requests never reaches Ceph.
+// requests never reaches Ceph. The same script answers a node over the cap
+// on boots in flight (admission.go); and a key request that meets Ceph down
+// is told to ask again without spending its token (keyrelease.go), which is
+// how a Raspberry Pi, whose firmware runs no script, waits.
 
 // CephHealth is what the last probe of the cluster found.
 type CephHealth struct {
@@ -32,8 +35,14 @@ const waitNoteEvery = time.Minute
 type health struct {
 	last    atomic.Pointer[CephHealth]
 	mu      sync.Mutex
-	noted   map[string]time.Time // MAC -> when its wait was last written
-	waiting atomic.Int64         // wait scripts served
+	noted   map[string]waitNote // MAC -> its wait last written
+	waiting [2]atomic.Int64     // wait scripts served, by WaitCauses' index
+}
+
+// waitNote is when a node's wait was last written to its timeline, and why.
+type waitNote struct {
+	at    time.Time
+	cause WaitCause
 }
 
 // SetCephHealth records a probe's result; a change is logged.
@@ -56,8 +65,22 @@ func (s *Service) CephHealth() CephHealth {
 	return CephHealth{OK: true}
 }
 
-// WaitScripts returns how many wait-and-retry scripts were served.
-func (s *Service) WaitScripts() int64 { return s.health.waiting.Load() }
+// WaitScripts returns how many wait-and-retry scripts were served for cause.
+func (s *Service) WaitScripts(cause WaitCause) int64 {
+	if i := causeIndex(cause); i >= 0 {
+		return s.health.waiting[i].Load()
+	}
+	return 0
+}
+
+func causeIndex(c WaitCause) int {
+	for i, w := range WaitCauses {
+		if w == c {
+			return i
+		}
+	}
+	return -1
+}
 
 // waitFor is why n must wait for Ceph before it boots, "" when it need not:
 // only a node with a volume, with a backend, while the last probe failed.
@@ -71,22 +94,31 @@ func (s *Service) waitFor(n *Node) string {
 	return ""
 }
 
-// NoteWaiting records that mac was told to wait (reason from its plan): it
-// is counted, and its timeline says so once a minute at most. It returns at
-// once; the event is written in the background.
-func (s *Service) NoteWaiting(mac MAC, reason string) {
-	s.health.waiting.Add(1)
+// NoteWaiting records that mac was served a wait-and-retry script for
+// cause (reason says why, as its script does): it is counted, and its
+// timeline says so once a minute at most (or when the cause changes). It
+// returns at once; the event is written in the background.
+func (s *Service) NoteWaiting(mac MAC, cause WaitCause, reason string) {
+	if i := causeIndex(cause); i >= 0 {
+		s.health.waiting[i].Add(1)
+	}
+	s.noteWait(mac, cause, reason)
+}
+
+// noteWait writes reason to mac's timeline as a warning, unless it wrote
+// one for the same cause less than a minute ago.
+func (s *Service) noteWait(mac MAC, cause WaitCause, reason string) {
 	now := s.now()
 	s.health.mu.Lock()
 	if s.health.noted == nil {
-		s.health.noted = map[string]time.Time{}
+		s.health.noted = map[string]waitNote{}
 	}
 	last, ok := s.health.noted[mac.String()]
-	write := !ok || now.Sub(last) >= waitNoteEvery
+	write := !ok || last.cause != cause || now.Sub(last.at) >= waitNoteEvery
 	if write {
-		s.health.noted[mac.String()] = now
-		for k, t := range s.health.noted { // bounded by the nodes enrolled; drop old ones
-			if now.Sub(t) > time.Hour {
+		s.health.noted[mac.String()] = waitNote{at: now, cause: cause}
+		for k, n := range s.health.noted { // bounded by the nodes enrolled; drop old ones
+			if now.Sub(n.at) > time.Hour {
 				delete(s.health.noted, k)
 			}
 		}

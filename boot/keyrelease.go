@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// ErrCephUnavailable reports a key request of a node's own boot (its token,
+// from its address, in its window) that met Ceph unable to take it: the
+// last probe failed, or a call of the release did. Nothing was released and
+// the token is not spent: the node may ask again within its boot window.
+var ErrCephUnavailable = errors.New("ceph unavailable, retry")
+
 // A KeyGrant is what a node gets at its key release. Both are secrets.
 type KeyGrant struct {
 	Key    string // the node user's Ceph key, base64
@@ -28,6 +34,12 @@ type KeyGrant struct {
 // broken) and recorded; any other fences the node, which gets an error
 // wrapping ErrFenced with a message for its console, and its timeline the
 // holders. The node user's key is then confined to addr (Volumes.Confine).
+//
+// A request that passed but meets Ceph down (the last probe failed: Ceph is
+// not asked at all; or a Ceph call of the release fails) gets an error
+// wrapping ErrCephUnavailable and spends nothing: the boot's token stays
+// good for another request within its window, the boot stays in flight, and
+// its timeline says it waits for Ceph once a minute at most.
 func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr netip.Addr) (*KeyGrant, error) {
 	addr = addr.Unmap()
 	n, vol, err := s.withVolume(ctx, mac, opKey)
@@ -50,12 +62,19 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 		}
 		return nil, err
 	}
+	if h := s.CephHealth(); !h.OK {
+		return nil, s.deferKey(mac, secret, addr, fmt.Errorf("%w: %s", ErrCephUnavailable, h.Reason))
+	}
 	key, err := s.releaseKey(ctx, mac, vol, addr)
+	if err != nil && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotFound) {
+		return nil, s.deferKey(mac, secret, addr, fmt.Errorf("%w: %w", ErrCephUnavailable, err))
+	}
 	if err != nil {
-		s.unclaim(mac, secret)
+		s.unclaim(mac, secret, true)
 		s.trust.KeysRefused.Add(1)
 		return nil, err
 	}
+	s.keyOut(mac, secret)
 	if armed(n, s.now()) {
 		if _, err := s.disarm(ctx, mac); err != nil {
 			s.log.Warn("disarming after the key release failed", "mac", mac.String(), "err", err)
@@ -65,6 +84,16 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 	s.log.Info("boot key released", "mac", mac.String(), "ip", addr.String())
 	s.Record(ctx, mac, Event{Stage: StageKey, Source: addr.String(), Detail: "key released to " + addr.String() + ", bound to this boot"})
 	return &KeyGrant{Key: key, Report: secret}, nil
+}
+
+// deferKey takes back a key release that met Ceph down (err wraps
+// ErrCephUnavailable), keeping the boot's token, and notes the wait.
+func (s *Service) deferKey(mac MAC, secret string, addr netip.Addr, err error) error {
+	s.unclaim(mac, secret, false)
+	s.trust.KeysDeferred.Add(1)
+	s.log.Warn("boot key deferred: Ceph cannot take it; the node may ask again", "mac", mac.String(), "ip", addr.String(), "err", err)
+	s.noteWait(mac, WaitCeph, "waiting for Ceph at the key, the node asks again ("+err.Error()+")")
+	return err
 }
 
 // releaseKey frees the volume for the node at addr, confines its user to

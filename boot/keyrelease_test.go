@@ -282,3 +282,83 @@ func TestStrangersFetchesNotRecorded(t *testing.T) {
 		t.Errorf("FetchesUnbound = %d, want 2", n)
 	}
 }
+
+// TestKeyReleaseCephDownKeepsToken: a key request of the node's own boot
+// that meets Ceph down (a Ceph call of the release fails, or the last probe
+// did) gets ErrCephUnavailable and spends nothing: the same token gets the
+// key once Ceph is back, within the window, once; a stranger still gets the
+// uniform refusal and Ceph is not asked while the probe says it is down.
+func TestKeyReleaseCephDownKeepsToken(t *testing.T) {
+	t.Parallel()
+	for _, step := range []string{"holders", "confine", "probe"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			r := newKeyRig(t, KeyReleaseLease)
+			r.s.SawLease(testMAC, nodeAddr, true, false)
+			tok := r.token(t, nodeAddr)
+			if step == "probe" {
+				r.s.SetCephHealth(CephHealth{Reason: "monitors do not answer"})
+				r.vols.failAt = "holders" // Ceph is not asked at all: this would not be reached
+			} else {
+				r.vols.failAt = step
+			}
+			for range 2 {
+				if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrCephUnavailable) ||
+					errors.Is(err, ErrTokenRefused) {
+					t.Fatalf("RedeemBootKey with Ceph failing at %s = %v, want ErrCephUnavailable", step, err)
+				}
+			}
+			if _, err := r.s.RedeemBootKey(r.ctx, testMAC, "0123", attackerAddr); !errors.Is(err, ErrTokenRefused) ||
+				errors.Is(err, ErrCephUnavailable) {
+				t.Errorf("a stranger's key request while Ceph is down = %v, want only ErrTokenRefused", err)
+			}
+			if step == "probe" && len(r.vols.confined) != 0 {
+				t.Errorf("Ceph was asked while the probe said it was down: confined %v", r.vols.confined)
+			}
+			if d, ref := r.s.Trust().KeysDeferred.Load(), r.s.Trust().KeysRefused.Load(); d != 2 || ref != 1 {
+				t.Errorf("keys deferred %d, refused %d; want 2, 1", d, ref)
+			}
+			// Reports before the key still take the token: the boot is not over.
+			if err := r.s.Report(r.ctx, testMAC, StageNetwork, "", tok, nodeAddr); err != nil {
+				t.Errorf("report with the token after a deferred key = %v", err)
+			}
+			r.vols.failAt = ""
+			r.s.SetCephHealth(CephHealth{OK: true})
+			*r.now = r.now.Add(time.Minute)
+			g, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr)
+			if err != nil || g.Key == "" {
+				t.Fatalf("RedeemBootKey with the same token once Ceph is back = %+v, %v; want the key", g, err)
+			}
+			if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrTokenRefused) {
+				t.Errorf("a second key request after the release = %v, want ErrTokenRefused", err)
+			}
+			waits := 0
+			for _, ev := range r.events(t) {
+				if ev.Stage == StageWarning && strings.HasPrefix(ev.Detail, "waiting for Ceph at the key") {
+					waits++
+				}
+			}
+			if waits != 1 {
+				t.Errorf("timeline has %d notes of waiting for Ceph at the key, want 1 for two tries", waits)
+			}
+		})
+	}
+}
+
+// TestKeyReleaseCephDownWindow: the token kept after Ceph failed is good
+// within the boot's window only.
+func TestKeyReleaseCephDownWindow(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	tok := r.token(t, nodeAddr)
+	r.vols.failAt = "holders"
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrCephUnavailable) {
+		t.Fatalf("RedeemBootKey with Ceph failing = %v, want ErrCephUnavailable", err)
+	}
+	r.vols.failAt = ""
+	*r.now = r.now.Add(DefaultBootWindow + time.Second)
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("RedeemBootKey after the window = %v, want ErrTokenRefused", err)
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// Power drives nodes' power (package power); nil means bootd runs
 	// without power control.
 	Power Power
+	// MaxBootsInFlight caps the boots in flight (admission.go): nodes with
+	// a volume past their script, their key not yet out. 0 means no cap
+	// (cmd/bootd's default is DefaultMaxBootsInFlight).
+	MaxBootsInFlight int
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
@@ -65,7 +69,8 @@ type Config struct {
 //     a node moves to another MAC); crash safety in intent.go, the
 //     operations' shared check in volume_op.go.
 //   - Boot sessions and key release (session.go, keyrelease.go): SawLease,
-//     IssueBootToken, RedeemBootKey, Report, Arm, KeyRelease, Trust.
+//     IssueBootToken, RedeemBootKey, Report, Arm, KeyRelease, Trust; the
+//     cap on boots in flight (admission.go): AdmitBoot, BootsInFlight.
 //   - Power (power.go, reimage_reboot.go): SetPower, Power, HasPower,
 //     ReimageReboot.
 //   - Events: the timeline writer (recorder.go: Record, RecordFetch, Flush,
@@ -90,8 +95,10 @@ type Service struct {
 	leases     bool
 	sess       sessions
 	trust      TrustCounters
-	disc       discovery // the bound on discovered machines (discovered.go)
-	power      Power     // power control (power.go); nil without
+	// maxInFlight caps the boots in flight (admission.go); 0: no cap.
+	maxInFlight int
+	disc        discovery // the bound on discovered machines (discovered.go)
+	power       Power     // power control (power.go); nil without
 }
 
 // NewService returns a Service for cfg.
@@ -118,11 +125,12 @@ func NewService(cfg Config) (s *Service, err error) {
 	if s.window <= 0 {
 		s.window = DefaultBootWindow
 	}
-	if cfg.DiscoveredMax < 0 || cfg.DiscoveredRate < 0 {
-		return nil, errors.New("boot: DiscoveredMax and DiscoveredRate must not be negative")
+	if cfg.DiscoveredMax < 0 || cfg.DiscoveredRate < 0 || cfg.MaxBootsInFlight < 0 {
+		return nil, errors.New("boot: DiscoveredMax, DiscoveredRate and MaxBootsInFlight must not be negative")
 	}
+	s.maxInFlight = cfg.MaxBootsInFlight
 	s.disc.init(cfg.DiscoveredMax, cfg.DiscoveredRate)
-	s.sess.m = map[string]*session{}
+	s.sess.m, s.sess.flight = map[string]*session{}, map[string]*session{}
 	s.rec.init()
 	return s, nil
 }

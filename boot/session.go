@@ -129,12 +129,17 @@ type sessions struct {
 	mu     sync.Mutex
 	m      map[string]*session // canonical MAC -> current boot
 	pruned time.Time           // when stale sessions were last dropped
+	// flight holds the boots in flight (admission.go): a subset of m (an
+	// entry goes when its MAC's session does), so never more entries than
+	// sessions, and no more than the cap once expired ones are dropped.
+	flight map[string]*session
 }
 
 // TrustCounters counts what the trust chain refused, for metrics.
 type TrustCounters struct {
 	KeysReleased     atomic.Int64
 	KeysRefused      atomic.Int64
+	KeysDeferred     atomic.Int64 // Ceph unavailable: the node may ask again
 	SecondKeys       atomic.Int64 // a second key request in one boot
 	ReportsRefused   atomic.Int64
 	FetchesUnbound   atomic.Int64 // fetch events of addresses outside the node's boot, not recorded
@@ -201,6 +206,7 @@ func (s *Service) pruneSessionsLocked(now time.Time) {
 	for k, c := range s.sess.m {
 		if now.Sub(c.last) > 24*time.Hour {
 			delete(s.sess.m, k)
+			delete(s.sess.flight, k)
 		}
 	}
 }
@@ -209,7 +215,14 @@ func (s *Service) pruneSessionsLocked(now time.Time) {
 // from addr, to be put on its kernel command line. With the lease rule, a
 // token is issued only to an address of mac's open boot (ErrNotBound
 // otherwise); with the armed rule alone, to anyone while the node is armed.
+// The boot is then in flight (admission.go), but never refused for the cap:
+// a Raspberry Pi's cmdline.txt asks here, iPXE scripts ask AdmitBoot.
 func (s *Service) IssueBootToken(mac MAC, addr netip.Addr) (string, error) {
+	return s.issueToken(mac, addr, false)
+}
+
+// issueToken is IssueBootToken, under the cap on boots in flight when capped.
+func (s *Service) issueToken(mac MAC, addr netip.Addr, capped bool) (string, error) {
 	addr = addr.Unmap()
 	if !addr.IsValid() {
 		return "", invalid("boot token: no address for %s", mac)
@@ -237,6 +250,9 @@ func (s *Service) IssueBootToken(mac MAC, addr netip.Addr) (string, error) {
 		s.sess.m[mac.String()] = cur
 	default:
 		cur.last = now
+	}
+	if err := s.admitLocked(mac.String(), cur, now, capped); err != nil {
+		return "", err
 	}
 	tok, err := newSecret()
 	if err != nil {
@@ -301,16 +317,32 @@ func (s *Service) dropSession(mac MAC) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	delete(s.sess.m, mac.String())
+	delete(s.sess.flight, mac.String())
 }
 
-// unclaim takes back a release that could not finish (a fenced volume, a
-// Ceph error): the node's next boot tries again. Its tokens are spent.
-func (s *Service) unclaim(mac MAC, secret string) {
+// unclaim takes back a release that could not finish. With spend (a fenced
+// volume, a volume gone), the boot's tokens are spent and it is no longer in
+// flight: the node's next boot tries again. Without (Ceph unavailable), the
+// boot keeps its tokens and its place, and may ask again within its window:
+// nothing went out.
+func (s *Service) unclaim(mac MAC, secret string, spend bool) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
 		cur.released, cur.releasedTo, cur.secret = false, netip.Addr{}, ""
-		cur.tokens = nil
+		if spend {
+			cur.tokens = nil
+			s.landedLocked(mac.String(), cur)
+		}
+	}
+}
+
+// keyOut takes mac's boot, whose key went out with secret, out of flight.
+func (s *Service) keyOut(mac MAC, secret string) {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
+		s.landedLocked(mac.String(), cur)
 	}
 }
 

@@ -219,6 +219,9 @@ func (f *fakeVolumes) Holders(_ context.Context, name string) ([]Holder, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.init()
+	if err := f.check("holders"); err != nil {
+		return nil, err
+	}
 	if _, ok := f.vols[name]; !ok {
 		return nil, fmt.Errorf("%w: volume %s", ErrNotFound, name)
 	}
@@ -261,6 +264,9 @@ func (f *fakeVolumes) Confine(_ context.Context, name string, addr netip.Addr) e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.init()
+	if err := f.check("confine"); err != nil {
+		return err
+	}
 	if f.confined == nil {
 		f.confined = map[string]netip.Addr{}
 	}

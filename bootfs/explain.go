@@ -130,7 +130,7 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks, dhcp DHCP
 	}
 	if line, err := g.cmdline(plan); err == nil {
 		if e.RBDBoot {
-			extra, _ := g.rbdCmdline(plan, nil)
+			extra, _ := g.rbdCmdline(plan, nil, false)
 			line += " " + extra
 		}
 		e.Cmdline = line
@@ -197,6 +197,11 @@ func (f *Files) redacted() *Files {
 type placeholderRBD struct{ RBDNodes }
 
 func (placeholderRBD) IssueBootToken(boot.MAC, netip.Addr) (string, error) {
+	return TokenPlaceholder, nil
+}
+
+// AdmitBoot takes no place among the boots in flight either.
+func (placeholderRBD) AdmitBoot(boot.MAC, netip.Addr) (string, error) {
 	return TokenPlaceholder, nil
 }
 

@@ -186,7 +186,9 @@ func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, rem
 			return nil, err
 		}
 		if f.rbdBoot(plan) {
-			extra, err := f.rbdCmdline(plan, remote)
+			// Not under the cap: a Pi's firmware runs no script that could
+			// wait, so it boots and waits at its key while Ceph is down.
+			extra, err := f.rbdCmdline(plan, remote, false)
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,7 @@ package bootfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -71,10 +72,13 @@ func (f *Files) script(name, tmpl string, d scriptData) (*Content, error) {
 // then served from the cache (scriptcache.go).
 func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) (*Content, error) {
 	if plan.Netboot && plan.Wait != "" {
-		return f.waitScript(plan)
+		return f.waitScript(plan.Node, boot.WaitCeph, plan.Wait)
 	}
 	if plan.Netboot && plan.Problem == "" && f.rbdBoot(plan) {
-		tmpl, d := f.nodeScriptData(ctx, plan, remote)
+		tmpl, d, err := f.nodeScriptData(ctx, plan, remote)
+		if errors.Is(err, boot.ErrTooManyBoots) {
+			return f.waitScript(plan.Node, boot.WaitBusy, err.Error())
+		}
 		return f.script(ScriptFile, tmpl, d) // holds a one-time token
 	}
 	in := inputsOf(plan)
@@ -82,7 +86,7 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	if b, ok := f.scripts.get(key); ok && key != "" {
 		return generated(ScriptFile, KindScript, b), nil
 	}
-	tmpl, d := f.nodeScriptData(ctx, in.plan(), remote) // from the key's inputs alone
+	tmpl, d, _ := f.nodeScriptData(ctx, in.plan(), remote) // from the key's inputs alone: no RBD boot
 	b, err := f.render(tmpl, d)
 	if err != nil {
 		return nil, err
@@ -93,29 +97,31 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	return generated(ScriptFile, KindScript, b), nil
 }
 
-// waitScript is the wait-and-retry boot.ipxe of a node that must wait
-// (plan.Wait): it says why, sleeps Retry seconds and a random share more
-// (so that a rack told to wait does not come back in one instant), and
-// asks again. It is never cached: each has its own sleep.
-func (f *Files) waitScript(plan *boot.Plan) (*Content, error) {
-	n := plan.Node
-	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Problem: boot.Printable(strings.ReplaceAll(plan.Wait, "$", ""))} // iPXE expands ${...}
+// waitScript is the wait-and-retry boot.ipxe of a node that must wait:
+// Ceph cannot take it (plan.Wait) or too many boots are in flight. It says
+// why, sleeps Retry seconds and a random share more (so that a rack told
+// to wait does not come back in one instant), and asks again. It is never
+// cached: each has its own sleep.
+func (f *Files) waitScript(n *boot.Node, cause boot.WaitCause, reason string) (*Content, error) {
+	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Problem: boot.Printable(strings.ReplaceAll(reason, "$", ""))} // iPXE expands ${...}
 	b, err := f.render("wait.ipxe", d)
 	if err != nil {
 		return nil, err
 	}
 	if f.rbd != nil {
-		f.rbd.NoteWaiting(n.MAC, plan.Wait)
+		f.rbd.NoteWaiting(n.MAC, cause, reason)
 	}
 	return generated(ScriptFile, KindScript, b), nil
 }
 
 // nodeScriptData works out the template and data of a node's boot.ipxe.
-func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.IP) (string, scriptData) {
+// Its error is only ever one wrapping boot.ErrTooManyBoots: the node must
+// wait (other problems are the script's).
+func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.IP) (string, scriptData, error) {
 	n := plan.Node
 	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Kernel: KernelFile}
 	if !plan.Netboot {
-		return "off.ipxe", d
+		return "off.ipxe", d, nil
 	}
 	problem := plan.Problem
 	if problem == "" {
@@ -127,7 +133,10 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 			problem = "the image's kernel command line has a dollar sign, which an iPXE script would expand"
 		}
 		if problem == "" && f.rbdBoot(plan) {
-			extra, err := f.rbdCmdline(plan, remote)
+			extra, err := f.rbdCmdline(plan, remote, true)
+			if errors.Is(err, boot.ErrTooManyBoots) {
+				return "", d, err
+			}
 			if err != nil {
 				problem = err.Error()
 			}
@@ -137,7 +146,7 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 	}
 	if problem != "" {
 		d.Problem = boot.Printable(problem)
-		return "problem.ipxe", d
+		return "problem.ipxe", d, nil
 	}
 	// bootd's archives go first: they are whole 512-byte blocks, so every
 	// archive after them starts aligned, as the kernel's cpio reader needs.
@@ -151,7 +160,7 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 	for i := range plan.Image.Initrds {
 		d.Initrds = append(d.Initrds, initrdRef{Name: "initrd" + strconv.Itoa(i), Path: InitrdFile(i)})
 	}
-	return "node.ipxe", d
+	return "node.ipxe", d, nil
 }
 
 // piConfig returns a Raspberry Pi node's config.txt.

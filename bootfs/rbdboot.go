@@ -37,9 +37,13 @@ type RBDNodes interface {
 	// from addr, or an error wrapping boot.ErrNotBound when addr is not
 	// the address of that machine's boot (the script then has no token).
 	IssueBootToken(mac boot.MAC, addr netip.Addr) (string, error)
-	// NoteWaiting records that mac was served a wait-and-retry script
-	// (its plan's Wait says why); it returns at once.
-	NoteWaiting(mac boot.MAC, reason string)
+	// AdmitBoot is IssueBootToken for an iPXE script, under the cap on
+	// boots in flight: over it, an error wrapping boot.ErrTooManyBoots
+	// whose text the node's wait script prints.
+	AdmitBoot(mac boot.MAC, addr netip.Addr) (string, error)
+	// NoteWaiting records that mac was served a wait-and-retry script for
+	// cause (reason says why); it returns at once.
+	NoteWaiting(mac boot.MAC, cause boot.WaitCause, reason string)
 }
 
 // overlays caches each image's overlay.cpio: the same for all its nodes.
@@ -73,13 +77,20 @@ type nodeEndpoint struct {
 
 // rbdCmdline returns what bootd adds to the kernel command line of a node
 // booting from remote, with a fresh one-time token when remote is the
-// address of that node's boot. It has no side effect but the token: the
-// volume's holders are looked at only when the key is released.
-func (f *Files) rbdCmdline(plan *boot.Plan, remote net.IP) (string, error) {
+// address of that node's boot. It has no side effect but the token (and
+// with it the boot in flight): the volume's holders are looked at only
+// when the key is released. With admit (an iPXE script), the token is
+// asked under the cap on boots in flight, and an error wrapping
+// boot.ErrTooManyBoots is returned over it.
+func (f *Files) rbdCmdline(plan *boot.Plan, remote net.IP, admit bool) (string, error) {
 	mac := plan.Node.MAC
 	extra := "bootd=" + f.node.layout.Node(mac)
 	a, _ := netip.AddrFromSlice(remote)
-	tok, err := f.rbd.IssueBootToken(mac, a.Unmap())
+	issue := f.rbd.IssueBootToken
+	if admit {
+		issue = f.rbd.AdmitBoot
+	}
+	tok, err := issue(mac, a.Unmap())
 	switch {
 	case err == nil:
 		extra += " bootd.token=" + tok

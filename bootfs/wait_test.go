@@ -44,7 +44,7 @@ func TestWaitScript(t *testing.T) {
 			t.Errorf("sleeps %d s, want 10 to 20 (Retry and a random share)", n)
 		}
 	}
-	if got := svc.WaitScripts(); got != 3 {
+	if got := svc.WaitScripts(boot.WaitCeph); got != 3 {
 		t.Errorf("wait scripts counted %d, want 3", got)
 	}
 	svc.Flush(ctx)
@@ -63,5 +63,30 @@ func TestWaitScript(t *testing.T) {
 	svc.SetCephHealth(boot.CephHealth{OK: true})
 	if s := read(); !strings.Contains(s, "kernel ") {
 		t.Errorf("after Ceph is back, the script boots nothing:\n%s", s)
+	}
+}
+
+// TestPiNotToldToWait: a Raspberry Pi's firmware runs no script, so while
+// Ceph cannot take boots its config.txt and cmdline.txt are served as ever,
+// the latter with its token: the Pi boots its kernel and waits at its key
+// (bootd-init, TestKeyWaitsForCeph).
+func TestPiNotToldToWait(t *testing.T) {
+	t.Parallel()
+	f, svc := rbdFixture(t)
+	ctx := context.Background()
+	svc.SetCephHealth(boot.CephHealth{Reason: "monitors do not answer"})
+	for name, want := range map[string]string{"config.txt": "kernel=", "cmdline.txt": "bootd.token="} {
+		c, err := f.Node(ctx, mustMAC(t, rbdPi), name, net.IP(rbdAddr.AsSlice()))
+		if err != nil {
+			t.Fatalf("%s while Ceph is down: %v", name, err)
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.Contains(string(b), want) || strings.Contains(string(b), "waiting") {
+			t.Errorf("%s while Ceph is down lacks %q:\n%s", name, want, b)
+		}
+	}
+	if got := svc.WaitScripts(boot.WaitCeph); got != 0 {
+		t.Errorf("wait scripts counted for a Pi: %d", got)
 	}
 }

@@ -84,3 +84,13 @@ type BootKeys interface {
 	Report(ctx context.Context, mac boot.MAC, stage boot.Stage, detail, auth string, addr netip.Addr) error
 	ReportInventory(ctx context.Context, mac boot.MAC, inv boot.Inventory, auth string, addr netip.Addr) error
 }
+
+// Admission says how booting nodes were admitted, for /metrics: the boots
+// in flight under their cap (boot/admission.go) and the wait-and-retry
+// scripts served.
+type Admission interface {
+	// BootsInFlight returns how many boots are in flight and the cap (0: none).
+	BootsInFlight() (n, max int)
+	// WaitScripts returns how many wait-and-retry scripts were served for cause.
+	WaitScripts(cause boot.WaitCause) int64
+}

@@ -288,6 +288,7 @@ func withDomain(cfg Config, svc *boot.Service) Config {
 	if cfg.Power == nil {
 		cfg.Power = svc
 	}
+	cfg.Admission = svc
 	if cfg.Users == nil {
 		cfg.Users = testUsers()
 	}

@@ -56,6 +56,10 @@ func NewNode(cfg NodeConfig) (http.Handler, error) {
 	return r, nil
 }
 
+// keyRetryAfter is the Retry-After, in seconds, of a key request that met
+// Ceph down: twice the interval of bootd's Ceph probe (cmd/bootd).
+const keyRetryAfter = 10
+
 type nodeServer struct {
 	svc BootKeys
 	log *slog.Logger
@@ -69,7 +73,10 @@ func (n *nodeServer) time(w http.ResponseWriter, r *http.Request) {
 
 // key answers a node's key request. Every refusal gets the same answer, so
 // a prober learns nothing; a fenced volume's message is for the node's
-// console (it names no other machine).
+// console (it names no other machine). A request of the node's own boot
+// that met Ceph down gets 503 with Retry-After and a fixed message: only
+// the token's holder, from its address, gets that far, and its token is
+// not spent (bootd-init asks again).
 func (n *nodeServer) key(w http.ResponseWriter, r *http.Request) {
 	mac, err := pathMAC(r)
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
@@ -87,6 +94,9 @@ func (n *nodeServer) key(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("key=" + g.Key + "\nreport=" + g.Report + "\n"))
 	case errors.Is(err, boot.ErrFenced):
 		http.Error(w, err.Error(), http.StatusConflict)
+	case errors.Is(err, boot.ErrCephUnavailable):
+		w.Header().Set("Retry-After", strconv.Itoa(keyRetryAfter))
+		http.Error(w, "Ceph unavailable, retry: bootd cannot release the key now", http.StatusServiceUnavailable)
 	default:
 		n.log.Debug("boot key refused", "path", r.URL.Path, "err", err)
 		http.Error(w, "key refused: this is not the boot bootd saw this machine start; boot it again", http.StatusForbidden)

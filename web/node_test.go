@@ -24,6 +24,13 @@ import (
 // listener (TLS: clock, key, reports).
 func rbdBootServer(t *testing.T) (*httptest.Server, *httptest.Server, *boot.Service, *boottest.Volumes) {
 	t.Helper()
+	return rbdBootServerWith(t, boot.Config{})
+}
+
+// rbdBootServerWith is rbdBootServer with a service configured as base says
+// beyond its store, catalog, volumes and leases.
+func rbdBootServerWith(t *testing.T, base boot.Config) (*httptest.Server, *httptest.Server, *boot.Service, *boottest.Volumes) {
+	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
 		"deb.yaml": "name: deb\nflavour: initramfs-tools\narch: amd64\nkernel: k/vmlinuz\ninitrds: [k/initrd.img]\n" +
@@ -48,7 +55,8 @@ func rbdBootServer(t *testing.T) (*httptest.Server, *httptest.Server, *boot.Serv
 		t.Fatal(err)
 	}
 	vols := boottest.NewVolumes()
-	svc, err := boot.NewService(boot.Config{Store: newMemStore(), Catalog: cat, Volumes: vols, Leases: true})
+	base.Store, base.Catalog, base.Volumes, base.Leases = newMemStore(), cat, vols, true
+	svc, err := boot.NewService(base)
 	if err != nil {
 		t.Fatal(err)
 	}

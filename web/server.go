@@ -73,6 +73,9 @@ type Config struct {
 	// Power drives machines' power (api_power.go); nil: bootd runs without
 	// power control, and its routes say so.
 	Power PowerOps
+	// Admission is exported on /metrics (admitmetrics.go); nil leaves
+	// those metrics out.
+	Admission Admission
 }
 
 // server holds what the API, /healthz and /boot handlers share. It has no
@@ -131,6 +134,11 @@ func New(cfg Config) (*Handlers, error) {
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Admission != nil {
+		if err := registerAdmitMetrics(reg, cfg.Admission); err != nil {
+			return nil, err
+		}
 	}
 	s := &server{nodes: cfg.Nodes, enrollment: cfg.Enrollment, volumes: cfg.Volumes, fetches: cfg.Fetches,
 		resolver: cfg.Resolver, users: cfg.Users, audit: cfg.Audit, log: cfg.Logger, store: cfg.Backup,

@@ -113,6 +113,16 @@ type serverError struct{ msg string }
 
 func (e *serverError) Error() string { return e.msg }
 
+// unavailableError is bootd's "Ceph unavailable, retry" (503): nothing was
+// spent, and the request may be made again after retryAfter (zero when
+// bootd named no delay).
+type unavailableError struct {
+	msg        string
+	retryAfter time.Duration
+}
+
+func (e *unavailableError) Error() string { return e.msg }
+
 func (c *client) do(ctx context.Context, method, path string, form url.Values) ([]byte, error) {
 	var body io.Reader
 	if form != nil {
@@ -134,8 +144,15 @@ func (c *client) do(ctx context.Context, method, path string, form url.Values) (
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &serverError{msg: fmt.Sprintf("bootd refused %s: %s", path, strings.TrimSpace(string(b)))}
+	msg := strings.TrimSpace(string(b))
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		// RFC 9110 section 10.2.3: Retry-After in seconds (bootd sends no date).
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return nil, &unavailableError{msg: fmt.Sprintf("bootd cannot answer %s now: %s", path, msg),
+			retryAfter: time.Duration(max(secs, 0)) * time.Second}
+	case resp.StatusCode != http.StatusOK:
+		return nil, &serverError{msg: fmt.Sprintf("bootd refused %s: %s", path, msg)}
 	}
 	return b, nil
 }

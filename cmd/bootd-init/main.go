@@ -80,6 +80,8 @@ type env struct {
 	out    *os.File
 	// deviceWait is how long map waits for the block device to appear.
 	deviceWait time.Duration
+	// sleep, when set, replaces the waits between key requests (tests).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 func newEnv(root string, dry bool) *env {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,7 +69,7 @@ func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, err
 	if s.token == "" {
 		return "", fmt.Errorf("no bootd.token on the kernel command line: cannot fetch the key")
 	}
-	key, err := cl.key(ctx, s.token)
+	key, err := e.fetchKey(ctx, cl, s.token)
 	if err != nil {
 		return "", err
 	}
@@ -89,6 +90,56 @@ func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, err
 	}
 	cl.report(ctx, "volume", dev)
 	return dev, nil
+}
+
+// How long bootd-init waits for Ceph at the key: keyTries requests, the
+// waits between them from keyFirstWait doubling to keyMaxWait (or bootd's
+// Retry-After when longer, up to keyMaxWait): 5+10+20+8*30 = 275 s at most,
+// inside bootd's default boot window of 5 minutes, after which the token
+// would be refused anyway.
+const (
+	keyTries     = 12
+	keyFirstWait = 5 * time.Second
+	keyMaxWait   = 30 * time.Second
+)
+
+// fetchKey asks bootd for the key, and while bootd answers "Ceph
+// unavailable, retry" (its token not spent), says on the console that the
+// node waits for Ceph and asks again, keyTries times at most. Any other
+// answer ends it.
+func (e *env) fetchKey(ctx context.Context, cl *client, token string) ([]byte, error) {
+	wait := keyFirstWait
+	for try := 1; ; try++ {
+		key, err := cl.key(ctx, token)
+		var u *unavailableError
+		if !errors.As(err, &u) {
+			return key, err
+		}
+		if try == keyTries {
+			return nil, fmt.Errorf("gave up waiting for Ceph after %d tries: %w", keyTries, err)
+		}
+		d := min(max(wait, u.retryAfter), keyMaxWait)
+		e.say("waiting for Ceph: bootd cannot release this node's key yet; asking again in %s (%d of %d)", d, try, keyTries)
+		if err := e.pause(ctx, d); err != nil {
+			return nil, err
+		}
+		wait = min(2*wait, keyMaxWait)
+	}
+}
+
+// pause waits d, or less when ctx ends (e.sleep in tests).
+func (e *env) pause(ctx context.Context, d time.Duration) error {
+	if e.sleep != nil {
+		return e.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (e *env) loadModules() error {

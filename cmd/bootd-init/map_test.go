@@ -38,6 +38,10 @@ type fakeBootd struct {
 	keyAsked int
 	// inventories are the auths of the inventory reports.
 	inventories []string
+	// unavailable is how many key requests get bootd's "Ceph unavailable,
+	// retry" (503, Retry-After) before one is answered; keyTries counts
+	// all of them.
+	unavailable, keyTries int
 }
 
 // pin is the hex SHA-256 of a test server's certificate.
@@ -54,6 +58,13 @@ func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case at.File(testMAC, bootfs.TimeEndpoint):
 		fmt.Fprint(w, strconv.FormatInt(f.now.UnixNano(), 10))
 	case at.File(testMAC, bootfs.KeyEndpoint):
+		f.keyTries++
+		if f.unavailable > 0 && r.FormValue("token") == f.token {
+			f.unavailable--
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "Ceph unavailable, retry: bootd cannot release the key now", http.StatusServiceUnavailable)
+			return
+		}
 		if r.Method != http.MethodPost || r.FormValue("token") != f.token || f.used {
 			http.Error(w, "token refused", http.StatusForbidden)
 			return
@@ -271,5 +282,79 @@ func TestMapStringOptions(t *testing.T) {
 		if got := s.mapString(); got != tc.want {
 			t.Errorf("mapString() from %q = %q, want %q", tc.conf, got, tc.want)
 		}
+	}
+}
+
+// consoleFile is a file standing for the console, and a function that reads it.
+func consoleFile(t *testing.T) (*os.File, func() string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, func() string {
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
+	}
+}
+
+// TestKeyWaitsForCeph: bootd answering the key request "Ceph unavailable,
+// retry" (503) twice, then the key: bootd-init says on the console that it
+// waits for Ceph, waits at least bootd's Retry-After, asks again with the
+// same token and maps. Answering it always: it gives up after keyTries,
+// having waited no longer than bootd's default boot window. A 403 is not
+// asked again.
+func TestKeyWaitsForCeph(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		unavailable int
+		token       string
+		wantErr     string
+		wantTries   int
+	}{
+		{"503 then 200", 2, "tok", "", 3},
+		{"503 always", 1000, "tok", "gave up waiting for Ceph after 12 tries", keyTries},
+		{"403", 0, "wrong", "token refused", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fb := &fakeBootd{token: "tok", key: bytes.Repeat([]byte{0xAB}, 28), now: time.Now(), unavailable: tc.unavailable}
+			srv := httptest.NewTLSServer(fb)
+			defer srv.Close()
+			out, console := consoleFile(t)
+			var slept []time.Duration
+			root := fakeNode(t, srv.URL, tc.token, pin(srv))
+			e := &env{root: root, kernel: &recKernel{}, out: out, deviceWait: time.Second,
+				sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+			err := e.mapVolume(context.Background())
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("map = %v, want the volume mapped", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("map = %v, want %q", err, tc.wantErr)
+			}
+			if fb.keyTries != tc.wantTries || len(slept) != tc.wantTries-1 {
+				t.Errorf("%d key requests and %d waits, want %d and %d", fb.keyTries, len(slept), tc.wantTries, tc.wantTries-1)
+			}
+			var total time.Duration
+			for _, d := range slept {
+				if d < 7*time.Second || d > keyMaxWait {
+					t.Errorf("waited %s, want bootd's Retry-After (7s) to %s", d, keyMaxWait)
+				}
+				total += d
+			}
+			if total >= 5*time.Minute {
+				t.Errorf("waited %s in all, want less than bootd's default boot window", total)
+			}
+			if n := strings.Count(console(), "bootd: waiting for Ceph"); n != len(slept) {
+				t.Errorf("console says it waits for Ceph %d times for %d waits:\n%s", n, len(slept), console())
+			}
+			written, _ := os.ReadFile(filepath.Join(root, "sys/bus/rbd/add_single_major"))
+			if mapped := len(written) != 0; mapped != (tc.wantErr == "") {
+				t.Errorf("mapped %v (%q), want %v", mapped, written, tc.wantErr == "")
+			}
+		})
 	}
 }

@@ -63,6 +63,9 @@ type serveConfig struct {
 	// DiscoveredRate how many new ones are recorded per minute at most.
 	DiscoveredMax  string `yaml:"discovered_max"`
 	DiscoveredRate string `yaml:"discovered_rate"`
+	// MaxBootsInFlight caps the boots in flight (nodes with a volume given
+	// their boot script, their key not yet out); 0 means no cap.
+	MaxBootsInFlight string `yaml:"max_boots_in_flight"`
 	// ImagesDir is the image catalog folder; empty means the embedded example catalog.
 	ImagesDir string `yaml:"images_dir"`
 	// DHCPMode is off, proxy or full.
@@ -159,6 +162,8 @@ func defaultServeConfig() serveConfig {
 		DiscoveredMax:  strconv.Itoa(boot.DefaultDiscoveredMax),
 		DiscoveredRate: strconv.Itoa(boot.DefaultDiscoveredRate),
 
+		MaxBootsInFlight: strconv.Itoa(boot.DefaultMaxBootsInFlight),
+
 		DHCPPort:      "67",
 		DHCPLeaseTime: "1h",
 		DHCPUnknown:   "ignore",
@@ -204,6 +209,7 @@ func (c *serveConfig) fields() []configField {
 		{"boot-window", "BOOTD_BOOT_WINDOW", "how long after a machine's DHCP exchange its key may be released, e.g. 5m", &c.BootWindow},
 		{"discovered-max", "BOOTD_DISCOVERED_MAX", "discovered machines kept at most; the ones seen longest ago are forgotten first", &c.DiscoveredMax},
 		{"discovered-rate", "BOOTD_DISCOVERED_RATE", "new discovered machines recorded per minute at most; more are counted, not recorded", &c.DiscoveredRate},
+		{"max-boots-in-flight", "BOOTD_MAX_BOOTS_IN_FLIGHT", "boots between their script and their key at most; more are told to wait and retry (0: no cap)", &c.MaxBootsInFlight},
 		{"images-dir", "BOOTD_IMAGES_DIR", "image catalog folder (default: the embedded example catalog)", &c.ImagesDir},
 		{"dhcp-mode", "BOOTD_DHCP_MODE", "DHCP server mode: off, proxy or full", &c.DHCPMode},
 		{"dhcp-interface", "BOOTD_DHCP_INTERFACE", "network interface the DHCP server binds to", &c.DHCPInterface},
@@ -354,6 +360,9 @@ func (c serveConfig) validate() error {
 			return fmt.Errorf("--%s %q: want a whole number above 0", v.flag, v.value)
 		}
 	}
+	if n, err := strconv.Atoi(c.MaxBootsInFlight); err != nil || n < 0 {
+		return fmt.Errorf("--max-boots-in-flight %q: want a whole number, 0 for no cap", c.MaxBootsInFlight)
+	}
 	if d, err := time.ParseDuration(c.PowerHookTimeout); err != nil || d <= 0 || d > 10*time.Minute {
 		return fmt.Errorf("--power-hook-timeout %q: want a duration from 1s to 10m, e.g. 30s", c.PowerHookTimeout)
 	}
@@ -371,6 +380,12 @@ func (c serveConfig) keyRelease() (boot.KeyRelease, time.Duration) {
 	k, _ := boot.ParseKeyRelease(c.KeyRelease)
 	d, _ := time.ParseDuration(c.BootWindow)
 	return k, d
+}
+
+// maxBootsInFlight is boot.Config's MaxBootsInFlight (0: no cap).
+func (c serveConfig) maxBootsInFlight() int {
+	n, _ := strconv.Atoi(c.MaxBootsInFlight)
+	return n
 }
 
 // discovered is the bound on discovered machines of boot.Config: how many

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,6 +79,47 @@ func TestDiscoveredSettings(t *testing.T) {
 		if max, rate := cfg.discovered(); err != nil || max != tc.wantMax || rate != tc.wantRate {
 			t.Errorf("loadServeConfig(%q, %v) = discovered %d, %d/min, %v; want %d, %d/min",
 				tc.args, tc.env, max, rate, err, tc.wantMax, tc.wantRate)
+		}
+	}
+}
+
+// TestMaxBootsInFlightSetting: max_boots_in_flight reaches the Service's
+// configuration from the file, flags and the environment, with the domain's
+// default; 0 is no cap; a negative number or a word is refused.
+func TestMaxBootsInFlightSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		yaml    string
+		want    int
+		wantErr string
+	}{
+		{nil, nil, "", boot.DefaultMaxBootsInFlight, ""},
+		{[]string{"--max-boots-in-flight", "64"}, nil, "", 64, ""},
+		{nil, map[string]string{"BOOTD_MAX_BOOTS_IN_FLIGHT": "0"}, "", 0, ""},
+		{nil, nil, "max_boots_in_flight: 32\n", 32, ""},
+		{[]string{"--max-boots-in-flight", "-1"}, nil, "", 0, "--max-boots-in-flight"},
+		{[]string{"--max-boots-in-flight", "many"}, nil, "", 0, "--max-boots-in-flight"},
+	} {
+		dir := t.TempDir()
+		args := append([]string{"--data-dir", dir}, tc.args...)
+		if tc.yaml != "" {
+			p := filepath.Join(dir, "bootd.yaml")
+			if err := os.WriteFile(p, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--config", p)
+		}
+		cfg, err := loadServeConfig(args, func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("loadServeConfig(%q, %v) = %v, want an error about %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if got := cfg.maxBootsInFlight(); err != nil || got != tc.want {
+			t.Errorf("loadServeConfig(%q, %v, %q) = max boots in flight %d, %v; want %d", tc.args, tc.env, tc.yaml, got, err, tc.want)
 		}
 	}
 }

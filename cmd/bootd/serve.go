@@ -61,7 +61,8 @@ func runServe(ctx context.Context, inv invocation) error {
 		return err
 	}
 	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint,
-		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate, Power: pwr})
+		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate, Power: pwr,
+		MaxBootsInFlight: cfg.maxBootsInFlight()})
 	if err != nil {
 		return err
 	}
@@ -237,8 +238,9 @@ const (
 	cephProbeDeadline = 5 * time.Second
 )
 
-// registerHealthMetrics registers Ceph's health as bootd last probed it and
-// the wait-and-retry scripts served.
+// registerHealthMetrics registers Ceph's health as bootd last probed it (the
+// wait-and-retry scripts served and the boots in flight are web's:
+// web/admitmetrics.go).
 func registerHealthMetrics(reg prometheus.Registerer, svc *boot.Service) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bootd_ceph_can_boot",
 		Help: "1 when the last probe found that Ceph can take boots (monitors answer, not HEALTH_ERR, the pool takes a write), else 0."},
@@ -248,9 +250,6 @@ func registerHealthMetrics(reg prometheus.Registerer, svc *boot.Service) {
 			}
 			return 0
 		}))
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bootd_boot_wait_scripts_total",
-		Help: "Wait-and-retry scripts served to nodes that must wait for Ceph."},
-		func() float64 { return float64(svc.WaitScripts()) }))
 }
 
 func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
@@ -260,7 +259,8 @@ func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
 		v          interface{ Load() int64 }
 	}{
 		{"bootd_keys_released_total", "Node keys released to a bound boot.", &t.KeysReleased},
-		{"bootd_keys_refused_total", "Node key requests refused (not the node's boot, fenced, or a backend error).", &t.KeysRefused},
+		{"bootd_keys_refused_total", "Node key requests refused (not the node's boot, fenced, no volume).", &t.KeysRefused},
+		{"bootd_keys_deferred_total", "Key requests of a node's own boot answered \"Ceph unavailable, retry\" (503): the token stays good.", &t.KeysDeferred},
 		{"bootd_keys_second_request_total", "Key requests with a token of a boot whose key had gone out already.", &t.SecondKeys},
 		{"bootd_reports_refused_total", "Boot reports refused: no token or secret of the node's current boot.", &t.ReportsRefused},
 		{"bootd_fetches_unbound_total", "Fetches of a node's files from an address outside its boot, not recorded on its timeline.", &t.FetchesUnbound},
@@ -276,6 +276,6 @@ func registerTrustMetrics(reg prometheus.Registerer, svc *boot.Service) {
 // that web's handlers ask for.
 func webDomain(cfg web.Config, svc *boot.Service) web.Config {
 	cfg.Nodes, cfg.Enrollment, cfg.Volumes, cfg.Events, cfg.Fetches, cfg.Resolver = svc, svc, svc, svc, svc, svc
-	cfg.Power = svc
+	cfg.Power, cfg.Admission = svc, svc
 	return cfg
 }
