@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Unknown is what the server does with a read request from an address
@@ -46,6 +47,7 @@ func ParseUnknown(s string) (Unknown, error) {
 const (
 	refusedBusy       = "busy"        // MaxTransfers under way
 	refusedClientBusy = "client_busy" // MaxPerClient under way for this address
+	refusedDuplicate  = "duplicate"   // the same client and port asked again
 	refusedUnknown    = "unknown"     // Unknown policy refuse
 	refusedNoOptions  = "no_options"  // Unknown policy limit, request without options
 )
@@ -62,47 +64,134 @@ var (
 const (
 	DefaultMaxTransfers = 512
 	DefaultMaxPerClient = 8
+	// DefaultQueueWait is how long a known client's request waits for a
+	// place when MaxTransfers are under way. Firmware takes an ERROR as the
+	// end of its boot (a PXE ROM prints PXE-E36 and moves on), so a storm
+	// larger than the cap must queue, not be refused: a boot binary's
+	// transfer lasts about a second even in a storm, and places come back
+	// quickly; 10 s stays within the patience of firmware, which resends
+	// its request for about 15 s (iPXE doubles its timeout up to 10 s).
+	DefaultQueueWait = 10 * time.Second
 )
 
-// limiter counts the transfers under way, in all and per client address.
+// limiter counts the transfers under way, in all and per client address,
+// and holds back requests a client sent again.
 type limiter struct {
 	max, perClient int
+	wait           time.Duration
 
 	mu       sync.Mutex
 	total    int
+	waiting  int           // requests waiting for a place, at most max
+	freed    chan struct{} // closed (and replaced) when a place comes back
 	byClient map[netip.Addr]int
+	// pending holds the requests waiting or under way by the client's
+	// address and port; its channel is closed when that request ends.
+	pending map[netip.AddrPort]chan struct{}
 }
 
-func newLimiter(max, perClient int) *limiter {
+func newLimiter(max, perClient int, wait time.Duration) *limiter {
 	if max <= 0 {
 		max = DefaultMaxTransfers
 	}
 	if perClient <= 0 {
 		perClient = DefaultMaxPerClient
 	}
-	return &limiter{max: max, perClient: perClient, byClient: map[netip.Addr]int{}}
+	if wait == 0 {
+		wait = DefaultQueueWait
+	}
+	return &limiter{max: max, perClient: perClient, wait: wait, freed: make(chan struct{}),
+		byClient: map[netip.Addr]int{}, pending: map[netip.AddrPort]chan struct{}{}}
 }
 
-// acquire takes a place for a transfer to addr, or returns the reason
-// there is none; release gives it back.
-func (l *limiter) acquire(addr netip.Addr) (reason string, ok bool) {
+// duplicateHold bounds how long a resent request is held back.
+const duplicateHold = time.Minute
+
+// acquire takes a place for a transfer to from, or returns the reason there
+// is none; release(from) gives it back.
+//
+// With queue set (a known client), a request beyond the cap in all waits up
+// to the limiter's wait for a place; at most max requests wait, so the
+// descriptors held stay within twice the cap. The cap per client counts
+// requests waiting as well as under way, and is never waited for.
+//
+// A request from the address and port of one waiting or under way is the
+// client sending its request again (RFC 1350 section 2: firmware resends a
+// request that got no answer, and one waiting in the queue gets none): it
+// is held until the first ends and then refused. Its ERROR then comes from
+// a transfer ID the client no longer listens to, which it ignores; refused
+// at once, the ERROR could reach the client before the first request's
+// answer and end its boot.
+func (l *limiter) acquire(from netip.AddrPort, queue bool) (reason string, ok bool) {
+	addr := from.Addr()
+	deadline := time.Now().Add(l.wait)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.total >= l.max:
-		return refusedBusy, false
-	case l.byClient[addr] >= l.perClient:
+	if l.byClient[addr] >= l.perClient {
 		return refusedClientBusy, false
 	}
-	l.total++
 	l.byClient[addr]++
+	if first, dup := l.pending[from]; dup && from.IsValid() {
+		l.mu.Unlock()
+		t := time.NewTimer(duplicateHold)
+		select {
+		case <-first:
+		case <-t.C:
+		}
+		t.Stop()
+		l.mu.Lock()
+		l.dropClient(addr)
+		return refusedDuplicate, false
+	}
+	var done chan struct{}
+	if from.IsValid() {
+		done = make(chan struct{})
+		l.pending[from] = done
+	}
+	for l.total >= l.max {
+		left := time.Until(deadline)
+		if !queue || l.wait < 0 || left <= 0 || l.waiting >= l.max {
+			l.end(from, done)
+			return refusedBusy, false
+		}
+		freed := l.freed
+		l.waiting++
+		l.mu.Unlock()
+		t := time.NewTimer(left)
+		select {
+		case <-freed:
+		case <-t.C:
+		}
+		t.Stop()
+		l.mu.Lock()
+		l.waiting--
+	}
+	l.total++
 	return "", true
 }
 
-func (l *limiter) release(addr netip.Addr) {
+// release ends the transfer acquire let through for from.
+func (l *limiter) release(from netip.AddrPort) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
+	l.end(from, l.pending[from])
+	if l.waiting > 0 {
+		close(l.freed)
+		l.freed = make(chan struct{})
+	}
+}
+
+// end forgets from's request: its duplicates go, its client's count drops.
+func (l *limiter) end(from netip.AddrPort, done chan struct{}) {
+	if done != nil {
+		close(done)
+		delete(l.pending, from)
+	}
+	l.dropClient(from.Addr())
+}
+
+func (l *limiter) dropClient(addr netip.Addr) {
 	if l.byClient[addr]--; l.byClient[addr] <= 0 {
 		delete(l.byClient, addr)
 	}

@@ -92,7 +92,7 @@ func TestCaps(t *testing.T) {
 	t.Parallel()
 	f := &files{data: map[string][]byte{"file": bytes.Repeat([]byte("x"), 4000)}}
 	reg := prometheus.NewRegistry()
-	addr := serveWith(t, f, reg, Config{Timeout: 500 * time.Millisecond, Retries: 2, MaxTransfers: 3, MaxPerClient: 1})
+	addr := serveWith(t, f, reg, Config{Timeout: 500 * time.Millisecond, Retries: 2, MaxTransfers: 3, MaxPerClient: 1, QueueWait: -1})
 
 	var stalled []*net.UDPConn
 	for _, from := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
@@ -269,5 +269,84 @@ func TestRecent(t *testing.T) {
 	r.Add(a("0.0.0.0"))
 	if r.Len() != 3 {
 		t.Errorf("Len = %d after adding invalid addresses, want 3", r.Len())
+	}
+}
+
+// TestQueueForAPlace: with MaxTransfers under way, a known client's request
+// waits for a place and is served when one comes back, where firmware
+// would end its boot on an ERROR; an unknown address's request, and one
+// that waits longer than QueueWait, get the short ERROR busy at once.
+func TestQueueForAPlace(t *testing.T) {
+	t.Parallel()
+	f := &files{data: map[string][]byte{"file": bytes.Repeat([]byte("x"), 4000)}}
+	reg := prometheus.NewRegistry()
+	known := func(a netip.Addr) bool { return a != netip.MustParseAddr("127.0.0.9") }
+	addr := serveWith(t, f, reg, Config{Timeout: 300 * time.Millisecond, Retries: 2, MaxTransfers: 1,
+		QueueWait: 5 * time.Second, Known: known, Unknown: Limit})
+
+	stall(t, addr, "127.0.0.2", rrq("file", "blksize", "1024"))
+	f.wait(t, 1) // started; it fails within Timeout × Retries
+
+	stranger := stall(t, addr, "127.0.0.9", rrq("file", "blksize", "1024"))
+	if _, p := received(stranger, 200*time.Millisecond); errorMessage(p) != "busy" {
+		t.Errorf("an unknown address got %q while the place was taken, want ERROR busy at once", p)
+	}
+	start := time.Now()
+	res, err := tftptest.Get(addr, "file", tftptest.Options{From: net.ParseIP("127.0.0.3"), BlockSize: 1024, Timeout: 5 * time.Second})
+	if err != nil || len(res.Data) != 4000 {
+		t.Fatalf("a known client queued behind the stalled transfer: Get = %v, %v", res, err)
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("served after %v: it did not wait for the place", waited)
+	}
+	if got := refused(t, reg, "busy"); got != 1 {
+		t.Errorf("bootd_tftp_refused_total{reason=\"busy\"} = %v, want 1 (the unknown address only)", got)
+	}
+
+	// No wait at all: the same queue refuses at once.
+	f2 := &files{data: f.data}
+	reg2 := prometheus.NewRegistry()
+	addr2 := serveWith(t, f2, reg2, Config{Timeout: 300 * time.Millisecond, Retries: 2, MaxTransfers: 1,
+		QueueWait: -1, Known: known, Unknown: Limit})
+	stall(t, addr2, "127.0.0.2", rrq("file", "blksize", "1024"))
+	f2.wait(t, 1)
+	again := stall(t, addr2, "127.0.0.3", rrq("file", "blksize", "1024"))
+	if _, p := received(again, 200*time.Millisecond); errorMessage(p) != "busy" {
+		t.Errorf("with QueueWait < 0 a known client got %q, want ERROR busy at once", p)
+	}
+}
+
+// TestResentRequestHeld: a client that sends its request again while the
+// first waits for a place gets one transfer, and its first answer is that
+// transfer's, not an ERROR that would end a firmware's boot; the resent
+// request is refused (counted as duplicate) only once the first ended.
+func TestResentRequestHeld(t *testing.T) {
+	t.Parallel()
+	f := &files{data: map[string][]byte{"file": bytes.Repeat([]byte("x"), 4000)}}
+	reg := prometheus.NewRegistry()
+	addr := serveWith(t, f, reg, Config{Timeout: 300 * time.Millisecond, Retries: 2, MaxTransfers: 1,
+		QueueWait: 5 * time.Second, Known: func(netip.Addr) bool { return true }, Unknown: Limit})
+	stall(t, addr, "127.0.0.2", rrq("file", "blksize", "1024"))
+	f.wait(t, 1)
+
+	c := stall(t, addr, "127.0.0.3", rrq("file", "blksize", "1024"))
+	time.Sleep(100 * time.Millisecond)
+	sa, _ := net.ResolveUDPAddr("udp4", addr)
+	if _, err := c.WriteToUDP(rrq("file", "blksize", "1024"), sa); err != nil { // the resend
+		t.Fatal(err)
+	}
+	_, first := received(c, 3*time.Second)
+	if len(first) < 2 || binary.BigEndian.Uint16(first) != 6 {
+		t.Fatalf("the client's first answer is %q, want the OACK of its one transfer", first)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for refused(t, reg, "duplicate") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("bootd_tftp_refused_total{reason=\"duplicate\"} = %v, want 1", refused(t, reg, "duplicate"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := refused(t, reg, "busy"); got != 0 {
+		t.Errorf("busy refusals = %v, want 0", got)
 	}
 }

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bootd_tftp_refused_total",
-			Help: "TFTP read requests refused, by reason (busy, client_busy, unknown, no_options).",
+			Help: "TFTP read requests refused, by reason (busy, client_busy, duplicate, unknown, no_options).",
 		}, []string{"reason"}),
 	}
 	if reg == nil {

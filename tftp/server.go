@@ -118,8 +118,13 @@ type Config struct {
 	// Timeout times Retries.
 	Retries int
 	// MaxTransfers caps the transfers under way; zero means
-	// DefaultMaxTransfers. A request beyond it gets an ERROR ("busy").
+	// DefaultMaxTransfers. A request beyond it from a known address waits
+	// for a place up to QueueWait; one that gets none, or comes from an
+	// unknown address, gets an ERROR ("busy").
 	MaxTransfers int
+	// QueueWait is how long a known client's request waits for a place;
+	// zero means DefaultQueueWait, negative not at all.
+	QueueWait time.Duration
 	// MaxPerClient caps the transfers under way per client address; zero
 	// means DefaultMaxPerClient.
 	MaxPerClient int
@@ -177,7 +182,7 @@ func New(cfg Config) (*Server, error) {
 		known = func(netip.Addr) bool { return false }
 	}
 	s := &Server{opener: cfg.Opener, report: cfg.Report, log: cfg.Logger, m: m,
-		limit: newLimiter(cfg.MaxTransfers, cfg.MaxPerClient), known: known, policy: policy}
+		limit: newLimiter(cfg.MaxTransfers, cfg.MaxPerClient, cfg.QueueWait), known: known, policy: policy}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -270,10 +275,10 @@ func (s *Server) read(name string, rf io.ReaderFrom) (err error) {
 	if !isKnown && s.policy == Refuse {
 		return s.refuse(req, refusedUnknown, errRefused)
 	}
-	if reason, ok := s.limit.acquire(client); !ok {
+	if reason, ok := s.limit.acquire(req.Remote, isKnown); !ok {
 		return s.refuse(req, reason, errBusy)
 	}
-	defer s.limit.release(client)
+	defer s.limit.release(req.Remote)
 	defer func() {
 		if v := recover(); v != nil {
 			ev.Outcome, ev.Err, ev.Duration = Failed, fmt.Errorf("panic: %v", v), time.Since(start)

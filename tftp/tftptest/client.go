@@ -126,7 +126,10 @@ func Get(addr, name string, o Options) (*Result, error) {
 		if peer == nil {
 			peer = from
 		} else if from.Port != peer.Port || !from.IP.Equal(peer.IP) {
-			continue // not our transfer
+			// Another transfer answering a resent request: RFC 1350
+			// section 4 has the client tell it the TID is unknown.
+			conn.WriteToUDP(errorPacket(5, "unknown transfer ID"), from)
+			continue
 		}
 		if n < 4 {
 			return res, fmt.Errorf("short packet of %d bytes", n)
