@@ -61,6 +61,13 @@ type Client struct {
 	log     *slog.Logger
 	golden  string
 	goldens goldenCache
+	// parents keeps the golden each volume's root was cloned from, as
+	// Holders found it, for the Confine of the same key release; changes
+	// of a root through this client drop its entry.
+	parents ttlCache[string, boot.GoldenRef]
+	// monitors keeps the monitor map's answer (Target) for a while: every
+	// booting node's node.cpio names the monitors.
+	monitors ttlCache[struct{}, monDump]
 }
 
 var _ boot.Volumes = (*Client)(nil)
@@ -235,34 +242,78 @@ const goldenCacheTTL = 10 * time.Second
 type goldenInfo struct {
 	protected bool
 	size      uint64
-	at        time.Time
 }
 
 // goldenCache remembers recent golden checks.
 type goldenCache struct {
-	mu sync.Mutex
-	m  map[boot.GoldenRef]goldenInfo
+	c ttlCache[boot.GoldenRef, goldenInfo]
 }
 
-func (gc *goldenCache) get(g boot.GoldenRef) (goldenInfo, bool) {
-	gc.mu.Lock()
-	defer gc.mu.Unlock()
-	e, ok := gc.m[g]
-	return e, ok && time.Since(e.at) < goldenCacheTTL
-}
+func (gc *goldenCache) get(g boot.GoldenRef) (goldenInfo, bool) { return gc.c.get(g, goldenCacheTTL) }
 
 // put merges what was learnt about g into the cache.
 func (gc *goldenCache) put(g boot.GoldenRef, info goldenInfo) {
-	gc.mu.Lock()
-	defer gc.mu.Unlock()
-	if gc.m == nil {
-		gc.m = map[boot.GoldenRef]goldenInfo{}
+	gc.c.update(g, goldenCacheTTL, func(old goldenInfo, ok bool) goldenInfo {
+		if ok {
+			info.protected = info.protected || old.protected
+			info.size = max(info.size, old.size)
+		}
+		return info
+	})
+}
+
+// ttlCache keeps values for a while: answers of the cluster that a storm
+// of enrolls or key releases would otherwise ask for again and again.
+// Expired entries go when the map has grown past maxEntries.
+type ttlCache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+// ttlCacheMax is how many entries a cache holds before it prunes expired ones.
+const ttlCacheMax = 4096
+
+// get returns k's value when it was put less than ttl ago.
+func (c *ttlCache[K, V]) get(k K, ttl time.Duration) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || time.Since(e.at) >= ttl {
+		var zero V
+		return zero, false
 	}
-	old, ok := gc.m[g]
-	if ok && time.Since(old.at) < goldenCacheTTL {
-		info.protected = info.protected || old.protected
-		info.size = max(info.size, old.size)
+	return e.v, true
+}
+
+func (c *ttlCache[K, V]) put(k K, ttl time.Duration, v V) {
+	c.update(k, ttl, func(V, bool) V { return v })
+}
+
+// update puts f(old value, whether it is fresh) for k.
+func (c *ttlCache[K, V]) update(k K, ttl time.Duration, f func(old V, fresh bool) V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[K]ttlEntry[V]{}
 	}
-	info.at = time.Now()
-	gc.m[g] = info
+	if len(c.m) >= ttlCacheMax {
+		for key, e := range c.m {
+			if time.Since(e.at) >= ttl {
+				delete(c.m, key)
+			}
+		}
+	}
+	old, ok := c.m[k]
+	c.m[k] = ttlEntry[V]{v: f(old.v, ok && time.Since(old.at) < ttl), at: time.Now()}
+}
+
+func (c *ttlCache[K, V]) drop(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
 }

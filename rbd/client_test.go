@@ -62,12 +62,47 @@ func TestGoldenCache(t *testing.T) {
 	if e, ok := gc.get(g); !ok || !e.protected || e.size != 64<<20 {
 		t.Errorf("cache after two puts = %+v, %v; want protected and the size merged", e, ok)
 	}
-	gc.mu.Lock()
-	e := gc.m[g]
-	e.at = time.Now().Add(-goldenCacheTTL - time.Second)
-	gc.m[g] = e
-	gc.mu.Unlock()
+	age(&gc.c, g, goldenCacheTTL+time.Second)
 	if _, ok := gc.get(g); ok {
 		t.Errorf("cache entry older than %v still trusted", goldenCacheTTL)
+	}
+	gc.put(g, goldenInfo{size: 1})
+	if e, _ := gc.get(g); e.protected || e.size != 1 {
+		t.Errorf("an expired entry was merged into a new one: %+v", e)
+	}
+}
+
+// age makes k's entry in c older by d.
+func age[K comparable, V any](c *ttlCache[K, V], k K, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[k]
+	e.at = e.at.Add(-d)
+	c.m[k] = e
+}
+
+// TestTTLCache: entries expire, drop forgets one, and a cache past
+// ttlCacheMax entries sheds the expired ones when it takes a new one.
+func TestTTLCache(t *testing.T) {
+	t.Parallel()
+	var c ttlCache[int, string]
+	c.put(1, time.Minute, "one")
+	if v, ok := c.get(1, time.Minute); !ok || v != "one" {
+		t.Fatalf("get = %q, %v", v, ok)
+	}
+	if _, ok := c.get(1, 0); ok {
+		t.Error("an entry older than its ttl was returned")
+	}
+	c.drop(1)
+	if _, ok := c.get(1, time.Minute); ok {
+		t.Error("a dropped entry was returned")
+	}
+	for i := range ttlCacheMax {
+		c.put(i, time.Minute, "x")
+		age(&c, i, 2*time.Minute)
+	}
+	c.put(-1, time.Minute, "new")
+	if n := len(c.m); n != 1 {
+		t.Errorf("%d entries after the cache was full of expired ones, want 1", n)
 	}
 }

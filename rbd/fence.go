@@ -19,6 +19,14 @@ func (c *Client) Holders(ctx context.Context, name string) ([]boot.Holder, error
 		return nil, err
 	}
 	defer closeRoot()
+	// The root is open: its parent costs no round trip more, and Confine,
+	// next in the same key release, need not open the root again.
+	if g, ok, err := parentOf(img); err == nil {
+		if !ok {
+			g = c.goldenRef(boot.GoldenRef{})
+		}
+		c.parents.put(name, parentCacheTTL, g)
+	}
 	ws, err := img.ListWatchers()
 	if err != nil {
 		return nil, fmt.Errorf("watchers of %s: %w", name, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/ceph/go-ceph/rbd"
@@ -140,6 +141,16 @@ func (c *Client) Key(ctx context.Context, name string) (string, error) {
 	return out.Key, nil
 }
 
+// How long the caches of key releases and node.cpio answers are trusted. A
+// root's parent changes only through this client (which drops the entry)
+// or another bootd's reimage; a monitor map, when monitors are added or
+// moved, which a node booting within the TTL then misses (it maps through
+// the monitors it was told of, which forward it the new map).
+const (
+	parentCacheTTL   = 10 * time.Second
+	monitorsCacheTTL = 10 * time.Second
+)
+
 // monDump is the part of "mon dump" Target reads.
 type monDump struct {
 	Mons []struct {
@@ -158,9 +169,12 @@ type monDump struct {
 // 3300), the volume's place, and ms_mode as a map option unless legacy
 // (an older kernel refuses an ms_mode it does not know).
 func (c *Client) Target(ctx context.Context, name string) (*boot.MapTarget, error) {
-	var d monDump
-	if err := c.monCommand(ctx, map[string]any{"prefix": "mon dump"}, &d); err != nil {
-		return nil, err
+	d, ok := c.monitors.get(struct{}{}, monitorsCacheTTL)
+	if !ok {
+		if err := c.monCommand(ctx, map[string]any{"prefix": "mon dump"}, &d); err != nil {
+			return nil, err
+		}
+		c.monitors.put(struct{}{}, monitorsCacheTTL, d)
 	}
 	t := &boot.MapTarget{Pool: c.cfg.Pool, Namespace: name, Image: boot.RootImage, User: name}
 	want := "v1"
@@ -209,6 +223,9 @@ func (c *Client) Confine(ctx context.Context, name string, addr netip.Addr) erro
 func (c *Client) rootParent(ctx context.Context, name string) (boot.GoldenRef, error) {
 	if err := ctx.Err(); err != nil {
 		return boot.GoldenRef{}, err
+	}
+	if g, ok := c.parents.get(name, parentCacheTTL); ok {
+		return g, nil
 	}
 	img, closeRoot, err := c.openVolumeRoot(name, true)
 	if err != nil {

@@ -157,6 +157,7 @@ func keptSnapshot(io *rados.IOContext, image string) (boot.Snapshot, error) {
 
 // Rollback implements boot.Volumes.
 func (c *Client) Rollback(ctx context.Context, name, snap, replaced string) error {
+	defer c.parents.drop(name)
 	hs, err := c.Holders(ctx, name)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ const keptPrefix = "kept."
 
 // Create implements boot.Volumes: namespace, clone, resize, user.
 func (c *Client) Create(ctx context.Context, req boot.VolumeRequest) (*boot.Volume, error) {
+	defer c.parents.drop(req.Name)
 	g := c.goldenRef(req.Golden)
 	gsize, err := c.goldenSize(g)
 	if err != nil {
@@ -117,6 +118,7 @@ func (c *Client) resize(ctx context.Context, name string, size uint64) error {
 // namespace, in that order, so that what is left of a volume after a crash
 // halfway always has its namespace, which List finds.
 func (c *Client) Remove(ctx context.Context, name string) error {
+	defer c.parents.drop(name)
 	io, err := c.ioctx("", name)
 	if err != nil {
 		return err
@@ -267,6 +269,7 @@ func (c *Client) List(ctx context.Context) ([]string, error) {
 
 // Discard implements boot.Volumes.
 func (c *Client) Discard(ctx context.Context, name, keep string) error {
+	defer c.parents.drop(name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
