@@ -49,7 +49,9 @@ type initrdRef struct{ Name, Path string }
 // render runs the template called name.
 func (f *Files) render(name string, d scriptData) ([]byte, error) {
 	d.Retry, d.Script, d.CmdlineFile = f.retry, ScriptFile, PiCmdlineFile
-	d.Jitter = f.retry + rand.IntN(f.retry+1)
+	if d.Jitter == 0 {
+		d.Jitter = f.retry + rand.IntN(f.retry+1)
+	}
 	var b bytes.Buffer
 	if err := f.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
@@ -97,6 +99,14 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 	return generated(ScriptFile, KindScript, b), nil
 }
 
+// busyWait is the shortest sleep, in seconds, of a node told to wait because
+// too many boots are in flight; it sleeps up to three times that. Places
+// come back as fast as keys go out (tens a second in a storm: bench-storm),
+// so the wait is short, where Ceph's (Retry, 10 s) waits for a cluster to
+// recover. A rack re-asking every few seconds costs bootd a script each,
+// which touches no disk and no Ceph.
+const busyWait = 2
+
 // waitScript is the wait-and-retry boot.ipxe of a node that must wait:
 // Ceph cannot take it (plan.Wait) or too many boots are in flight. It says
 // why, sleeps Retry seconds and a random share more (so that a rack told
@@ -104,6 +114,9 @@ func (f *Files) nodeScript(ctx context.Context, plan *boot.Plan, remote net.IP) 
 // cached: each has its own sleep.
 func (f *Files) waitScript(n *boot.Node, cause boot.WaitCause, reason string) (*Content, error) {
 	d := scriptData{MAC: n.MAC.String(), Hostname: n.Hostname, Image: n.Image, Problem: boot.Printable(strings.ReplaceAll(reason, "$", ""))} // iPXE expands ${...}
+	if cause == boot.WaitBusy {
+		d.Jitter = busyWait + rand.IntN(2*busyWait+1)
+	}
 	b, err := f.render("wait.ipxe", d)
 	if err != nil {
 		return nil, err
