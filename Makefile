@@ -16,7 +16,7 @@ export GOFLAGS = -tags=$(GOTAGS)
 CEPH_TEST_DIR  ?= $(CURDIR)/.ceph-test
 CEPH_TEST_ADDR ?= 127.0.0.1
 
-.PHONY: all build run demo demo-down test unit integration e2e lint deps deps-build clean image-debian image-pi4
+.PHONY: all build run demo demo-down test unit integration e2e lint deps deps-build clean image-debian image-pi4 storm
 
 all: build
 
@@ -30,6 +30,11 @@ build:
 ## installs only what the build needs (deps-build), not the test tools
 run: deps-build build
 	./$(BIN) serve --data-dir $(DATA) --http-listen $(LISTEN)
+
+## storm: a boot storm, N=1000 simulated machines through the whole chain against
+## bootd on a real Ceph cluster, the physical limit and dnsmasq+nginx (as root; N=, PEER=0)
+storm:
+	./scripts/bench-storm.sh
 
 ## test: install what the tests need, check style and arrows, run every test
 test: deps lint unit integration e2e

@@ -180,7 +180,7 @@ if [ "$PEER" = 1 ]; then
     --dhcp-leasefile="$work/dnsmasq.leases" \
     --dhcp-userclass=set:ipxe,iPXE --dhcp-boot=tag:!ipxe,undionly.kpxe,,$SRV_IP \
     --dhcp-boot=tag:ipxe,http://$SRV_IP:8081/boot.ipxe \
-    --enable-tftp --tftp-root="$work/peer/tftp" --quiet-dhcp --quiet-tftp --log-facility="$work/dnsmasq.log" 2>"$work/dnsmasq.err" &
+    --enable-tftp --tftp-max=1024 --tftp-root="$work/peer/tftp" --quiet-dhcp --quiet-tftp --log-facility="$work/dnsmasq.log" 2>"$work/dnsmasq.err" &
   pids+=($!)
   chmod -R a+rX "$work/peer"
   mkdir -p "$work/nginx/logs"

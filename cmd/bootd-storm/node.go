@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +62,8 @@ type result struct {
 	stages map[string]time.Duration
 	bytes  int64
 	waits  int
+	// retries counts the 503s it waited out (iPXE's and bootd-init's).
+	retries int
 	// fetched lists the sizes of the files it received, in order, for the
 	// physical limit's copy.
 	fetched []int64
@@ -96,7 +100,7 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 
 	t0 = time.Now()
 	tr, err := tftptest.Get(net.JoinHostPort(next.String(), fmt.Sprint(c.tftpPort)), bootfile,
-		tftptest.Options{BlockSize: 1456, TSize: true, From: ip, Timeout: time.Second, Resend: 5, Retransmit: 5})
+		tftptest.Options{BlockSize: 1456, TSize: true, From: ip, Timeout: 2 * time.Second, Resend: 6, Retransmit: 5})
 	mark(stageTFTP, t0)
 	if err != nil {
 		return r.fail(stageTFTP, fmt.Errorf("%s: %w", bootfile, err))
@@ -127,7 +131,7 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 	t0 = time.Now()
 	var sc *ipxeScript
 	for {
-		body, err := get(ctx, hc, su.String(), nil)
+		body, err := retrying(ctx, 100, 0, 0, &r.retries, func() ([]byte, error) { return get(ctx, hc, su.String(), nil) })
 		if err != nil {
 			mark(stageScript, t0)
 			return r.fail(stageScript, err)
@@ -159,7 +163,7 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 	c.save.script(sc)
 
 	t0 = time.Now()
-	n, err := c.fetch(ctx, hc, sc.kernel, nil)
+	n, err := retrying(ctx, 100, 0, 0, &r.retries, func() (int64, error) { return c.fetch(ctx, hc, sc.kernel, nil) })
 	mark(stageKernel, t0)
 	if err != nil {
 		return r.fail(stageKernel, err)
@@ -174,7 +178,12 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 		if in.name == "node.cpio" {
 			keep = func(b []byte) { nodeConf = append(nodeConf, b...) }
 		}
-		n, err := c.fetch(ctx, hc, in.url, keep)
+		n, err := retrying(ctx, 100, 0, 0, &r.retries, func() (int64, error) {
+			if keep != nil {
+				nodeConf = nodeConf[:0]
+			}
+			return c.fetch(ctx, hc, in.url, keep)
+		})
 		if err != nil {
 			mark(stageInitrds, t0)
 			return r.fail(stageInitrds, err)
@@ -199,11 +208,13 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 // few times.
 func (c *chain) dora(ctx context.Context, mac net.HardwareAddr, opts func(*dhcpv4.DHCPv4)) dhcptest.Result {
 	var res dhcptest.Result
-	for try := 0; try < 4; try++ {
+	for try := 0; try < 8; try++ {
 		res = c.relay.One(ctx, mac, dhcptest.Opts{Tries: 8, Wait: time.Second, Options: opts})
 		if !errors.Is(res.Err, dhcptest.ErrNak) {
 			break
 		}
+		// Not at once: clients that collided on one address would collide again.
+		time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 	}
 	return res
 }
@@ -227,10 +238,12 @@ func (c *chain) release(ctx context.Context, r *result, ip net.IP, sc *ipxeScrip
 		return err
 	}
 	hc := httpClient(ip, pin)
+	hc.Timeout = bootdInitTimeout
 	defer hc.CloseIdleConnections()
 	step := func(stage, path string, form url.Values) ([]byte, error) {
 		b, err := post(ctx, hc, base+"/"+path, form)
-		if err != nil {
+		var retry *errRetry
+		if err != nil && !errors.As(err, &retry) {
 			r.fail(stage, fmt.Errorf("%s: %w", path, err))
 		}
 		return b, err
@@ -242,8 +255,13 @@ func (c *chain) release(ctx context.Context, r *result, ip net.IP, sc *ipxeScrip
 	if _, err := step(stageKey, "report", url.Values{"stage": {"network"}, "auth": {token}}); err != nil {
 		return err
 	}
-	b, err := step(stageKey, "key", url.Values{"token": {token}})
+	b, err := retrying(ctx, keyTries, 5*time.Second, 30*time.Second, &r.retries, func() ([]byte, error) {
+		return step(stageKey, "key", url.Values{"token": {token}})
+	})
 	if err != nil {
+		if r.failed == "" {
+			r.fail(stageKey, fmt.Errorf("key: %w", err))
+		}
 		return err
 	}
 	var key, secret string
@@ -270,6 +288,13 @@ func (c *chain) release(ctx context.Context, r *result, ip net.IP, sc *ipxeScrip
 	r.stages[stageReports] += time.Since(t0)
 	return nil
 }
+
+// What bootd-init does (cmd/bootd-init): each request times out after
+// 15 s, and a 503 at the key is asked again up to 12 times in all.
+const (
+	bootdInitTimeout = 15 * time.Second
+	keyTries         = 12
+)
 
 // fingerprint is the certificate pin in node.cpio's etc/bootd/node.conf.
 func fingerprint(cpio []byte) ([]byte, error) {
@@ -333,10 +358,54 @@ func post(ctx context.Context, hc *http.Client, u string, form url.Values) ([]by
 	return do(hc, req)
 }
 
+// errRetry is a 503 with Retry-After: the client waits and asks again,
+// as iPXE does for a file and bootd-init for its key.
+type errRetry struct{ after time.Duration }
+
+func (e *errRetry) Error() string { return fmt.Sprintf("503, retry after %v", e.after) }
+
+// retryAfter is a 503's Retry-After, or nil for any other answer.
+func retryAfter(resp *http.Response) *errRetry {
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return nil
+	}
+	n, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || n < 0 || n > 300 {
+		return nil
+	}
+	return &errRetry{after: time.Duration(n) * time.Second}
+}
+
+// retrying runs f again after each 503 with Retry-After, waiting at least
+// floor (doubling up to ceil) or what the server asked, up to tries times
+// in all; retries counts the waits.
+func retrying[T any](ctx context.Context, tries int, floor, ceil time.Duration, retries *int, f func() (T, error)) (T, error) {
+	wait := floor
+	for try := 1; ; try++ {
+		v, err := f()
+		var r *errRetry
+		if !errors.As(err, &r) || try >= tries {
+			return v, err
+		}
+		*retries++
+		d := max(wait, r.after)
+		wait = min(2*wait, ceil)
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
 func do(hc *http.Client, req *http.Request) ([]byte, error) {
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
+	}
+	if r := retryAfter(resp); r != nil {
+		resp.Body.Close()
+		return nil, r
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -362,6 +431,9 @@ func (c *chain) fetch(ctx context.Context, hc *http.Client, u string, keep func(
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if r := retryAfter(resp); r != nil {
+		return 0, r
+	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return 0, fmt.Errorf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))

@@ -18,6 +18,7 @@ type summary struct {
 	Nodes    int     `json:"nodes"`
 	Failures int     `json:"failures"`
 	Waits    int     `json:"waits"`
+	Retries  int     `json:"retries"`
 	Bytes    int64   `json:"bytes"`
 	Seconds  float64 `json:"seconds"`
 	Load     string  `json:"load"`
@@ -45,6 +46,7 @@ func summarize(target string, keys bool, results []*result, took time.Duration) 
 	for _, r := range results {
 		s.Bytes += r.bytes
 		s.Waits += r.waits
+		s.Retries += r.retries
 		if r.failed != "" {
 			s.Failures++
 			s.FailedAt[r.failed]++
@@ -85,8 +87,8 @@ func (s *summary) print(w io.Writer) {
 	if !s.Keys {
 		what = "the chain without keys"
 	}
-	fmt.Fprintf(w, "%s: %d nodes at once, %s: %d failed, %d wait scripts, %.0f MB in %.2f s (%.0f MB/s; %s)\n",
-		s.Target, s.Nodes, what, s.Failures, s.Waits, mb(s.Bytes), s.Seconds, mb(s.Bytes)/s.Seconds, s.Load)
+	fmt.Fprintf(w, "%s: %d nodes at once, %s: %d failed, %d wait scripts, %d 503s waited out, %.0f MB in %.2f s (%.0f MB/s; %s)\n",
+		s.Target, s.Nodes, what, s.Failures, s.Waits, s.Retries, mb(s.Bytes), s.Seconds, mb(s.Bytes)/s.Seconds, s.Load)
 	for st, n := range s.FailedAt {
 		fmt.Fprintf(w, "  failed at %s: %d\n", st, n)
 	}
@@ -166,7 +168,7 @@ func report(w io.Writer, sums []*summary) error {
 		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
 	}
 	row("nodes, failed", func(s *summary) string { return fmt.Sprintf("%d, %d", s.Nodes, s.Failures) })
-	row("wait scripts", func(s *summary) string { return fmt.Sprint(s.Waits) })
+	row("wait scripts, 503s waited out", func(s *summary) string { return fmt.Sprintf("%d, %d", s.Waits, s.Retries) })
 	row("bytes received", func(s *summary) string { return fmt.Sprintf("%.0f MB", mb(s.Bytes)) })
 	row("whole storm", func(s *summary) string { return fmt.Sprintf("%.2f s", s.Seconds) })
 	row("physical limit, same bytes", func(s *summary) string {
