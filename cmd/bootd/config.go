@@ -109,6 +109,7 @@ type serveConfig struct {
 	TFTPUnknown      string `yaml:"tftp_unknown"`
 	TFTPMaxTransfers string `yaml:"tftp_max_transfers"`
 	TFTPMaxPerClient string `yaml:"tftp_max_per_client"`
+	TFTPQueueWait    string `yaml:"tftp_queue_wait"`
 	HTTPMaxDownloads string `yaml:"http_max_downloads"`
 	HTTPMaxPerClient string `yaml:"http_max_per_client"`
 	// IPXEDir is the folder of iPXE binaries served over TFTP and HTTP.
@@ -172,6 +173,7 @@ func defaultServeConfig() serveConfig {
 		// TFTPUnknown's default depends on DHCPMode (tftpUnknown).
 		TFTPMaxTransfers: "512",
 		TFTPMaxPerClient: "8",
+		TFTPQueueWait:    "10s",
 		HTTPMaxDownloads: "512",
 		HTTPMaxPerClient: "16",
 		// all keeps discovery working as before; known is the hardened
@@ -217,6 +219,7 @@ func (c *serveConfig) fields() []configField {
 		{"tftp-unknown", "BOOTD_TFTP_UNKNOWN", "TFTP from addresses without a recent DHCP exchange: allow, limit or refuse (default: refuse, or limit with dhcp-mode off)", &c.TFTPUnknown},
 		{"tftp-max-transfers", "BOOTD_TFTP_MAX_TRANSFERS", "TFTP transfers under way at most", &c.TFTPMaxTransfers},
 		{"tftp-max-per-client", "BOOTD_TFTP_MAX_PER_CLIENT", "TFTP transfers under way per client address at most", &c.TFTPMaxPerClient},
+		{"tftp-queue-wait", "BOOTD_TFTP_QUEUE_WAIT", "how long a known client's TFTP request waits for a place beyond tftp-max-transfers (0s: refused at once)", &c.TFTPQueueWait},
 		{"http-max-downloads", "BOOTD_HTTP_MAX_DOWNLOADS", "boot listener: downloads under /boot at once at most (503 beyond)", &c.HTTPMaxDownloads},
 		{"http-max-per-client", "BOOTD_HTTP_MAX_PER_CLIENT", "boot listener: downloads under /boot at once per client address at most", &c.HTTPMaxPerClient},
 		{"ipxe-dir", "BOOTD_IPXE_DIR", "folder of iPXE binaries (undionly.kpxe, snponly.efi, ipxe.efi)", &c.IPXEDir},

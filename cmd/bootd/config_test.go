@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bootd/bootd/boot"
+	"github.com/bootd/bootd/tftp"
 )
 
 // loadServeConfig parses args as bootd serve's command line, as run does,
@@ -150,6 +152,40 @@ func TestStoreSetting(t *testing.T) {
 		}
 		if err != nil || cfg.Store != tc.want {
 			t.Errorf("loadServeConfig(%q, %v) = store %q, %v; want %q", tc.args, tc.env, cfg.Store, err, tc.want)
+		}
+	}
+}
+
+// TestTFTPQueueWaitSetting: 10 s by default, a duration from a flag or the
+// environment, 0s for no wait at all; a negative or unreadable one is
+// refused with the flag's name.
+func TestTFTPQueueWaitSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		want    time.Duration
+		wantErr string
+	}{
+		{nil, nil, 10 * time.Second, ""},
+		{[]string{"--tftp-queue-wait", "3s"}, nil, 3 * time.Second, ""},
+		{nil, map[string]string{"BOOTD_TFTP_QUEUE_WAIT": "0s"}, -1, ""},
+		{[]string{"--tftp-queue-wait", "-1s"}, nil, 0, "--tftp-queue-wait"},
+		{[]string{"--tftp-queue-wait", "soon"}, nil, 0, "--tftp-queue-wait"},
+	} {
+		args := append([]string{"--data-dir", t.TempDir()}, tc.args...)
+		cfg, err := loadServeConfig(args, func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("loadServeConfig(%q, %v) = %v, want an error about %s", tc.args, tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("loadServeConfig(%q, %v): %v", tc.args, tc.env, err)
+		}
+		if got := cfg.tftpLimits(tftp.Config{}, nil).QueueWait; got != tc.want {
+			t.Errorf("loadServeConfig(%q, %v): queue wait %v, want %v", tc.args, tc.env, got, tc.want)
 		}
 	}
 }

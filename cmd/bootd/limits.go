@@ -34,6 +34,9 @@ func (c serveConfig) validateLimits() error {
 			return fmt.Errorf("--%s %q: want a positive number", f.flag, f.v)
 		}
 	}
+	if d, err := time.ParseDuration(c.TFTPQueueWait); err != nil || d < 0 {
+		return fmt.Errorf("--tftp-queue-wait %q: want a duration like 10s (0s: refuse at once)", c.TFTPQueueWait)
+	}
 	return nil
 }
 
@@ -57,6 +60,11 @@ func (c serveConfig) tftpUnknown() tftp.Unknown {
 func (c serveConfig) tftpLimits(cfg tftp.Config, known *tftp.Recent) tftp.Config {
 	cfg.MaxTransfers, _ = strconv.Atoi(c.TFTPMaxTransfers)
 	cfg.MaxPerClient, _ = strconv.Atoi(c.TFTPMaxPerClient)
+	if d, _ := time.ParseDuration(c.TFTPQueueWait); d > 0 {
+		cfg.QueueWait = d
+	} else {
+		cfg.QueueWait = -1 // 0s: no wait at all
+	}
 	cfg.Unknown, cfg.Known = c.tftpUnknown(), known.Has
 	return cfg
 }
