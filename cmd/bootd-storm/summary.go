@@ -186,6 +186,12 @@ func report(w io.Writer, sums []*summary) error {
 	for _, s := range sums[1:] {
 		fmt.Fprintf(w, "%s / %s: %.2f (whole storm); %.2f per byte\n", first.Target, s.Target,
 			first.Seconds/s.Seconds, (first.Seconds/float64(first.Bytes))/(s.Seconds/float64(s.Bytes)))
+		for _, x := range []*summary{first, s} {
+			if x.Failures > 0 {
+				fmt.Fprintf(w, "  %s: %d of %d machines failed; its times are those of the %d that finished\n",
+					x.Target, x.Failures, x.Nodes, x.Nodes-x.Failures)
+			}
+		}
 		if first.Limit != nil {
 			fmt.Fprintf(w, "%s / physical limit: %.2f\n", s.Target, s.Seconds/first.Limit.Seconds)
 		}
