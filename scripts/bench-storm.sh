@@ -36,8 +36,10 @@ CLI_IP=198.18.1.2
 
 [ "$(id -u)" = 0 ] || { echo "bench-storm: run as root (namespaces, port 67)" >&2; exit 1; }
 need=()
-command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
-command -v nginx >/dev/null || need+=(nginx-light)
+if [ "$PEER" = 1 ]; then
+  command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
+  command -v nginx >/dev/null || need+=(nginx-light)
+fi
 [ -e /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
 bench_install "${need[@]}"
 
