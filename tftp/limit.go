@@ -2,11 +2,13 @@ package tftp
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -75,19 +77,35 @@ const (
 )
 
 // limiter counts the transfers under way, in all and per client address,
-// and holds back requests a client sent again.
+// queues known clients' requests beyond the cap in all, and holds back
+// requests a client sent again.
 type limiter struct {
 	max, perClient int
 	wait           time.Duration
 
 	mu       sync.Mutex
 	total    int
-	waiting  int           // requests waiting for a place, at most max
-	freed    chan struct{} // closed (and replaced) when a place comes back
 	byClient map[netip.Addr]int
-	// pending holds the requests waiting or under way by the client's
-	// address and port; its channel is closed when that request ends.
-	pending map[netip.AddrPort]chan struct{}
+	// queue holds the requests waiting for a place, oldest first, at most
+	// max; release hands a place to the oldest.
+	queue []*waiter
+	// pending holds the requests waiting or under way by client address,
+	// port and file name; its channel is closed when that request ends.
+	pending map[requestKey]chan struct{}
+	// held counts the resent requests held back, at most max × resendsHeld.
+	held int
+}
+
+// requestKey names a read request: a client resending it sends the same
+// name from the same address and port.
+type requestKey struct {
+	from netip.AddrPort
+	name string
+}
+
+type waiter struct {
+	granted chan struct{} // closed when release hands it a place
+	done    bool          // granted, or gone from the queue
 }
 
 func newLimiter(max, perClient int, wait time.Duration) *limiter {
@@ -100,100 +118,134 @@ func newLimiter(max, perClient int, wait time.Duration) *limiter {
 	if wait == 0 {
 		wait = DefaultQueueWait
 	}
-	return &limiter{max: max, perClient: perClient, wait: wait, freed: make(chan struct{}),
-		byClient: map[netip.Addr]int{}, pending: map[netip.AddrPort]chan struct{}{}}
+	return &limiter{max: max, perClient: perClient, wait: wait,
+		byClient: map[netip.Addr]int{}, pending: map[requestKey]chan struct{}{}}
 }
 
-// duplicateHold bounds how long a resent request is held back.
-const duplicateHold = time.Minute
+// duplicateHold bounds how long a resent request is held back, and
+// resendsHeld how many are held for each place: a firmware resends its
+// request about 6 times while it waits out a queue (iPXE doubles its
+// timeout from a quarter of a second).
+const (
+	duplicateHold = time.Minute
+	resendsHeld   = 8
+)
 
-// acquire takes a place for a transfer to from, or returns the reason there
-// is none; release(from) gives it back.
+// acquire takes a place for the transfer of name to from, or returns the
+// reason there is none; release(from, name) gives it back. ctx ends a wait.
 //
-// With queue set (a known client), a request beyond the cap in all waits up
-// to the limiter's wait for a place; at most max requests wait, so the
-// descriptors held stay within twice the cap. The cap per client counts
-// requests waiting as well as under way, and is never waited for.
-//
-// A request from the address and port of one waiting or under way is the
-// client sending its request again (RFC 1350 section 2: firmware resends a
-// request that got no answer, and one waiting in the queue gets none): it
-// is held until the first ends and then refused. Its ERROR then comes from
-// a transfer ID the client no longer listens to, which it ignores; refused
+// A request with the address, port and name of one waiting or under way
+// is the client sending it again (RFC 1350 section 2: firmware resends a
+// request that got no answer, and one waiting in the queue gets none). It
+// is held until the first ends and then refused, so its ERROR comes from a
+// transfer ID the client no longer listens to, which it ignores; refused
 // at once, the ERROR could reach the client before the first request's
-// answer and end its boot.
-func (l *limiter) acquire(from netip.AddrPort, queue bool) (reason string, ok bool) {
-	addr := from.Addr()
-	deadline := time.Now().Add(l.wait)
+// answer and end its boot. Held requests count neither in the caps nor in
+// the queue; at most max × resendsHeld are held, beyond that one is
+// refused at once.
+//
+// With queue set (a known client), a request beyond the cap in all waits
+// up to the limiter's wait for a place, first come first served; at most
+// max requests wait. The cap per client counts requests waiting as well as
+// under way, and is never waited for. So pin's sockets (one per request)
+// stay within max × (2 + resendsHeld): under way, waiting, held.
+func (l *limiter) acquire(ctx context.Context, from netip.AddrPort, name string, queue bool) (reason string, ok bool) {
+	key := requestKey{from, name}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.byClient[addr] >= l.perClient {
-		return refusedClientBusy, false
-	}
-	l.byClient[addr]++
-	if first, dup := l.pending[from]; dup && from.IsValid() {
+	if first, dup := l.pending[key]; dup && from.IsValid() {
+		if l.held >= l.max*resendsHeld {
+			l.mu.Unlock()
+			return refusedDuplicate, false
+		}
+		l.held++
 		l.mu.Unlock()
 		t := time.NewTimer(duplicateHold)
 		select {
 		case <-first:
 		case <-t.C:
+		case <-ctx.Done():
 		}
 		t.Stop()
 		l.mu.Lock()
-		l.dropClient(addr)
+		l.held--
+		l.mu.Unlock()
 		return refusedDuplicate, false
 	}
-	var done chan struct{}
-	if from.IsValid() {
-		done = make(chan struct{})
-		l.pending[from] = done
-	}
-	for l.total >= l.max {
-		left := time.Until(deadline)
-		if !queue || l.wait < 0 || left <= 0 || l.waiting >= l.max {
-			l.end(from, done)
-			return refusedBusy, false
-		}
-		freed := l.freed
-		l.waiting++
+	addr := from.Addr()
+	if l.byClient[addr] >= l.perClient {
 		l.mu.Unlock()
-		t := time.NewTimer(left)
-		select {
-		case <-freed:
-		case <-t.C:
-		}
-		t.Stop()
-		l.mu.Lock()
-		l.waiting--
+		return refusedClientBusy, false
 	}
-	l.total++
-	return "", true
-}
+	if l.total < l.max && len(l.queue) == 0 {
+		l.take(key)
+		l.mu.Unlock()
+		return "", true
+	}
+	if !queue || l.wait < 0 || len(l.queue) >= l.max {
+		l.mu.Unlock()
+		return refusedBusy, false
+	}
+	w := &waiter{granted: make(chan struct{})}
+	l.queue = append(l.queue, w)
+	l.take(key) // waiting counts for its client, and is found by its resends
+	l.total--   // but holds no place until granted
+	l.mu.Unlock()
 
-// release ends the transfer acquire let through for from.
-func (l *limiter) release(from netip.AddrPort) {
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case <-w.granted:
+		return "", true
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if w.done { // granted as it timed out: the place is its
+		return "", true
+	}
+	w.done = true
+	if i := slices.Index(l.queue, w); i >= 0 {
+		l.queue = slices.Delete(l.queue, i, i+1)
+	}
+	l.end(key)
+	return refusedBusy, false
+}
+
+// take counts a transfer of key's under way.
+func (l *limiter) take(key requestKey) {
+	l.total++
+	l.byClient[key.from.Addr()]++
+	if key.from.IsValid() {
+		l.pending[key] = make(chan struct{})
+	}
+}
+
+// release ends the transfer acquire let through for from and name: its
+// place goes to the oldest waiter, if any.
+func (l *limiter) release(from netip.AddrPort, name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end(requestKey{from, name})
 	l.total--
-	l.end(from, l.pending[from])
-	if l.waiting > 0 {
-		close(l.freed)
-		l.freed = make(chan struct{})
+	if len(l.queue) > 0 {
+		w := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		w.done = true
+		l.total++
+		close(w.granted)
 	}
 }
 
-// end forgets from's request: its duplicates go, its client's count drops.
-func (l *limiter) end(from netip.AddrPort, done chan struct{}) {
-	if done != nil {
+// end forgets key's request: its resends go, its client's count drops.
+func (l *limiter) end(key requestKey) {
+	if done, ok := l.pending[key]; ok {
 		close(done)
-		delete(l.pending, from)
+		delete(l.pending, key)
 	}
-	l.dropClient(from.Addr())
-}
-
-func (l *limiter) dropClient(addr netip.Addr) {
-	if l.byClient[addr]--; l.byClient[addr] <= 0 {
-		delete(l.byClient, addr)
+	if l.byClient[key.from.Addr()]--; l.byClient[key.from.Addr()] <= 0 {
+		delete(l.byClient, key.from.Addr())
 	}
 }
 

@@ -316,7 +316,8 @@ func TestQueueForAPlace(t *testing.T) {
 	}
 }
 
-// TestResentRequestHeld: a client that sends its request again while the
+// TestResentRequestHeld: a client that sends its request again (more times
+// than the cap per client) while the
 // first waits for a place gets one transfer, and its first answer is that
 // transfer's, not an ERROR that would end a firmware's boot; the resent
 // request is refused (counted as duplicate) only once the first ended.
@@ -324,29 +325,34 @@ func TestResentRequestHeld(t *testing.T) {
 	t.Parallel()
 	f := &files{data: map[string][]byte{"file": bytes.Repeat([]byte("x"), 4000)}}
 	reg := prometheus.NewRegistry()
-	addr := serveWith(t, f, reg, Config{Timeout: 300 * time.Millisecond, Retries: 2, MaxTransfers: 1,
+	addr := serveWith(t, f, reg, Config{Timeout: 300 * time.Millisecond, Retries: 2, MaxTransfers: 1, MaxPerClient: 2,
 		QueueWait: 5 * time.Second, Known: func(netip.Addr) bool { return true }, Unknown: Limit})
 	stall(t, addr, "127.0.0.2", rrq("file", "blksize", "1024"))
 	f.wait(t, 1)
 
+	// Three resends, more than the cap per client: held all the same.
 	c := stall(t, addr, "127.0.0.3", rrq("file", "blksize", "1024"))
-	time.Sleep(100 * time.Millisecond)
 	sa, _ := net.ResolveUDPAddr("udp4", addr)
-	if _, err := c.WriteToUDP(rrq("file", "blksize", "1024"), sa); err != nil { // the resend
-		t.Fatal(err)
+	for range 3 {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := c.WriteToUDP(rrq("file", "blksize", "1024"), sa); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, first := received(c, 3*time.Second)
 	if len(first) < 2 || binary.BigEndian.Uint16(first) != 6 {
-		t.Fatalf("the client's first answer is %q, want the OACK of its one transfer", first)
+		t.Fatalf("the client's first answer is %q, want the OACK of its one transfer (refused: busy %v, client_busy %v, duplicate %v)", first, refused(t, reg, "busy"), refused(t, reg, "client_busy"), refused(t, reg, "duplicate"))
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for refused(t, reg, "duplicate") != 1 {
+	for refused(t, reg, "duplicate") != 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("bootd_tftp_refused_total{reason=\"duplicate\"} = %v, want 1", refused(t, reg, "duplicate"))
+			t.Fatalf("bootd_tftp_refused_total{reason=\"duplicate\"} = %v, want 3", refused(t, reg, "duplicate"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := refused(t, reg, "busy"); got != 0 {
-		t.Errorf("busy refusals = %v, want 0", got)
+	for _, reason := range []string{"busy", "client_busy"} {
+		if got := refused(t, reg, reason); got != 0 {
+			t.Errorf("%s refusals = %v, want 0", reason, got)
+		}
 	}
 }

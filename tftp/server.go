@@ -275,10 +275,10 @@ func (s *Server) read(name string, rf io.ReaderFrom) (err error) {
 	if !isKnown && s.policy == Refuse {
 		return s.refuse(req, refusedUnknown, errRefused)
 	}
-	if reason, ok := s.limit.acquire(req.Remote, isKnown); !ok {
+	if reason, ok := s.limit.acquire(s.ctx, req.Remote, name, isKnown); !ok {
 		return s.refuse(req, reason, errBusy)
 	}
-	defer s.limit.release(req.Remote)
+	defer s.limit.release(req.Remote, name)
 	defer func() {
 		if v := recover(); v != nil {
 			ev.Outcome, ev.Err, ev.Duration = Failed, fmt.Errorf("panic: %v", v), time.Since(start)
