@@ -64,7 +64,7 @@ type Client struct {
 	// parents keeps the golden each volume's root was cloned from, as
 	// Holders found it, for the Confine of the same key release; changes
 	// of a root through this client drop its entry.
-	parents ttlCache[string, boot.GoldenRef]
+	parents parentCache
 	// monitors keeps the monitor map's answer (Target) for a while: every
 	// booting node's node.cpio names the monitors.
 	monitors ttlCache[struct{}, monDump]
@@ -260,6 +260,43 @@ func (gc *goldenCache) put(g boot.GoldenRef, info goldenInfo) {
 		}
 		return info
 	})
+}
+
+// parentCache is a ttlCache of roots' parents that a change of the root
+// cannot race: Holders reads the parent after taking the volume's
+// generation, and its put is ignored when a drop (a change of the root)
+// came in between.
+type parentCache struct {
+	mu  sync.Mutex
+	gen map[string]uint64 // drops so far, by volume; only ever grows
+	c   ttlCache[string, boot.GoldenRef]
+}
+
+func (p *parentCache) generation(name string) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gen[name]
+}
+
+func (p *parentCache) get(name string) (boot.GoldenRef, bool) { return p.c.get(name, parentCacheTTL) }
+
+// put keeps g as name's parent, read at generation gen.
+func (p *parentCache) put(name string, gen uint64, g boot.GoldenRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen[name] == gen {
+		p.c.put(name, parentCacheTTL, g)
+	}
+}
+
+func (p *parentCache) drop(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen == nil {
+		p.gen = map[string]uint64{}
+	}
+	p.gen[name]++
+	p.c.drop(name)
 }
 
 // ttlCache keeps values for a while: answers of the cluster that a storm

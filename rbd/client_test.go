@@ -106,3 +106,21 @@ func TestTTLCache(t *testing.T) {
 		t.Errorf("%d entries after the cache was full of expired ones, want 1", n)
 	}
 }
+
+// TestParentCacheRace: a parent read before a change of the root (a drop)
+// is not kept after it; one read after is.
+func TestParentCacheRace(t *testing.T) {
+	t.Parallel()
+	var p parentCache
+	old := boot.GoldenRef{Pool: "rbd", Namespace: "golden", Image: "old", Snapshot: "v1"}
+	gen := p.generation("node-1") // Holders opens the old root...
+	p.drop("node-1")              // ...which a reimage replaces meanwhile
+	p.put("node-1", gen, old)
+	if g, ok := p.get("node-1"); ok {
+		t.Errorf("the old root's parent %v was kept after the root changed", g)
+	}
+	p.put("node-1", p.generation("node-1"), old)
+	if _, ok := p.get("node-1"); !ok {
+		t.Error("a parent read after the change was not kept")
+	}
+}

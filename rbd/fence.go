@@ -14,6 +14,7 @@ func (c *Client) Holders(ctx context.Context, name string) ([]boot.Holder, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	gen := c.parents.generation(name)
 	img, closeRoot, err := c.openVolumeRoot(name, true)
 	if err != nil {
 		return nil, err
@@ -25,7 +26,7 @@ func (c *Client) Holders(ctx context.Context, name string) ([]boot.Holder, error
 		if !ok {
 			g = c.goldenRef(boot.GoldenRef{})
 		}
-		c.parents.put(name, parentCacheTTL, g)
+		c.parents.put(name, gen, g)
 	}
 	ws, err := img.ListWatchers()
 	if err != nil {

@@ -224,7 +224,7 @@ func (c *Client) rootParent(ctx context.Context, name string) (boot.GoldenRef, e
 	if err := ctx.Err(); err != nil {
 		return boot.GoldenRef{}, err
 	}
-	if g, ok := c.parents.get(name, parentCacheTTL); ok {
+	if g, ok := c.parents.get(name); ok {
 		return g, nil
 	}
 	img, closeRoot, err := c.openVolumeRoot(name, true)
