@@ -55,6 +55,9 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 			s.log.Warn("recording a warning failed", "mac", mac.String(), "err", rerr)
 		}
 	}
+	if errors.Is(err, ErrCephUnavailable) { // its first request is still with Ceph
+		return nil, err
+	}
 	if err != nil {
 		s.trust.KeysRefused.Add(1)
 		if !second {
@@ -65,7 +68,9 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 	if h := s.CephHealth(); !h.OK {
 		return nil, s.deferKey(mac, secret, addr, fmt.Errorf("%w: %s", ErrCephUnavailable, h.Reason))
 	}
-	key, err := s.releaseKey(ctx, mac, vol, addr)
+	rctx, cancel := context.WithTimeout(ctx, keyReleaseBudget)
+	key, err := s.releaseKey(rctx, mac, vol, addr)
+	cancel()
 	if err != nil && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotFound) {
 		return nil, s.deferKey(mac, secret, addr, fmt.Errorf("%w: %w", ErrCephUnavailable, err))
 	}
@@ -85,6 +90,12 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 	s.Record(ctx, mac, Event{Stage: StageKey, Source: addr.String(), Detail: "key released to " + addr.String() + ", bound to this boot"})
 	return &KeyGrant{Key: key, Report: secret}, nil
 }
+
+// keyReleaseBudget bounds the Ceph calls of one key release (those that
+// take a context: monitor commands), below bootd-init's 15 s per request,
+// so that a slow cluster answers 503 and the node asks again rather than
+// timing out.
+const keyReleaseBudget = 10 * time.Second
 
 // deferKey takes back a key release that met Ceph down (err wraps
 // ErrCephUnavailable), keeping the boot's token, and notes the wait.

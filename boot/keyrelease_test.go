@@ -362,3 +362,53 @@ func TestKeyReleaseCephDownWindow(t *testing.T) {
 		t.Errorf("RedeemBootKey after the window = %v, want ErrTokenRefused", err)
 	}
 }
+
+// TestKeyReleaseUnderWay: while a release is with a hung cluster (longer
+// than bootd-init waits for an answer), the same token from the same
+// address is told to ask again (ErrCephUnavailable), not taken for a second
+// key with its warning; the token from another address is refused and
+// warned of as ever; the first
+// release then finishes and the key goes out once.
+func TestKeyReleaseUnderWay(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	tok := r.token(t, nodeAddr)
+	stall, stalled := make(chan struct{}), make(chan struct{}, 1)
+	r.vols.mu.Lock()
+	r.vols.stall, r.vols.stalled = stall, stalled
+	r.vols.mu.Unlock()
+	first := make(chan error, 1)
+	go func() {
+		g, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr)
+		if err == nil && g.Key == "" {
+			err = errors.New("no key")
+		}
+		first <- err
+	}()
+	<-stalled
+	r.vols.mu.Lock()
+	r.vols.stall = nil
+	r.vols.mu.Unlock()
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrCephUnavailable) || errors.Is(err, ErrTokenRefused) {
+		t.Errorf("the same request while the first is with Ceph = %v, want ErrCephUnavailable", err)
+	}
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, attackerAddr); !errors.Is(err, ErrTokenRefused) || errors.Is(err, ErrCephUnavailable) {
+		t.Errorf("the token from another address meanwhile = %v, want ErrTokenRefused only", err)
+	}
+	close(stall)
+	if err := <-first; err != nil {
+		t.Fatalf("the first release = %v, want the key", err)
+	}
+	if n := r.s.Trust().SecondKeys.Load(); n != 1 {
+		t.Errorf("%d second key requests counted, want 1 (the token from another address)", n)
+	}
+	for _, ev := range r.events(t) {
+		if strings.Contains(ev.Text(), "second key request in one boot from "+nodeAddr.String()) {
+			t.Errorf("the node's own retry is on its timeline as %q", ev.Text())
+		}
+	}
+	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrTokenRefused) {
+		t.Errorf("a request after the release = %v, want ErrTokenRefused", err)
+	}
+}

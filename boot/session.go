@@ -95,6 +95,9 @@ type session struct {
 	// secret the node's later reports carry.
 	released   bool
 	releasedTo netip.Addr
+	// releasing is set while the release is with Ceph: the same token from
+	// the same address is then told to retry, not taken for a second key.
+	releasing bool
 	secret     string
 	// inventoried is set once the boot reported its hardware.
 	inventoried bool
@@ -291,6 +294,10 @@ func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret
 	switch {
 	case !ok:
 		return "", false, prev, fmt.Errorf("%w: not a token of this boot", ErrTokenRefused)
+	case cur.released && cur.releasing && g.addr == addr && addr == cur.releasedTo:
+		// The same request again while the first is still with Ceph (a
+		// hung cluster outlasts bootd-init's timeout): not a second key.
+		return "", false, prev, fmt.Errorf("%w: the release of this boot's key is under way", ErrCephUnavailable)
 	case cur.released:
 		return "", true, cur.releasedTo, fmt.Errorf("%w: the key of this boot went out already", ErrTokenRefused)
 	case now.Sub(cur.last) > s.window:
@@ -306,7 +313,7 @@ func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret
 	if err != nil {
 		return "", false, prev, err
 	}
-	cur.released, cur.releasedTo, cur.secret = true, addr, secret
+	cur.released, cur.releasing, cur.releasedTo, cur.secret = true, true, addr, secret
 	return secret, false, prev, nil
 }
 
@@ -329,7 +336,7 @@ func (s *Service) unclaim(mac MAC, secret string, spend bool) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
-		cur.released, cur.releasedTo, cur.secret = false, netip.Addr{}, ""
+		cur.released, cur.releasing, cur.releasedTo, cur.secret = false, false, netip.Addr{}, ""
 		if spend {
 			cur.tokens = nil
 			s.landedLocked(mac.String(), cur)
@@ -342,6 +349,7 @@ func (s *Service) keyOut(mac MAC, secret string) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
+		cur.releasing = false
 		s.landedLocked(mac.String(), cur)
 	}
 }

@@ -64,6 +64,9 @@ type fakeVolumes struct {
 	seq      int
 	confined map[string]netip.Addr
 	keys     map[string]int // volume -> times its key was made anew
+	// stall, when not nil, makes Holders hang until it is closed (a hung
+	// cluster), after saying so on stalled.
+	stall, stalled chan struct{}
 }
 
 func (f *fakeVolumes) init() {
@@ -216,6 +219,13 @@ func (f *fakeVolumes) Rollback(_ context.Context, name, snap, replaced string) e
 }
 
 func (f *fakeVolumes) Holders(_ context.Context, name string) ([]Holder, error) {
+	f.mu.Lock()
+	stall, stalled := f.stall, f.stalled
+	f.mu.Unlock()
+	if stall != nil {
+		stalled <- struct{}{}
+		<-stall
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.init()

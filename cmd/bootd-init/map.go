@@ -94,7 +94,8 @@ func (e *env) mapWith(ctx context.Context, s *settings, cl *client) (string, err
 
 // How long bootd-init waits for Ceph at the key: keyTries requests, the
 // waits between them from keyFirstWait doubling to keyMaxWait (or bootd's
-// Retry-After when longer, up to keyMaxWait): 5+10+20+8*30 = 275 s at most,
+// Retry-After when longer, up to keyMaxWait): 10+10+20+8*30 = 280 s at most
+// with bootd's Retry-After of 10 s,
 // inside bootd's default boot window of 5 minutes, after which the token
 // would be refused anyway.
 const (
@@ -104,22 +105,29 @@ const (
 )
 
 // fetchKey asks bootd for the key, and while bootd answers "Ceph
-// unavailable, retry" (its token not spent), says on the console that the
-// node waits for Ceph and asks again, keyTries times at most. Any other
-// answer ends it.
+// unavailable, retry" (its token not spent), or does not answer at all,
+// says on the console that the node waits for Ceph and asks again,
+// keyTries times at most. Any other answer ends it.
 func (e *env) fetchKey(ctx context.Context, cl *client, token string) ([]byte, error) {
 	wait := keyFirstWait
 	for try := 1; ; try++ {
 		key, err := cl.key(ctx, token)
 		var u *unavailableError
-		if !errors.As(err, &u) {
+		var refused *serverError
+		switch {
+		case err == nil, errors.As(err, &refused), ctx.Err() != nil:
 			return key, err
+		case !errors.As(err, &u):
+			// No answer (bootd's release outlasted the client's timeout,
+			// or the connection broke): bootd answers the same token from
+			// this address "under way, retry", never a second key.
+			u = &unavailableError{msg: err.Error()}
 		}
 		if try == keyTries {
 			return nil, fmt.Errorf("gave up waiting for Ceph after %d tries: %w", keyTries, err)
 		}
 		d := min(max(wait, u.retryAfter), keyMaxWait)
-		e.say("waiting for Ceph: bootd cannot release this node's key yet; asking again in %s (%d of %d)", d, try, keyTries)
+		e.say("waiting for Ceph: bootd cannot release this node's key yet (%s); asking again in %s (%d of %d)", u.msg, d, try, keyTries)
 		if err := e.pause(ctx, d); err != nil {
 			return nil, err
 		}

@@ -42,6 +42,9 @@ type fakeBootd struct {
 	// retry" (503, Retry-After) before one is answered; keyTries counts
 	// all of them.
 	unavailable, keyTries int
+	// drop is how many key requests get their connection closed with no
+	// answer (bootd's release outlasting the client, a broken link).
+	drop int
 }
 
 // pin is the hex SHA-256 of a test server's certificate.
@@ -59,6 +62,13 @@ func (f *fakeBootd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strconv.FormatInt(f.now.UnixNano(), 10))
 	case at.File(testMAC, bootfs.KeyEndpoint):
 		f.keyTries++
+		if f.drop > 0 {
+			f.drop--
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		if f.unavailable > 0 && r.FormValue("token") == f.token {
 			f.unavailable--
 			w.Header().Set("Retry-After", "7")
@@ -304,7 +314,8 @@ func consoleFile(t *testing.T) (*os.File, func() string) {
 // waits for Ceph, waits at least bootd's Retry-After, asks again with the
 // same token and maps. Answering it always: it gives up after keyTries,
 // having waited no longer than bootd's default boot window. A 403 is not
-// asked again.
+// asked again. No answer at all (the connection closed) is asked again too,
+// after bootd-init's own first wait.
 func TestKeyWaitsForCeph(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -313,14 +324,16 @@ func TestKeyWaitsForCeph(t *testing.T) {
 		token       string
 		wantErr     string
 		wantTries   int
+		drop        int
 	}{
-		{"503 then 200", 2, "tok", "", 3},
-		{"503 always", 1000, "tok", "gave up waiting for Ceph after 12 tries", keyTries},
-		{"403", 0, "wrong", "token refused", 1},
+		{"503 then 200", 2, "tok", "", 3, 0},
+		{"503 always", 1000, "tok", "gave up waiting for Ceph after 12 tries", keyTries, 0},
+		{"403", 0, "wrong", "token refused", 1, 0},
+		{"no answer then 200", 0, "tok", "", 3, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fb := &fakeBootd{token: "tok", key: bytes.Repeat([]byte{0xAB}, 28), now: time.Now(), unavailable: tc.unavailable}
+			fb := &fakeBootd{token: "tok", key: bytes.Repeat([]byte{0xAB}, 28), now: time.Now(), unavailable: tc.unavailable, drop: tc.drop}
 			srv := httptest.NewTLSServer(fb)
 			defer srv.Close()
 			out, console := consoleFile(t)
@@ -339,9 +352,13 @@ func TestKeyWaitsForCeph(t *testing.T) {
 				t.Errorf("%d key requests and %d waits, want %d and %d", fb.keyTries, len(slept), tc.wantTries, tc.wantTries-1)
 			}
 			var total time.Duration
+			least := 7 * time.Second // bootd's Retry-After
+			if tc.drop > 0 {
+				least = keyFirstWait // no answer, no Retry-After
+			}
 			for _, d := range slept {
-				if d < 7*time.Second || d > keyMaxWait {
-					t.Errorf("waited %s, want bootd's Retry-After (7s) to %s", d, keyMaxWait)
+				if d < least || d > keyMaxWait {
+					t.Errorf("waited %s, want %s to %s", d, least, keyMaxWait)
 				}
 				total += d
 			}
