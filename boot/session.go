@@ -98,7 +98,7 @@ type session struct {
 	// releasing is set while the release is with Ceph: the same token from
 	// the same address is then told to retry, not taken for a second key.
 	releasing bool
-	secret     string
+	secret    string
 	// inventoried is set once the boot reported its hardware.
 	inventoried bool
 }
