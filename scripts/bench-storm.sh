@@ -141,6 +141,8 @@ TOKEN=$(cat "$work/data/api-token")
 
 # Enroll the nodes: each gets its clone and Ceph user.
 ./bin/bootd-storm macs -n "$N" >"$work/macs"
+# The API token goes into curl's config: root's only from the start.
+(umask 077; : >"$work/curl.conf")
 {
   first=1
   while read -r mac; do
@@ -153,8 +155,7 @@ TOKEN=$(cat "$work/data/api-token")
     echo 'output = "/dev/null"'
     echo 'write-out = "%{http_code}\n"'
   done <"$work/macs"
-} >"$work/curl.conf"
-chmod 600 "$work/curl.conf"
+} >>"$work/curl.conf"
 srv curl -sS --no-progress-meter --parallel --parallel-max 16 -K "$work/curl.conf" >"$work/codes"
 ok=$(grep -c '^201$' "$work/codes" || true)
 [ "$ok" = "$N" ] || { echo "bench-storm: only $ok of $N enrolls answered 201"; sort "$work/codes" | uniq -c; tail "$work/bootd.log"; exit 1; }
@@ -167,7 +168,7 @@ sleep 1
 status=0
 cli ./bin/bootd-storm run -n "$N" -relay $CLI_IP:67 -dhcp $SRV_IP:67 -limit $SRV_IP:9000 \
   -save "$work/peer" -json "$work/bootd.json" || status=$?
-kill "$BOOTD_PID"
+kill "$BOOTD_PID" 2>/dev/null || echo "bench-storm: bootd had stopped: $(tail -3 "$work/bootd.log")"
 wait "$BOOTD_PID" 2>/dev/null || true
 cp "$work/bootd.log" "$work/bootd-serve.log" 2>/dev/null || true
 

@@ -132,6 +132,7 @@ func copyOne(ctx context.Context, d *net.Dialer, addr string, size int64, buf []
 		return 0, err
 	}
 	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
 	var hdr [8]byte
 	binary.BigEndian.PutUint64(hdr[:], uint64(size))
 	if _, err := conn.Write(hdr[:]); err != nil {

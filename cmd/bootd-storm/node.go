@@ -152,10 +152,8 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 			mark(stageScript, t0)
 			return r.fail(stageScript, fmt.Errorf("still told to wait after %d scripts: %s", c.maxWaits, s.message))
 		}
-		select {
-		case <-ctx.Done():
-			return r.fail(stageScript, ctx.Err())
-		case <-time.After(s.sleep):
+		if err := sleep(ctx, s.sleep); err != nil {
+			return r.fail(stageScript, err)
 		}
 		su = s.wait
 	}
@@ -203,18 +201,20 @@ func (c *chain) node(ctx context.Context, mac net.HardwareAddr) *result {
 }
 
 // dora runs a DHCP exchange as a client does: each packet sent again when
-// no answer comes (1 s, doubling, as RFC 2131 section 4.1 asks), and the
-// whole exchange started again after a DHCPNAK (section 3.1, step 5), a
-// few times.
+// no answer comes (after 4 s, doubling, as RFC 2131 section 4.1 asks and
+// PXE ROMs do), and the whole exchange started again after a DHCPNAK
+// (section 3.1, step 5), a few times.
 func (c *chain) dora(ctx context.Context, mac net.HardwareAddr, opts func(*dhcpv4.DHCPv4)) dhcptest.Result {
 	var res dhcptest.Result
 	for try := 0; try < 8; try++ {
-		res = c.relay.One(ctx, mac, dhcptest.Opts{Tries: 8, Wait: time.Second, Options: opts})
+		res = c.relay.One(ctx, mac, dhcptest.Opts{Tries: 5, Wait: 4 * time.Second, MaxWait: 64 * time.Second, Options: opts})
 		if !errors.Is(res.Err, dhcptest.ErrNak) {
 			break
 		}
 		// Not at once: clients that collided on one address would collide again.
-		time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
+		if sleep(ctx, time.Duration(rand.Int64N(int64(time.Second)))) != nil {
+			break
+		}
 	}
 	return res
 }
@@ -388,13 +388,26 @@ func retrying[T any](ctx context.Context, tries int, floor, ceil time.Duration, 
 			return v, err
 		}
 		*retries++
-		d := max(wait, r.after)
-		wait = min(2*wait, ceil)
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(d):
+		d := max(wait, r.after, time.Second) // iPXE waits a second at least
+		if ceil > 0 {
+			d = min(d, ceil)
 		}
+		wait = min(2*wait, ceil)
+		if err := sleep(ctx, d); err != nil {
+			return v, err
+		}
+	}
+}
+
+// sleep waits d, or returns ctx's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -522,7 +535,7 @@ func (s *saver) file(name string, b []byte) {
 		return
 	}
 	os.MkdirAll(filepath.Join(s.dir, "tftp"), 0o755)
-	os.WriteFile(filepath.Join(s.dir, "tftp", name), b, 0o644)
+	os.WriteFile(filepath.Join(s.dir, "tftp", filepath.Base(name)), b, 0o644)
 }
 
 type nopWriteCloser struct{ io.Writer }

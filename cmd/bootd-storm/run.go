@@ -15,11 +15,14 @@ import (
 	"github.com/bootd/bootd/internal/dhcptest"
 )
 
-// macRun is the second byte of every simulated MAC (02:5b:...), so that
-// the nodes of a storm are recognisable and never a real machine's.
-const macRun = 0x5b
+// macSeed draws the simulated MACs: random (a server that hashes MACs to
+// addresses, as dnsmasq does, sees them as it sees a real rack's, not as a
+// sequence) but the same in every run, locally administered (never a real
+// machine's), the first n of them the same whatever n.
+const macSeed = 0x5b007
 
-func nodeMAC(i int) net.HardwareAddr { return dhcptest.MAC(macRun, i+1) }
+// nodeMACs are the first n simulated MACs.
+func nodeMACs(n int) []net.HardwareAddr { return dhcptest.RandomMACs(macSeed, n) }
 
 func cmdMACs(args []string) error {
 	fs := flag.NewFlagSet("macs", flag.ContinueOnError)
@@ -28,8 +31,8 @@ func cmdMACs(args []string) error {
 		return err
 	}
 	var b strings.Builder
-	for i := range *n {
-		fmt.Fprintln(&b, nodeMAC(i))
+	for _, m := range nodeMACs(*n) {
+		fmt.Fprintln(&b, m)
 	}
 	_, err := os.Stdout.WriteString(b.String())
 	return err
@@ -72,6 +75,7 @@ func cmdRun(ctx context.Context, args []string) error {
 
 	c := &chain{relay: r, tftpPort: *tftpPort, keys: *keys, maxWaits: *maxWaits}
 	results := make([]*result, *n)
+	macs := nodeMACs(*n)
 	fmt.Fprintf(os.Stderr, "bootd-storm: %d nodes boot through %s at once (%s)\n", *n, *target, load())
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -82,7 +86,7 @@ func cmdRun(ctx context.Context, args []string) error {
 			c0.save = &saver{dir: *save}
 			cc = &c0
 		}
-		wg.Go(func() { results[i] = cc.node(ctx, nodeMAC(i)) })
+		wg.Go(func() { results[i] = cc.node(ctx, macs[i]) })
 	}
 	wg.Wait()
 	sum := summarize(*target, *keys, results, time.Since(start))

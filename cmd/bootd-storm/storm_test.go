@@ -66,7 +66,7 @@ func TestPercentiles(t *testing.T) {
 		{mac: "b", failed: stageKey, err: errTest, bytes: 5},
 	}
 	s := summarize("bootd", true, rs, 2*time.Second)
-	if s.Failures != 1 || s.FailedAt[stageKey] != 1 || s.Bytes != 15 || len(s.Stages) != 1 || s.Stages[0].P50 != 1 {
+	if s.Failures != 1 || s.FailedAt[stageKey] != 1 || s.Bytes != 10 || len(s.Stages) != 1 || s.Stages[0].P50 != 1 {
 		t.Errorf("summary %+v", s)
 	}
 	var b bytes.Buffer
@@ -81,3 +81,20 @@ var errTest = testError("refused")
 type testError string
 
 func (e testError) Error() string { return string(e) }
+
+// TestMACsStable: the MACs enrolled (macs -n) are those a run of any size
+// boots: the first n of one fixed sequence, distinct, locally administered.
+func TestMACsStable(t *testing.T) {
+	t.Parallel()
+	small, big := nodeMACs(50), nodeMACs(1000)
+	seen := map[string]bool{}
+	for i, m := range big {
+		if i < len(small) && m.String() != small[i].String() {
+			t.Fatalf("MAC %d is %s in a run of 50, %s in one of 1,000", i, small[i], m)
+		}
+		if m[0]&2 == 0 || m[0]&1 != 0 || seen[m.String()] {
+			t.Fatalf("MAC %s: not a distinct locally administered unicast address", m)
+		}
+		seen[m.String()] = true
+	}
+}

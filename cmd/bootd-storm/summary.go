@@ -44,7 +44,6 @@ func summarize(target string, keys bool, results []*result, took time.Duration) 
 	s := &summary{Target: target, Keys: keys, Nodes: len(results), Seconds: took.Seconds(), FailedAt: map[string]int{}}
 	per := map[string][]time.Duration{}
 	for _, r := range results {
-		s.Bytes += r.bytes
 		s.Waits += r.waits
 		s.Retries += r.retries
 		if r.failed != "" {
@@ -55,6 +54,7 @@ func summarize(target string, keys bool, results []*result, took time.Duration) 
 			}
 			continue
 		}
+		s.Bytes += r.bytes // of the machines that finished: what the limit copies again
 		for st, d := range r.stages {
 			per[st] = append(per[st], d)
 		}
@@ -89,8 +89,10 @@ func (s *summary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s: %d nodes at once, %s: %d failed, %d wait scripts, %d 503s waited out, %.0f MB in %.2f s (%.0f MB/s; %s)\n",
 		s.Target, s.Nodes, what, s.Failures, s.Waits, s.Retries, mb(s.Bytes), s.Seconds, mb(s.Bytes)/s.Seconds, s.Load)
-	for st, n := range s.FailedAt {
-		fmt.Fprintf(w, "  failed at %s: %d\n", st, n)
+	for _, st := range stageOrder {
+		if n := s.FailedAt[st]; n > 0 {
+			fmt.Fprintf(w, "  failed at %s: %d\n", st, n)
+		}
 	}
 	for _, x := range s.Samples {
 		fmt.Fprintf(w, "  e.g. %s\n", x)
@@ -169,7 +171,7 @@ func report(w io.Writer, sums []*summary) error {
 	}
 	row("nodes, failed", func(s *summary) string { return fmt.Sprintf("%d, %d", s.Nodes, s.Failures) })
 	row("wait scripts, 503s waited out", func(s *summary) string { return fmt.Sprintf("%d, %d", s.Waits, s.Retries) })
-	row("bytes received", func(s *summary) string { return fmt.Sprintf("%.0f MB", mb(s.Bytes)) })
+	row("bytes received (machines that finished)", func(s *summary) string { return fmt.Sprintf("%.0f MB", mb(s.Bytes)) })
 	row("whole storm", func(s *summary) string { return fmt.Sprintf("%.2f s", s.Seconds) })
 	row("physical limit, same bytes", func(s *summary) string {
 		if s.Limit == nil {
@@ -192,8 +194,10 @@ func report(w io.Writer, sums []*summary) error {
 					x.Target, x.Failures, x.Nodes, x.Nodes-x.Failures)
 			}
 		}
-		if first.Limit != nil {
-			fmt.Fprintf(w, "%s / physical limit: %.2f\n", s.Target, s.Seconds/first.Limit.Seconds)
+		if l := first.Limit; l != nil {
+			// The limit's rate applied to the peer's own bytes.
+			fmt.Fprintf(w, "%s / physical limit (its %.0f MB at the limit's rate): %.2f\n", s.Target, mb(s.Bytes),
+				s.Seconds/(float64(s.Bytes)*l.Seconds/float64(l.Bytes)))
 		}
 	}
 	return nil

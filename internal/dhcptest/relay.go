@@ -133,10 +133,13 @@ func MAC(run byte, i int) net.HardwareAddr {
 // Opts change how Run's clients behave.
 type Opts struct {
 	// Tries and Wait are how often a client sends each request and how
-	// long it first waits for the reply (doubled up to 2 s): default 6
+	// long it first waits for the reply (doubled up to MaxWait): default 6
 	// and 250 ms. A flood sends once and waits briefly.
 	Tries int
 	Wait  time.Duration
+	// MaxWait caps the doubled wait; zero means 2 s. A firmware client
+	// (RFC 2131 section 4.1) waits 4 s first and doubles up to 64 s.
+	MaxWait time.Duration
 	// Decline makes each client decline the address it was acknowledged
 	// (RFC 2131 section 4.3.3) at once; its Result keeps the address.
 	Decline bool
@@ -248,7 +251,11 @@ func (r *Relay) ask(ctx context.Context, p *dhcpv4.DHCPv4, ch chan *dhcpv4.DHCPv
 		if _, err := r.conn.WriteToUDP(b, r.server); err != nil {
 			return nil, err
 		}
-		got, err := wait(ctx, ch, want, min(o.Wait<<try, 2*time.Second))
+		maxWait := o.MaxWait
+		if maxWait <= 0 {
+			maxWait = 2 * time.Second
+		}
+		got, err := wait(ctx, ch, want, min(o.Wait<<try, maxWait))
 		if got != nil || err != nil {
 			return got, err
 		}
