@@ -100,7 +100,8 @@ func (s *Service) RecordFetch(mac MAC, stage Stage, source netip.Addr, f Fetch) 
 	s.enqueue(&queued{mac: mac, ev: ev})
 }
 
-// stamp checks ev's stage and sets its time to now when it has none.
+// stamp checks ev's stage, sets its time to now when it has none, and
+// names this instance as its recorder.
 func (s *Service) stamp(ev Event) (Event, error) {
 	if !ValidStage(ev.Stage) {
 		return ev, invalid("unknown stage %q", ev.Stage)
@@ -108,6 +109,7 @@ func (s *Service) stamp(ev Event) (Event, error) {
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
+	ev.Instance = s.instance
 	return ev, nil
 }
 

@@ -51,6 +51,11 @@ type Config struct {
 	// a volume past their script, their key not yet out. 0 means no cap
 	// (cmd/bootd's default is DefaultMaxBootsInFlight).
 	MaxBootsInFlight int
+	// Instance names this bootd among those sharing the store: it is
+	// stamped on every event it records (Event.Instance) and its heartbeat
+	// goes under it (instance.go). Empty means unnamed: events carry no
+	// instance and Heartbeat writes nothing.
+	Instance string
 }
 
 // Service is the one place where nodes change. The CLI (through the API),
@@ -76,6 +81,8 @@ type Config struct {
 //   - Events: the timeline writer (recorder.go: Record, RecordFetch, Flush,
 //     DroppedEvents) and live updates (watch.go: Watch, Watching,
 //     ChangeMark, ChangesSince).
+//   - Instances (instance.go): Instance, Heartbeat, Instances: the bootd
+//     instances sharing the store.
 type Service struct {
 	store    Store
 	catalog  Catalog
@@ -99,6 +106,10 @@ type Service struct {
 	maxInFlight int
 	disc        discovery // the bound on discovered machines (discovered.go)
 	power       Power     // power control (power.go); nil without
+	// instance is this bootd's name; instances its store's records of
+	// every instance, nil when the store keeps none (instance.go).
+	instance  string
+	instances InstanceStore
 }
 
 // NewService returns a Service for cfg.
@@ -117,6 +128,13 @@ func NewService(cfg Config) (s *Service, err error) {
 	if s.timeline.NewBoot == nil {
 		s.timeline = DefaultTimelinePolicy()
 	}
+	if cfg.Instance != "" {
+		if err := ValidInstanceName(cfg.Instance); err != nil {
+			return nil, err
+		}
+	}
+	s.instance = cfg.Instance
+	s.instances, _ = cfg.Store.(InstanceStore)
 	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
 	if s.keyRelease, err = ParseKeyRelease(string(cfg.KeyRelease)); err != nil {
 		return nil, err

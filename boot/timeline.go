@@ -46,6 +46,9 @@ type Event struct {
 	// Fetch instead; Text renders either.
 	Detail string `json:"detail,omitempty"`
 	Fetch  *Fetch `json:"fetch,omitempty"`
+	// Instance names the bootd instance that recorded the event (see
+	// Config.Instance); empty when it had no name.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Text is what ev says happened, for people: its fetch rendered, or its Detail.

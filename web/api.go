@@ -31,6 +31,7 @@ func (s *server) routesAPI(r chi.Router) {
 	s.act(r, get, "/discovered", access.ActionView, s.discovered)
 	s.act(r, get, "/images", access.ActionView, s.listImages)
 	s.act(r, get, "/images/{name}", access.ActionView, s.getImage)
+	s.act(r, get, "/status", access.ActionView, s.status)
 	s.routesVolumes(r)
 	s.routesUsers(r)
 	s.routesDiscover(r)

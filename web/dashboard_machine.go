@@ -37,6 +37,10 @@ type bootView struct {
 	Events []eventView
 	Last   boot.Stage
 	Took   time.Duration // from the first event to the last
+	// Instances are the bootd instances that recorded the boot's events,
+	// in order of their first event: one is named in the boot's heading,
+	// more get a column.
+	Instances []string
 }
 
 type eventView struct {
@@ -52,6 +56,9 @@ func newBootView(mac boot.MAC, b boot.Boot) bootView {
 	v.Start = b.Events[0].Time
 	for _, ev := range b.Events {
 		v.Events = append(v.Events, eventView{Event: ev, Elapsed: ev.Time.Sub(v.Start)})
+		if ev.Instance != "" && !slices.Contains(v.Instances, ev.Instance) {
+			v.Instances = append(v.Instances, ev.Instance)
+		}
 	}
 	last := b.Events[len(b.Events)-1]
 	v.Last, v.Took = last.Stage, last.Time.Sub(v.Start)

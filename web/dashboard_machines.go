@@ -137,6 +137,10 @@ type machinesData struct {
 	Images          []*boot.Image
 	Enroll          enrollForm // the form that failed, with its messages
 	Fresh           string     // the MAC just enrolled
+	// Instances are the bootd instances sharing the store; InstancesFailed
+	// says they could not be listed (the page shows the rest).
+	Instances       []boot.InstanceStatus
+	InstancesFailed bool
 }
 
 // machinesPage gathers the machines page for q.
@@ -170,6 +174,10 @@ func (d *dashboard) machinesPage(r *http.Request, q listQuery) (*machinesData, e
 	}
 	m.Counts = append(m.Counts, stateCount{boot.StateDiscovered, m.DiscoveredTotal, "#discovered"})
 	m.sortAndPage(q)
+	if m.Instances, err = d.nodes.Instances(r.Context()); err != nil {
+		d.log.Warn("dashboard: instances not listed", "err", err)
+		m.InstancesFailed = true
+	}
 	return m, nil
 }
 

@@ -29,6 +29,9 @@ type NodeReader interface {
 	Image(ctx context.Context, name string) (*boot.Image, error)
 	// DiscoveryStats says how the bound on discovered machines has acted.
 	DiscoveryStats() boot.DiscoveryStats
+	// Instances lists the bootd instances sharing the store, with their
+	// heartbeats' state, sorted by name.
+	Instances(ctx context.Context) ([]boot.InstanceStatus, error)
 }
 
 // Enrollment changes which machines bootd boots and what each boots.

@@ -43,7 +43,7 @@ func openTest(t *testing.T, cfg Config) *Store {
 }
 
 func backend(s *Store) storetest.Backend {
-	return storetest.Backend{Store: s, Leases: s, Users: s,
+	return storetest.Backend{Store: s, Leases: s, Users: s, Instances: s,
 		Audit: func(rt access.Retention) access.AuditLog { return s.AuditLog(rt) }}
 }
 

@@ -4,7 +4,7 @@
 // namespace of a Ceph cluster, so that several bootd instances can share
 // it. It implements the same interfaces as the bbolt store (boot/store):
 // boot.Store (nodes, timelines, intents), the DHCP server's lease store,
-// access.UserStore and access.AuditLog.
+// access.UserStore, access.AuditLog and boot.InstanceStore.
 //
 // Layout, in the configured pool and namespace (default rbd, bootd-state):
 //
@@ -14,6 +14,8 @@
 //	intents      data: header, then every boot.Intent as a JSON object by MAC
 //	leases       omap: one DHCP lease per key (the address, as text); value:
 //	             expiry (8 bytes, Unix nanoseconds, big-endian), then the MAC
+//	instances    omap: one boot.Instance (a bootd's heartbeat) as JSON per
+//	             key, the instance's name
 //	users        data: header, then every user (and its tokens) as JSON
 //	audit        data: header, then the last sequence number; omap: one
 //	             access.Record as JSON per key "%016x%016x" (time, sequence)

@@ -12,7 +12,7 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (a, b storetest.Backend) {
 		db, _ := openTemp(t)
-		be := storetest.Backend{Store: db, Leases: db, Users: db,
+		be := storetest.Backend{Store: db, Leases: db, Users: db, Instances: db,
 			Audit: func(rt access.Retention) access.AuditLog { return db.AuditLog(rt) }}
 		return be, be
 	})

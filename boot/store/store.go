@@ -14,6 +14,7 @@
 //	timeline/<mac>/<key>   a boot.Event as JSON; key = boot number (4 bytes)
 //	                       and event number (4 bytes), big-endian
 //	leases/<ip>            a DHCP lease (leases.go); created on first use
+//	instances/<id>         a boot.Instance, the heartbeat (instances.go)
 //	users/, tokens/        users and their API tokens' index (users.go)
 //	audit/                 the audit log (audit.go)
 package store

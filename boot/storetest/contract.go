@@ -41,6 +41,8 @@ type Backend struct {
 	Leases LeaseStore
 	Users  access.UserStore
 	Audit  func(access.Retention) access.AuditLog
+	// Instances keeps the instances' heartbeats (the store, in both backends).
+	Instances boot.InstanceStore
 }
 
 // Factory returns two handles on one fresh, empty state.
@@ -60,6 +62,8 @@ func Run(t *testing.T, open Factory) {
 		{"Intents", testIntents},
 		{"Leases", testLeases},
 		{"AuditAgeDropped", testAuditAgeDropped},
+		{"Instances", testInstances},
+		{"Heartbeat", testHeartbeat},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

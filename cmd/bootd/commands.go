@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 )
@@ -236,6 +237,18 @@ func runImages(ctx context.Context, c *client, inv invocation) error {
 		return orRaw(err, inv, raw)
 	}
 	return writeImages(inv.out, resp.Images)
+}
+
+func runStatus(ctx context.Context, c *client, inv invocation) error {
+	var resp struct {
+		Version   string                `json:"version"`
+		Instances []boot.InstanceStatus `json:"instances"`
+	}
+	raw, err := c.do(ctx, http.MethodGet, "/api/v1/status", nil, &resp)
+	if err != nil || inv.json {
+		return orRaw(err, inv, raw)
+	}
+	return writeStatus(inv.out, resp.Version, resp.Instances, time.Now())
 }
 
 func runTimeline(ctx context.Context, c *client, inv invocation) error {

@@ -122,7 +122,11 @@ type serveConfig struct {
 	// Store is where bootd keeps its state: bbolt (the file in DataDir, the
 	// default) or rados (objects in StorePool's StoreNamespace, through the
 	// Ceph settings below; statestore.go).
-	Store          string `yaml:"store"`
+	Store string `yaml:"store"`
+	// InstanceName names this bootd among the instances sharing a store (on
+	// timeline events and in bootd status); empty means the name it made
+	// once and keeps in DataDir (instance.go).
+	InstanceName   string `yaml:"instance_name"`
 	StorePool      string `yaml:"store_pool"`
 	StoreNamespace string `yaml:"store_namespace"`
 	// Ceph settings (see volumes.go): the volume backend is on when
@@ -197,6 +201,7 @@ func (c *serveConfig) fields() []configField {
 		{"store", "BOOTD_STORE", "where the state lives: bbolt (a file in the data folder) or rados (Ceph, shared by instances)", &c.Store},
 		{"store-pool", "BOOTD_STORE_POOL", "with --store rados: the pool of the state's objects (default rbd)", &c.StorePool},
 		{"store-namespace", "BOOTD_STORE_NAMESPACE", "with --store rados: the namespace of the state's objects (default bootd-state)", &c.StoreNamespace},
+		{"instance-name", "BOOTD_INSTANCE_NAME", "this bootd's name among instances sharing a store (default: the host name and a random suffix, kept in the data folder)", &c.InstanceName},
 		{"http-listen", "BOOTD_HTTP_LISTEN", "address of the boot listener, plain HTTP: boot files and scripts only", &c.HTTPListen},
 		{"admin-listen", "BOOTD_ADMIN_LISTEN", "address of the admin listener: API, dashboard, /metrics, /healthz (default 127.0.0.1:9443)", &c.AdminListen},
 		{"admin-tls", "BOOTD_ADMIN_TLS", "on, or off for a TLS-terminating proxy on this host (admin-listen must be loopback)", &c.AdminTLS},
@@ -345,6 +350,11 @@ func (c serveConfig) validate() error {
 		}
 	default:
 		return fmt.Errorf("--store %q: want bbolt or rados", c.Store)
+	}
+	if c.InstanceName != "" {
+		if err := boot.ValidInstanceName(c.InstanceName); err != nil {
+			return fmt.Errorf("--instance-name: %w", err)
+		}
 	}
 	if c.HTTPListen == "" {
 		return errors.New("--http-listen must not be empty")

@@ -123,10 +123,38 @@ func writeTimeline(w io.Writer, boots []boot.Boot) error {
 	var rows [][]string
 	for _, b := range boots {
 		for _, ev := range b.Events {
-			rows = append(rows, []string{fmt.Sprint(b.Seq), when(ev.Time), string(ev.Stage), orDash(ev.Source), ev.Text()})
+			rows = append(rows, []string{fmt.Sprint(b.Seq), when(ev.Time), string(ev.Stage), orDash(ev.Source),
+				orDash(ev.Instance), ev.Text()})
 		}
 	}
-	return table(w, "BOOT\tTIME\tSTAGE\tSOURCE\tDETAIL", rows)
+	return table(w, "BOOT\tTIME\tSTAGE\tSOURCE\tINSTANCE\tDETAIL", rows)
+}
+
+// writeStatus prints the answering daemon's version and the instances.
+func writeStatus(w io.Writer, version string, instances []boot.InstanceStatus, now time.Time) error {
+	if _, err := fmt.Fprintf(w, "answered by bootd %s\n", orDash(version)); err != nil {
+		return err
+	}
+	if len(instances) == 0 {
+		_, err := fmt.Fprintln(w, "no instance records (this bootd has no name)")
+		return err
+	}
+	var rows [][]string
+	for _, in := range instances {
+		name, seen := in.ID, when(in.Seen)
+		if in.Self {
+			name += " *"
+		}
+		if !in.Seen.IsZero() {
+			seen += " (" + now.Sub(in.Seen).Truncate(time.Second).String() + " ago)"
+		}
+		rows = append(rows, []string{name, orDash(in.Addr), orDash(in.Version), seen, string(in.State)})
+	}
+	if err := table(w, "INSTANCE\tADDRESS\tVERSION\tLAST HEARTBEAT\tSTATE", rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "* the instance that answered")
+	return err
 }
 
 func lastStage(n *boot.Node) string {

@@ -60,9 +60,13 @@ func runServe(ctx context.Context, inv invocation) error {
 	if err != nil {
 		return err
 	}
+	instance, err := instanceName(cfg)
+	if err != nil {
+		return err
+	}
 	svc, err := boot.NewService(boot.Config{Store: db, Catalog: cat, Logger: log, Volumes: vols, Checkpoint: checkpoint,
 		KeyRelease: rule, BootWindow: window, Leases: leases, DiscoveredMax: discMax, DiscoveredRate: discRate, Power: pwr,
-		MaxBootsInFlight: cfg.maxBootsInFlight()})
+		MaxBootsInFlight: cfg.maxBootsInFlight(), Instance: instance})
 	if err != nil {
 		return err
 	}
@@ -175,9 +179,18 @@ func runServe(ctx context.Context, inv invocation) error {
 	}
 	defer stopDHCP()
 
+	// The heartbeat ends (writing its last record) before the store closes.
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		svc.Heartbeat(hbCtx, boot.Instance{Addr: instanceAddr(cfg, ln.Addr()), Version: version})
+	}()
+	defer func() { stopHeartbeat(); <-hbDone }()
+
 	bootURL, adminURL := "http://"+ln.Addr().String(), admin.url()
 	log.Info("bootd serving", "boot", bootURL, "admin", adminURL, "admin_tls_sha256", admin.fingerprint,
-		"node", nodeAddr.String(), "node_tls_sha256", fingerprint, "data_dir", cfg.DataDir)
+		"node", nodeAddr.String(), "node_tls_sha256", fingerprint, "data_dir", cfg.DataDir, "instance", instance)
 	printServing(stdout, bootURL, admin, cfg.DataDir, tokenPath)
 
 	select {

@@ -190,6 +190,12 @@ func commands() []command {
 			example: "bootd store export /root/bootd-state.json --config /etc/bootd/bootd.yaml --store bbolt\n" +
 				"bootd store import /root/bootd-state.json --config /etc/bootd/bootd.yaml --store rados",
 			flags: defineServeFlags, check: checkStore, local: runStore},
+		{name: "status", summary: "list the bootd instances sharing the state: address, version, last heartbeat",
+			about: "Prints the answering daemon's version and every bootd instance that shares its state (one for a bbolt " +
+				"store; all of them on RADOS): its name, the address machines reach its boot listener at, its version, its " +
+				"last heartbeat (every 10 s) and whether it is alive, gone (silent for 30 s) or stopped (it shut down). " +
+				"Records silent for a day are deleted.",
+			example: "bootd status\nbootd status -o json", client: runStatus},
 		{name: "version", summary: "print the version and the admin certificate's SHA-256",
 			about: "Prints bootd's version, set when it was built, and, when the data folder holds bootd's own admin " +
 				"certificate, its SHA-256: what a CLI on another host pins with --fingerprint.",
