@@ -88,7 +88,9 @@ func TestProxyPXEPort(t *testing.T) {
 }
 
 // TestFullReplies runs DISCOVER then REQUEST for each firmware against a
-// full-mode server and checks OFFER and ACK exactly.
+// full-mode server and checks OFFER and ACK exactly: iPXE's carry option
+// 175.176 (no-pxedhcp), no other client's does (TestProxyReplies: nor
+// iPXE's in proxy mode).
 func TestFullReplies(t *testing.T) {
 	t.Parallel()
 	ip := "198.18.0.100"
