@@ -154,6 +154,11 @@ func (f *Files) nodeScriptData(ctx context.Context, plan *boot.Plan, remote net.
 				problem = err.Error()
 			}
 			cmdline += " " + extra
+			if plan.Image.Flavour == boot.FlavourInitramfsTools {
+				// iPXE expands its lease here; scripts/bootd (templates/initramfs)
+				// configures it instead of a second DHCP exchange.
+				cmdline += " " + ipxeLease
+			}
 		}
 		d.Cmdline = strings.TrimSpace(cmdline)
 	}

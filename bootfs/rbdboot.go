@@ -75,6 +75,15 @@ type nodeEndpoint struct {
 	fingerprint string
 }
 
+// ipxeLease is what a node's iPXE script adds to an initramfs-tools
+// kernel's command line: the address, netmask and gateway iPXE holds, which
+// iPXE expands when it runs the script. scripts/bootd (templates/initramfs)
+// configures them statically on BOOTIF's NIC when ip= asks for DHCP, so the
+// initramfs does not run a second DHCP exchange; the address is the one the
+// boot's key release is bound to. Not on a Pi's cmdline.txt, which nothing
+// expands.
+const ipxeLease = "bootd.ip=${ip}:${netmask}:${gateway}"
+
 // rbdCmdline returns what bootd adds to the kernel command line of a node
 // booting from remote, with a fresh one-time token when remote is the
 // address of that node's boot. It has no side effect but the token (and

@@ -16,6 +16,17 @@ const (
 // file named in this offer, skip boot server discovery".
 var pxeBypass = []byte{pxeDiscoveryControl, 1, 8, pxeEnd}
 
+// ipxeNoProxyDHCP is option 175 (iPXE's encapsulated options) with
+// sub-option 176, no-pxedhcp, set: iPXE requests the offered address at
+// once instead of waiting up to 2 s for ProxyDHCP offers after a plain
+// DHCP offer (iPXE src/net/udp/dhcp.c, dhcp_discovery_rx; the setting
+// no-pxedhcp in iPXE's documentation). Only a full-mode server sends it: it
+// is then the one DHCP server, and no proxy will answer.
+var ipxeNoProxyDHCP = []byte{176, 1, 1}
+
+// optionIPXE is iPXE's encapsulated option space.
+const optionIPXE = dhcpv4.GenericOptionCode(175)
+
 // rpiBoot is option 43 as the Raspberry Pi 4 bootloader requires it: PXE
 // vendor options whose boot menu item is "Raspberry Pi Boot" (Raspberry Pi
 // documentation, network boot: discovery control 3, prompt "PXE" with no
@@ -51,6 +62,9 @@ func (s *Server) setBoot(r *dhcpv4.DHCPv4, req *dhcpv4.DHCPv4, c Client, a Answe
 	case ViaHTTP, ViaScript:
 		r.BootFileName = b.File
 		r.UpdateOption(dhcpv4.OptBootFileName(b.File))
+		if b.Via == ViaScript && s.cfg.Mode == ModeFull {
+			r.UpdateOption(dhcpv4.OptGeneric(optionIPXE, ipxeNoProxyDHCP))
+		}
 	}
 	if b.Bypass {
 		r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, pxeBypass))

@@ -88,7 +88,9 @@ func TestProxyPXEPort(t *testing.T) {
 }
 
 // TestFullReplies runs DISCOVER then REQUEST for each firmware against a
-// full-mode server and checks OFFER and ACK exactly.
+// full-mode server and checks OFFER and ACK exactly: iPXE's carry option
+// 175.176 (no-pxedhcp), no other client's does (TestProxyReplies: nor
+// iPXE's in proxy mode).
 func TestFullReplies(t *testing.T) {
 	t.Parallel()
 	ip := "198.18.0.100"
@@ -99,8 +101,8 @@ func TestFullReplies(t *testing.T) {
 	}{
 		{"ovmf-pxe", "web1", want{siaddr: "198.18.0.1", sname: "198.18.0.1", file: "snponly.efi"}},
 		{"ovmf-http", "web1", want{file: urlSnponly, opts: map[uint8][]byte{60: s("HTTPClient"), 67: s(urlSnponly)}}},
-		{"ipxe-bios", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE)}}},
-		{"ipxe-efi", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE)}}},
+		{"ipxe-bios", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE), 175: {176, 1, 1}}}},
+		{"ipxe-efi", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE), 175: {176, 1, 1}}}},
 		{"bios-pxe", "", want{siaddr: "198.18.0.1", sname: "198.18.0.1", file: "undionly.kpxe"}},
 		{"rpi4", "", want{siaddr: "198.18.0.1", opts: map[uint8][]byte{60: s("PXEClient"), 43: optPiBoot, 66: s("198.18.0.1")}}},
 		{"arm64-uefi", "", want{}},

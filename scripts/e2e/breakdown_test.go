@@ -31,6 +31,8 @@ var consoleMarks = []struct {
 	{regexp.MustCompile(`Linux version`), "kernel starts"},
 	{regexp.MustCompile(`Run /init as init process`), "initramfs starts"},
 	{regexp.MustCompile(`Begin: Running /scripts/init-premount`), "initramfs premount"},
+	{regexp.MustCompile(`Link is Up`), "NIC link up (kernel)"},
+	{regexp.MustCompile(`IP-Config: \S+ complete`), "ipconfig done"},
 	{regexp.MustCompile(`bootd-init`), "bootd-init first line"},
 	{regexp.MustCompile(`rbd: rbd0: `), "rbd0 mapped (kernel)"},
 	{regexp.MustCompile(`EXT4-fs \(rbd0\): mounted`), "root mounted (kernel)"},
