@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// TestParseScripts reads bootd's own script templates as the simulator
-// meets them: a boot script (kernel, initrds, command line), the wait
-// script (sleep, chain back) and a refusal.
+// TestParseScripts reads scripts written as bootd's templates render them
+// (templates/boot: copies by hand, so a template change is caught by e2e
+// TestStorm, not here): a boot script (kernel, initrds, command line), the
+// wait script (sleep, chain back) and refusals.
 func TestParseScripts(t *testing.T) {
 	t.Parallel()
 	base, _ := url.Parse("http://198.18.1.1:8080/boot/02-5b-00-00-00-01/boot.ipxe")
