@@ -12,6 +12,7 @@
 #   N=100 scripts/bench-storm.sh        # a smaller rack
 #   PEER=0 scripts/bench-storm.sh       # bootd and the limit only
 #   KEEP=/tmp/storm scripts/bench-storm.sh   # keep the summaries and logs
+#   BOOTD_ARGS="--max-boots-in-flight 10" scripts/bench-storm.sh  # more flags for bootd serve
 #
 # Two network namespaces joined by a veth pair, as a rack behind a router:
 # the servers (Ceph, bootd, copy-serve, then dnsmasq and nginx) on
@@ -133,7 +134,7 @@ ip netns exec "$SRV" ./bin/bootd serve --data-dir "$work/data" --images-dir "$wo
   --dhcp-mode full --dhcp-interface bs-srv --dhcp-pool-start 198.18.128.1 --dhcp-pool-end 198.18.255.254 \
   --dhcp-netmask 255.254.0.0 --dhcp-lease-time 1h \
   --ceph-conf "$CEPH_CONF" --ceph-user bootd --ceph-keyring "$work/ceph/client.bootd.keyring" --log-level warn \
-  >"$work/bootd.out" 2>"$work/bootd.log" &
+  ${BOOTD_ARGS:-} >"$work/bootd.out" 2>"$work/bootd.log" &
 BOOTD_PID=$!
 pids+=("$BOOTD_PID")
 bench_wait_bootd "$work/bootd.out"

@@ -87,7 +87,7 @@ type limiter struct {
 	total    int
 	byClient map[netip.Addr]int
 	// queue holds the requests waiting for a place, oldest first, at most
-	// max; release hands a place to the oldest.
+	// max × queuedPerPlace; release hands a place to the oldest.
 	queue []*waiter
 	// pending holds the requests waiting or under way by client address,
 	// port and file name; its channel is closed when that request ends.
@@ -129,6 +129,8 @@ func newLimiter(max, perClient int, wait time.Duration) *limiter {
 const (
 	duplicateHold = time.Minute
 	resendsHeld   = 8
+	// queuedPerPlace is how many requests may wait for each place.
+	queuedPerPlace = 4
 )
 
 // acquire takes a place for the transfer of name to from, or returns the
@@ -146,9 +148,11 @@ const (
 //
 // With queue set (a known client), a request beyond the cap in all waits
 // up to the limiter's wait for a place, first come first served; at most
-// max requests wait. The cap per client counts requests waiting as well as
-// under way, and is never waited for. So pin's sockets (one per request)
-// stay within max × (2 + resendsHeld): under way, waiting, held.
+// max × queuedPerPlace requests wait (a storm of several times the cap
+// gets in line, where an ERROR would end each firmware's boot). The cap
+// per client counts requests waiting as well as under way, and is never
+// waited for. So pin's sockets (one per request) stay within
+// max × (1 + queuedPerPlace + resendsHeld): under way, waiting, held.
 func (l *limiter) acquire(ctx context.Context, from netip.AddrPort, name string, queue bool) (reason string, ok bool) {
 	key := requestKey{from, name}
 	l.mu.Lock()
@@ -181,7 +185,7 @@ func (l *limiter) acquire(ctx context.Context, from netip.AddrPort, name string,
 		l.mu.Unlock()
 		return "", true
 	}
-	if !queue || l.wait < 0 || len(l.queue) >= l.max {
+	if !queue || l.wait < 0 || len(l.queue) >= l.max*queuedPerPlace {
 		l.mu.Unlock()
 		return refusedBusy, false
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -291,13 +292,28 @@ func TestQueueForAPlace(t *testing.T) {
 	if _, p := received(stranger, 200*time.Millisecond); errorMessage(p) != "busy" {
 		t.Errorf("an unknown address got %q while the place was taken, want ERROR busy at once", p)
 	}
+	// Three known clients, more than the one place: all get in line.
 	start := time.Now()
-	res, err := tftptest.Get(addr, "file", tftptest.Options{From: net.ParseIP("127.0.0.3"), BlockSize: 1024, Timeout: 5 * time.Second})
-	if err != nil || len(res.Data) != 4000 {
-		t.Fatalf("a known client queued behind the stalled transfer: Get = %v, %v", res, err)
+	errs := make(chan error, 3)
+	for _, from := range []string{"127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+		go func() {
+			res, err := tftptest.Get(addr, "file", tftptest.Options{From: net.ParseIP(from), BlockSize: 1024, Timeout: 5 * time.Second})
+			if err == nil && len(res.Data) != 4000 {
+				err = errors.New("short file")
+			}
+			if err != nil {
+				err = fmt.Errorf("%s queued behind the stalled transfer: %w", from, err)
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 	if waited := time.Since(start); waited < 300*time.Millisecond {
-		t.Errorf("served after %v: it did not wait for the place", waited)
+		t.Errorf("served after %v: they did not wait for the place", waited)
 	}
 	if got := refused(t, reg, "busy"); got != 1 {
 		t.Errorf("bootd_tftp_refused_total{reason=\"busy\"} = %v, want 1 (the unknown address only)", got)
