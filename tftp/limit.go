@@ -216,6 +216,13 @@ func (l *limiter) acquire(ctx context.Context, from netip.AddrPort, name string,
 	return refusedBusy, false
 }
 
+// waiting reports the requests in the queue and the resends held.
+func (l *limiter) waiting() (queued, held int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue), l.held
+}
+
 // take counts a transfer of key's under way.
 func (l *limiter) take(key requestKey) {
 	l.total++

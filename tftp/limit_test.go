@@ -122,6 +122,22 @@ func TestCaps(t *testing.T) {
 	}
 }
 
+// gauge is the value of the gauge called name in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
+}
+
 // refused is bootd_tftp_refused_total{reason} in reg.
 func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 	t.Helper()
@@ -354,6 +370,19 @@ func TestResentRequestHeld(t *testing.T) {
 		if _, err := c.WriteToUDP(rrq("file", "blksize", "1024"), sa); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The last resend reaches the server a moment after it was sent; the
+	// stalled transfer holds the place for another 300 ms at least.
+	for try := 0; ; try++ {
+		q, h := gauge(t, reg, "bootd_tftp_requests_waiting"), gauge(t, reg, "bootd_tftp_requests_held")
+		if q == 1 && h == 3 {
+			break
+		}
+		if try == 10 {
+			t.Errorf("while the first request waits: %v waiting and %v held, want 1 and 3", q, h)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	_, first := received(c, 3*time.Second)
 	if len(first) < 2 || binary.BigEndian.Uint16(first) != 6 {

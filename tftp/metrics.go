@@ -14,7 +14,7 @@ type metrics struct {
 	refused   *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, l *limiter) (*metrics, error) {
 	m := &metrics{
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bootd_tftp_transfers_total",
@@ -36,7 +36,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.transfers, m.bytes, m.active, m.refused} {
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bootd_tftp_requests_waiting",
+		Help: "TFTP read requests waiting for a place beyond tftp_max_transfers (the queue).",
+	}, func() float64 { q, _ := l.waiting(); return float64(q) })
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bootd_tftp_requests_held",
+		Help: "Resent TFTP read requests held until the first of each ends.",
+	}, func() float64 { _, h := l.waiting(); return float64(h) })
+	for _, c := range []prometheus.Collector{m.transfers, m.bytes, m.active, m.refused, waiting, held} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("tftp: register metrics: %w", err)
 		}

@@ -166,7 +166,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Opener == nil {
 		return nil, errors.New("tftp: Config needs an Opener")
 	}
-	m, err := newMetrics(cfg.Registry)
+	limit := newLimiter(cfg.MaxTransfers, cfg.MaxPerClient, cfg.QueueWait)
+	m, err := newMetrics(cfg.Registry, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 		known = func(netip.Addr) bool { return false }
 	}
 	s := &Server{opener: cfg.Opener, report: cfg.Report, log: cfg.Logger, m: m,
-		limit: newLimiter(cfg.MaxTransfers, cfg.MaxPerClient, cfg.QueueWait), known: known, policy: policy}
+		limit: limit, known: known, policy: policy}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
