@@ -124,6 +124,33 @@ func writeRoot(t *testing.T, mac boot.MAC, key string, secs int) error {
 // any other address (monitors and OSDs both check cephx's network clause)
 // and accepts it from addr; after Confine(invalid) it accepts it from
 // anywhere again.
+// TestConfineSkipsUnchanged: a node that boots again at its address finds
+// its caps right, and Confine reads them instead of writing them (one
+// monitor read, no Paxos round); another address is written, and the caps
+// read back are the new ones.
+func TestConfineSkipsUnchanged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mac := f.enroll(t, 0)
+	ns := boot.VolumeName(mac)
+	here := clientAddr(t)
+	elsewhere := otherLoopback(here)
+	for i, step := range []struct {
+		addr   netip.Addr
+		writes int64
+	}{{here, 1}, {here, 1}, {elsewhere, 2}, {elsewhere, 2}, {here, 3}} {
+		if err := f.client.Confine(t.Context(), ns, step.addr); err != nil {
+			t.Fatalf("Confine %d (%s): %v", i, step.addr, err)
+		}
+		if got := f.client.capsWrites.Load(); got != step.writes {
+			t.Errorf("after Confine %d (%s): %d caps writes, want %d", i, step.addr, got, step.writes)
+		}
+		if caps := userCaps(t, "client."+ns); !strings.HasSuffix(caps["mon"], " network "+step.addr.String()+"/32") {
+			t.Errorf("after Confine %d (%s): caps %v", i, step.addr, caps)
+		}
+	}
+}
+
 func TestConfine(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,6 +69,8 @@ type Client struct {
 	// monitors keeps the monitor map's answer (Target) for a while: every
 	// booting node's node.cpio names the monitors.
 	monitors ttlCache[struct{}, monDump]
+	// capsWrites counts Confine's writes of a node user's caps.
+	capsWrites atomic.Int64
 }
 
 var _ boot.Volumes = (*Client)(nil)

@@ -166,7 +166,7 @@ ceph_ osd set-require-min-compat-client mimic >/dev/null
 
 # bootd's own user, with the caps docs/ceph.md gives it for pool rbd: read
 # the maps, blocklist one client (address and nonce, never a whole host),
-# RBD in pool rbd, and the four auth commands on client.node-<12 hex digits>
+# RBD in pool rbd, and the five auth commands on client.node-<12 hex digits>
 # only, which may give such a user node caps (rbd/identity.go nodeCaps) and
 # no others on mon and osd.
 NODE='"^client\.node-[0-9a-f]{12}$"'
@@ -177,6 +177,7 @@ allow command \"osd blocklist\" with blocklistop=add addr regex \"^[^/]+/[1-9][0
 allow command \"auth get-or-create\" with entity regex $NODE $NODE_CAPS, \
 allow command \"auth caps\" with entity regex $NODE $NODE_CAPS, \
 allow command \"auth get-key\" with entity regex $NODE, \
+allow command \"auth get\" with entity regex $NODE, \
 allow command \"auth rm\" with entity regex $NODE"
 ceph_ auth get-or-create client.bootd mon "$BOOTD_MON" osd 'profile rbd pool=rbd' -o "$DIR/client.bootd.keyring"
 chmod 600 "$DIR/client.bootd.keyring"
