@@ -289,6 +289,12 @@ func TestEventsAndMetrics(t *testing.T) {
 		t.Errorf("second event = %+v, want done with 5000 bytes from and to loopback", done)
 	}
 	want := `
+# HELP bootd_tftp_requests_held Resent TFTP read requests held until the first of each ends.
+# TYPE bootd_tftp_requests_held gauge
+bootd_tftp_requests_held 0
+# HELP bootd_tftp_requests_waiting TFTP read requests waiting for a place beyond tftp_max_transfers (the queue).
+# TYPE bootd_tftp_requests_waiting gauge
+bootd_tftp_requests_waiting 0
 # HELP bootd_tftp_sent_bytes_total File bytes sent over TFTP.
 # TYPE bootd_tftp_sent_bytes_total counter
 bootd_tftp_sent_bytes_total 5000
