@@ -40,37 +40,42 @@ const (
 // WaitCauses lists every WaitCause, for metrics.
 var WaitCauses = []WaitCause{WaitCeph, WaitBusy}
 
-// admitLocked puts cur, the current session of the MAC key, in flight. A boot already
-// in flight passes; another passes when capped is false or fewer than the
-// cap are in flight, else it gets an error wrapping ErrTooManyBoots. The
-// caller holds s.sess.mu.
-func (s *Service) admitLocked(key string, cur *session, now time.Time, capped bool) error {
-	if s.sess.flight[key] == cur {
+// admit puts cur, the current session of the MAC key, in flight. A boot
+// already in flight passes; another passes when capped is false or fewer
+// than the cap are in flight, else it gets an error wrapping
+// ErrTooManyBoots. The cap counts this instance's boots: each instance
+// sharing a store keeps its own.
+func (s *Service) admit(key string, cur *Session, now time.Time, capped bool) error {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if f, ok := s.sess.flight[key]; ok && f.id == cur.ID {
+		s.sess.flight[key] = flight{id: cur.ID, last: cur.Last}
 		return nil
 	}
 	if n := s.inFlightLocked(now); capped && s.maxInFlight > 0 && n >= s.maxInFlight {
 		return fmt.Errorf("%w (%d)", ErrTooManyBoots, n)
 	}
-	s.sess.flight[key] = cur
+	s.sess.flight[key] = flight{id: cur.ID, last: cur.Last}
 	return nil
 }
 
-// inFlightLocked drops the entries that are no longer boots in flight (the
-// session was replaced or its window closed) and returns how many remain.
-// The caller holds s.sess.mu.
+// inFlightLocked drops the entries whose window closed and returns how
+// many remain. The caller holds s.sess.mu.
 func (s *Service) inFlightLocked(now time.Time) int {
-	for k, c := range s.sess.flight {
-		if s.sess.m[k] != c || now.Sub(c.last) > s.window {
+	for k, f := range s.sess.flight {
+		if now.Sub(f.last) > s.window {
 			delete(s.sess.flight, k)
 		}
 	}
 	return len(s.sess.flight)
 }
 
-// landedLocked takes a boot out of flight: its key went out, or it can no
-// longer get it in this boot (fenced). The caller holds s.sess.mu.
-func (s *Service) landedLocked(key string, cur *session) {
-	if s.sess.flight[key] == cur {
+// landed takes the boot id of the MAC key out of flight: its key went out,
+// or it can no longer get it in this boot (fenced).
+func (s *Service) landed(key, id string) {
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if s.sess.flight[key].id == id {
 		delete(s.sess.flight, key)
 	}
 }

@@ -176,13 +176,17 @@ func TestAdmissionBounded(t *testing.T) {
 	r := newFlightRig(t, max, machines)
 	check := func(when string) {
 		t.Helper()
+		mem := r.s.sess.store.(*memSessions)
 		r.s.sess.mu.Lock()
 		defer r.s.sess.mu.Unlock()
-		if f, m := len(r.s.sess.flight), len(r.s.sess.m); f > m || f > max {
+		if f, m := len(r.s.sess.flight), mem.len(); f > m || f > max {
 			t.Fatalf("%s: %d boots in flight kept for %d sessions, cap %d", when, f, m, max)
 		}
-		for k, c := range r.s.sess.flight {
-			if r.s.sess.m[k] != c {
+		for k, f := range r.s.sess.flight {
+			mem.mu.Lock()
+			c := mem.m[k]
+			mem.mu.Unlock()
+			if c == nil || c.ID != f.id {
 				t.Fatalf("%s: boot in flight of %s is not its session", when, k)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Enrollment: which machines bootd boots, and what each boots. Enroll
@@ -213,6 +214,19 @@ func (s *Service) createVolume(ctx context.Context, req VolumeRequest) (*Volume,
 	_, err := s.volumes.Volume(ctx, req.Name)
 	switch {
 	case err == nil:
+		// Another request, perhaps at another instance, may be enrolling it:
+		// its intent goes only after its node is stored, so look in this order.
+		if ins, ierr := s.store.Intents(ctx); ierr == nil {
+			for _, in := range ins {
+				if in.MAC.String() == req.Node.String() {
+					return nil, fmt.Errorf("enroll %s: %w: %s of it is under way since %s (another request)",
+						req.Node, ErrBusy, in.Op, in.Started.Format(time.DateTime))
+				}
+			}
+		}
+		if n, nerr := s.store.Node(ctx, req.Node); nerr == nil && n.Enrolled() && n.Volume == req.Name {
+			return nil, fmt.Errorf("enroll %s: %w meanwhile, by another request", req.Node, ErrExists)
+		}
 		return nil, fmt.Errorf("enroll %s: %w: volume %s is left over from an earlier node; "+
 			"bootd reconcile --repair removes it", req.Node, ErrExists, req.Name)
 	case !errors.Is(err, ErrNotFound):

@@ -2,7 +2,6 @@ package boot
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -191,13 +190,14 @@ func (s *Service) ReportInventory(ctx context.Context, mac MAC, inv Inventory, a
 // addr, auth is its secret, and the boot has not reported one yet (it is
 // marked as reported).
 func (s *Service) inventoryAllowed(mac MAC, auth string, addr netip.Addr) bool {
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
-	if cur == nil || !cur.released || cur.inventoried || addr != cur.releasedTo ||
-		subtle.ConstantTimeCompare([]byte(cur.secret), []byte(auth)) != 1 {
-		return false
-	}
-	cur.inventoried = true
-	return true
+	ok := false
+	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
+		ok = false
+		if cur == nil || !cur.Released || cur.Inventoried || addr != cur.ReleasedTo || !secretIs(cur.Secret, auth) {
+			return nil, errKeep
+		}
+		cur.Inventoried, ok = true, true
+		return cur, nil
+	})
+	return err == nil && ok
 }

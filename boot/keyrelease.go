@@ -79,7 +79,11 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 		s.trust.KeysRefused.Add(1)
 		return nil, err
 	}
-	s.keyOut(mac, secret)
+	if !s.keyOut(mac, secret) {
+		// The release overran its hold and another request of the boot took
+		// it over (or the boot ended): that one gives the key, not this one.
+		return nil, fmt.Errorf("%w: this release overran its time; the boot may ask again", ErrCephUnavailable)
+	}
 	if armed(n, s.now()) {
 		if _, err := s.disarm(ctx, mac); err != nil {
 			s.log.Warn("disarming after the key release failed", "mac", mac.String(), "err", err)

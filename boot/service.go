@@ -135,7 +135,8 @@ func NewService(cfg Config) (s *Service, err error) {
 	}
 	s.instance = cfg.Instance
 	s.instances, _ = cfg.Store.(InstanceStore)
-	s.store = watchedStore{Store: s.store, hub: &s.hub} // publishes every change (watch.go)
+	feed, _ := cfg.Store.(ChangeFeed)
+	s.store = watchedStore{Store: s.store, hub: &s.hub, feed: feed} // publishes every change (watch.go)
 	if s.keyRelease, err = ParseKeyRelease(string(cfg.KeyRelease)); err != nil {
 		return nil, err
 	}
@@ -148,7 +149,10 @@ func NewService(cfg Config) (s *Service, err error) {
 	}
 	s.maxInFlight = cfg.MaxBootsInFlight
 	s.disc.init(cfg.DiscoveredMax, cfg.DiscoveredRate)
-	s.sess.m, s.sess.flight = map[string]*session{}, map[string]*session{}
+	s.sess.flight = map[string]flight{}
+	if s.sess.store, _ = cfg.Store.(SessionStore); s.sess.store == nil {
+		s.sess.store = newMemSessions(s.now)
+	}
 	s.rec.init()
 	return s, nil
 }

@@ -3,12 +3,10 @@ package boot
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +30,10 @@ import (
 //   - Reports from the node carry the token (before the key) or a secret
 //     handed out with the key (after it); others are refused.
 //
-// Sessions live in memory: a restart of bootd ends every boot under way,
-// whose node then boots again.
+// Sessions live in the store when it keeps them (SessionStore: RADOS,
+// shared by every instance, so that a boot may move between instances and
+// its key still goes out once); else in memory, and a restart of bootd ends
+// every boot under way, whose node then boots again.
 
 // KeyRelease is a site's rule for releasing a node's Ceph key.
 type KeyRelease string
@@ -86,56 +86,48 @@ var ErrTokenRefused = errors.New("boot token refused")
 // node take in its current boot: such a request gets no token.
 var ErrNotBound = errors.New("not this machine's boot")
 
-// A session is one boot of one node, as bootd saw it.
-type session struct {
-	addrs  []netip.Addr // the addresses bootd saw the MAC take, at most sessionAddrs
-	last   time.Time    // the newest DHCP exchange of this boot
-	tokens []grant      // issued in this boot, oldest first
-	// released is set once the key went out: to whom, and the
-	// secret the node's later reports carry.
-	released   bool
-	releasedTo netip.Addr
-	// releasing is set while the release is with Ceph: the same token from
-	// the same address is then told to retry, not taken for a second key.
-	releasing bool
-	secret    string
-	// inventoried is set once the boot reported its hardware.
-	inventoried bool
-}
-
-type grant struct {
-	token string
-	addr  netip.Addr
-}
-
-func (s *session) has(a netip.Addr) bool { return slices.Contains(s.addrs, a) }
-
-// open reports whether s is a boot under way at now: its key not yet out,
-// its newest DHCP exchange within window. A nil session is not open.
-func (s *session) open(now time.Time, window time.Duration) bool {
-	return s != nil && !s.released && now.Sub(s.last) <= window
-}
-
-// token returns the grant of tok in this boot.
-func (s *session) token(tok string) (grant, bool) {
-	for _, g := range s.tokens {
-		if subtle.ConstantTimeCompare([]byte(g.token), []byte(tok)) == 1 {
-			return g, true
-		}
-	}
-	return grant{}, false
-}
-
-// sessions holds each node's current boot. Only enrolled MACs get one, so
-// they are bounded by the nodes enrolled.
+// sessions holds each node's current boot (in its SessionStore) and, in
+// this instance's memory, the boots it let in flight (admission.go).
 type sessions struct {
-	mu     sync.Mutex
-	m      map[string]*session // canonical MAC -> current boot
-	pruned time.Time           // when stale sessions were last dropped
-	// flight holds the boots in flight (admission.go): a subset of m (an
-	// entry goes when its MAC's session does), so never more entries than
-	// sessions, and no more than the cap once expired ones are dropped.
-	flight map[string]*session
+	store SessionStore
+	mu    sync.Mutex
+	// flight holds the boots this instance admitted: MAC -> its session's
+	// ID and newest exchange. An entry goes when its boot lands, when its
+	// MAC's session is replaced or dropped here, or when its window closes.
+	flight map[string]flight
+}
+
+type flight struct {
+	id   string
+	last time.Time
+}
+
+// sessionTimeout bounds one change of a session in its store.
+const sessionTimeout = 10 * time.Second
+
+// changeSession runs fn on mac's session in the store (see SessionStore);
+// fn returning errKeep leaves it as it was, with no error.
+func (s *Service) changeSession(mac MAC, fn func(cur *Session) (*Session, error)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+	defer cancel()
+	err := s.sess.store.UpdateSession(ctx, mac, fn)
+	if errors.Is(err, errKeep) {
+		return nil
+	}
+	return err
+}
+
+// session reads mac's session; nil when it has none or the store failed
+// (logged): a boot the store cannot show is no boot.
+func (s *Service) session(mac MAC) *Session {
+	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+	defer cancel()
+	cur, err := s.sess.store.Session(ctx, mac)
+	if err != nil {
+		s.log.Warn("boot: reading a boot session failed", "mac", mac.String(), "err", err)
+		return nil
+	}
+	return cur
 }
 
 // TrustCounters counts what the trust chain refused, for metrics.
@@ -159,7 +151,9 @@ func (s *Service) Trust() *TrustCounters { return &s.trust }
 // address). pxe marks a firmware or iPXE client (a boot starts); an
 // operating system's DHCP client only adds its address to a boot under way
 // whose key is not yet out. It is called on the DHCP server's packet path:
-// it never blocks on I/O (the node comes from the store's cache).
+// with sessions in memory it never blocks on I/O; with a shared store it
+// writes the session before the server's answer leaves, so that another
+// instance serves the rest of the boot.
 func (s *Service) SawLease(mac MAC, addr netip.Addr, pxe, proxy bool) {
 	addr = addr.Unmap()
 	if !addr.IsValid() || addr.IsUnspecified() || len(mac) != 6 {
@@ -170,46 +164,57 @@ func (s *Service) SawLease(mac MAC, addr netip.Addr, pxe, proxy bool) {
 	}
 	now := s.now()
 	key := mac.String()
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[key]
+	var conflict netip.Addr
+	var id string
+	var replaced bool
+	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
+		conflict, replaced = netip.Addr{}, false
+		switch {
+		case cur.open(now, s.window):
+		case pxe:
+			nid, err := newSecret()
+			if err != nil {
+				return nil, err
+			}
+			cur, replaced = &Session{ID: nid[:16], Last: now}, true
+		default:
+			return nil, errKeep // an operating system's renewal: not a boot
+		}
+		switch {
+		case cur.has(addr):
+		case proxy && len(cur.Addrs) > 0:
+			// Nobody vouches for a proxy client's address but the client: the
+			// first claim of a boot stands, later ones are logged, not trusted.
+			conflict = cur.Addrs[0]
+			return nil, errKeep
+		default:
+			if len(cur.Addrs) == sessionAddrs {
+				cur.Addrs = cur.Addrs[1:]
+			}
+			cur.Addrs = append(cur.Addrs, addr)
+		}
+		cur.Last, id = now, cur.ID
+		return cur, nil
+	})
 	switch {
-	case cur.open(now, s.window):
-	case pxe:
-		cur = &session{last: now}
-		s.sess.m[key] = cur
-		s.pruneSessionsLocked(now)
-	default:
-		return // an operating system's renewal: not a boot
-	}
-	switch {
-	case cur.has(addr):
-	case proxy && len(cur.addrs) > 0:
-		// Nobody vouches for a proxy client's address but the client: the
-		// first claim of a boot stands, later ones are logged, not trusted.
+	case err != nil:
+		s.log.Warn("boot: recording a boot session failed", "mac", key, "ip", addr.String(), "err", err)
+		return
+	case conflict.IsValid():
 		s.trust.ProxyConflicting.Add(1)
 		s.log.Warn("boot: another address claimed for a boot under way; ignored", "mac", key,
-			"ip", addr.String(), "bound", cur.addrs[0].String())
+			"ip", addr.String(), "bound", conflict.String())
 		return
-	default:
-		if len(cur.addrs) == sessionAddrs {
-			cur.addrs = cur.addrs[1:]
-		}
-		cur.addrs = append(cur.addrs, addr)
-	}
-	cur.last = now
-}
-
-// pruneSessionsLocked drops sessions of a day ago and more, at most once an hour.
-func (s *Service) pruneSessionsLocked(now time.Time) {
-	if now.Sub(s.sess.pruned) < time.Hour {
+	case id == "":
 		return
 	}
-	s.sess.pruned = now
-	for k, c := range s.sess.m {
-		if now.Sub(c.last) > 24*time.Hour {
-			delete(s.sess.m, k)
-			delete(s.sess.flight, k)
+	s.sess.mu.Lock()
+	defer s.sess.mu.Unlock()
+	if f, ok := s.sess.flight[key]; ok {
+		if replaced || f.id != id {
+			delete(s.sess.flight, key)
+		} else {
+			s.sess.flight[key] = flight{id: id, last: now}
 		}
 	}
 }
@@ -240,31 +245,39 @@ func (s *Service) issueToken(mac MAC, addr netip.Addr, capped bool) (string, err
 			return "", ErrNotBound
 		}
 	}
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
-	switch {
-	case s.keyRelease.lease():
-		if !cur.open(now, s.window) || !cur.has(addr) {
-			return "", ErrNotBound
+	var tok string
+	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
+		switch {
+		case s.keyRelease.lease():
+			if !cur.open(now, s.window) || !cur.has(addr) {
+				return nil, ErrNotBound
+			}
+		case !cur.open(now, s.window):
+			id, err := newSecret()
+			if err != nil {
+				return nil, err
+			}
+			cur = &Session{ID: id[:16], Last: now}
+		default:
+			cur.Last = now
 		}
-	case !cur.open(now, s.window):
-		cur = &session{last: now}
-		s.sess.m[mac.String()] = cur
-	default:
-		cur.last = now
-	}
-	if err := s.admitLocked(mac.String(), cur, now, capped); err != nil {
-		return "", err
-	}
-	tok, err := newSecret()
+		if err := s.admit(mac.String(), cur, now, capped); err != nil {
+			return nil, err
+		}
+		t, err := newSecret()
+		if err != nil {
+			return nil, err
+		}
+		if len(cur.Tokens) == sessionTokens {
+			cur.Tokens = cur.Tokens[1:]
+		}
+		cur.Tokens = append(cur.Tokens, Grant{Token: hashSecret(t), Addr: addr})
+		tok = t
+		return cur, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if len(cur.tokens) == sessionTokens {
-		cur.tokens = cur.tokens[1:]
-	}
-	cur.tokens = append(cur.tokens, grant{token: tok, addr: addr})
 	return tok, nil
 }
 
@@ -278,42 +291,57 @@ func newSecret() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// releaseHold is how long a key release holds its boot (Session.Releasing)
+// before another request of the boot may take it over: the release's
+// budget, and a margin.
+const releaseHold = keyReleaseBudget + 5*time.Second
+
 // claim checks a key request of mac from addr with token against its boot
-// and, when it passes, marks the key released and returns the secret for
-// its reports. A second request in a boot whose key went out, with a token
-// of that boot, is reported as such (second true).
+// and, when it passes, marks the key released (under way) and returns the
+// secret for its reports. A second request in a boot whose key went out,
+// with a token of that boot, is reported as such (second true).
 func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret string, second bool, prev netip.Addr, err error) {
 	now := s.now()
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
-	if cur == nil {
-		return "", false, prev, fmt.Errorf("%w: no boot of %s seen", ErrTokenRefused, mac)
-	}
-	g, ok := cur.token(token)
-	switch {
-	case !ok:
-		return "", false, prev, fmt.Errorf("%w: not a token of this boot", ErrTokenRefused)
-	case cur.released && cur.releasing && g.addr == addr && addr == cur.releasedTo:
-		// The same request again while the first is still with Ceph (a
-		// hung cluster outlasts bootd-init's timeout): not a second key.
-		return "", false, prev, fmt.Errorf("%w: the release of this boot's key is under way", ErrCephUnavailable)
-	case cur.released:
-		return "", true, cur.releasedTo, fmt.Errorf("%w: the key of this boot went out already", ErrTokenRefused)
-	case now.Sub(cur.last) > s.window:
-		return "", false, prev, fmt.Errorf("%w: the boot window closed", ErrTokenRefused)
-	case g.addr != addr:
-		return "", false, prev, fmt.Errorf("%w: token issued to %s", ErrTokenRefused, g.addr)
-	case s.keyRelease.lease() && !cur.has(addr):
-		return "", false, prev, fmt.Errorf("%w: %s is not an address bootd saw this machine take", ErrTokenRefused, addr)
-	case s.keyRelease.armed() && !armed(n, now):
-		return "", false, prev, fmt.Errorf("%w: the node is not armed", ErrTokenRefused)
-	}
 	secret, err = newSecret()
 	if err != nil {
 		return "", false, prev, err
 	}
-	cur.released, cur.releasing, cur.releasedTo, cur.secret = true, true, addr, secret
+	err = s.changeSession(mac, func(cur *Session) (*Session, error) {
+		second, prev = false, netip.Addr{}
+		if cur == nil {
+			return nil, fmt.Errorf("%w: no boot of %s seen", ErrTokenRefused, mac)
+		}
+		if cur.Released && !cur.Releasing.IsZero() && !cur.releasing(now) {
+			// A release that did not finish in its hold died with the
+			// instance that made it: nothing went out.
+			cur.unrelease()
+		}
+		g, ok := cur.token(token)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%w: not a token of this boot", ErrTokenRefused)
+		case cur.releasing(now) && g.Addr == addr && addr == cur.ReleasedTo:
+			// The same request again while the first is still with Ceph (a
+			// hung cluster outlasts bootd-init's timeout): not a second key.
+			return nil, fmt.Errorf("%w: the release of this boot's key is under way", ErrCephUnavailable)
+		case cur.Released:
+			second, prev = true, cur.ReleasedTo
+			return nil, fmt.Errorf("%w: the key of this boot went out already", ErrTokenRefused)
+		case now.Sub(cur.Last) > s.window:
+			return nil, fmt.Errorf("%w: the boot window closed", ErrTokenRefused)
+		case g.Addr != addr:
+			return nil, fmt.Errorf("%w: token issued to %s", ErrTokenRefused, g.Addr)
+		case s.keyRelease.lease() && !cur.has(addr):
+			return nil, fmt.Errorf("%w: %s is not an address bootd saw this machine take", ErrTokenRefused, addr)
+		case s.keyRelease.armed() && !armed(n, now):
+			return nil, fmt.Errorf("%w: the node is not armed", ErrTokenRefused)
+		}
+		cur.Released, cur.Releasing, cur.ReleasedTo, cur.Secret = true, now.Add(releaseHold), addr, hashSecret(secret)
+		return cur, nil
+	})
+	if err != nil {
+		return "", second, prev, err
+	}
 	return secret, false, prev, nil
 }
 
@@ -321,9 +349,11 @@ func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret
 // release are gone, and its reports are refused. A replace calls it for the
 // machine replaced.
 func (s *Service) dropSession(mac MAC) {
+	if err := s.changeSession(mac, func(*Session) (*Session, error) { return nil, nil }); err != nil {
+		s.log.Warn("boot: ending a boot session failed", "mac", mac.String(), "err", err)
+	}
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
-	delete(s.sess.m, mac.String())
 	delete(s.sess.flight, mac.String())
 }
 
@@ -333,25 +363,48 @@ func (s *Service) dropSession(mac MAC) {
 // boot keeps its tokens and its place, and may ask again within its window:
 // nothing went out.
 func (s *Service) unclaim(mac MAC, secret string, spend bool) {
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
-		cur.released, cur.releasing, cur.releasedTo, cur.secret = false, false, netip.Addr{}, ""
-		if spend {
-			cur.tokens = nil
-			s.landedLocked(mac.String(), cur)
+	var id string
+	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
+		if cur == nil || !cur.Released || !secretIs(cur.Secret, secret) {
+			return nil, errKeep
 		}
+		cur.unrelease()
+		if spend {
+			cur.Tokens, id = nil, cur.ID
+		}
+		return cur, nil
+	})
+	if err != nil {
+		s.log.Warn("boot: taking back a key release failed", "mac", mac.String(), "err", err)
+	}
+	if id != "" {
+		s.landed(mac.String(), id)
 	}
 }
 
-// keyOut takes mac's boot, whose key went out with secret, out of flight.
-func (s *Service) keyOut(mac MAC, secret string) {
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	if cur := s.sess.m[mac.String()]; cur != nil && cur.secret == secret {
-		cur.releasing = false
-		s.landedLocked(mac.String(), cur)
+// keyOut marks mac's key, whose release with secret passed, as gone out,
+// and takes the boot out of flight. It reports false when the release no
+// longer holds the boot (it overran its hold and another request took the
+// boot over, or the boot ended): its key must then not go out.
+func (s *Service) keyOut(mac MAC, secret string) bool {
+	var id string
+	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
+		id = ""
+		if cur == nil || !cur.Released || !secretIs(cur.Secret, secret) {
+			return nil, errKeep
+		}
+		cur.Releasing, id = time.Time{}, cur.ID
+		return cur, nil
+	})
+	if err != nil {
+		s.log.Warn("boot: marking the key released failed", "mac", mac.String(), "err", err)
+		return false
 	}
+	if id == "" {
+		return false
+	}
+	s.landed(mac.String(), id)
+	return true
 }
 
 // reportAllowed checks a node's report: from an address of its current
@@ -361,31 +414,26 @@ func (s *Service) reportAllowed(mac MAC, auth string, addr netip.Addr) bool {
 	if auth == "" {
 		return false
 	}
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
+	cur := s.session(mac)
 	if cur == nil {
 		return false
 	}
-	if cur.released {
-		return addr == cur.releasedTo && subtle.ConstantTimeCompare([]byte(cur.secret), []byte(auth)) == 1
+	if cur.Released {
+		return addr == cur.ReleasedTo && secretIs(cur.Secret, auth)
 	}
 	g, ok := cur.token(auth)
-	return ok && g.addr == addr
+	return ok && g.Addr == addr
 }
 
 // bound reports whether addr is an address of mac's current boot (for
 // recording fetch events): the boot is open, or its key went out to addr.
 func (s *Service) bound(mac MAC, addr netip.Addr) bool {
-	now := s.now()
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	cur := s.sess.m[mac.String()]
+	cur := s.session(mac)
 	if cur == nil {
 		return false
 	}
-	if cur.released {
-		return addr == cur.releasedTo
+	if cur.Released {
+		return addr == cur.ReleasedTo
 	}
-	return cur.open(now, s.window) && (cur.has(addr) || !s.keyRelease.lease())
+	return cur.open(s.now(), s.window) && (cur.has(addr) || !s.keyRelease.lease())
 }

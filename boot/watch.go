@@ -154,17 +154,66 @@ func (h *hub) changed(mac MAC, ev *Event) {
 	}
 }
 
+// A ChangeFeed is a store shared by several bootd instances that passes
+// each instance's changes to the others (RADOS: watch/notify), so that a
+// dashboard on one shows, live, a boot that another served.
+type ChangeFeed interface {
+	// Announce tells the other instances that mac's node changed, and of ev
+	// (a timeline event as stored) when not nil. It never waits: an
+	// announcement the feed cannot take is dropped; the change itself is
+	// in the store.
+	Announce(mac MAC, ev *Event)
+	// Follow calls fn for each change another instance announced, until
+	// ctx ends, and missed whenever announcements may have been lost (its
+	// watch broke and was made again). Neither may block.
+	Follow(ctx context.Context, fn func(mac MAC, ev *Event), missed func())
+}
+
+// FollowChanges hands the changes other instances announce to this
+// Service's subscriptions and change log, until ctx ends; it returns at
+// once when the store is not shared (no ChangeFeed).
+func (s *Service) FollowChanges(ctx context.Context) {
+	f, ok := s.store.(watchedStore)
+	if !ok || f.feed == nil {
+		return
+	}
+	f.feed.Follow(ctx, s.hub.changed, s.hub.resync)
+}
+
+// resync tells every reader that changes may have been missed: caches
+// read every node again (ChangesSince says not ok), and subscriptions end
+// as dropped, so their readers read the state afresh.
+func (h *hub) resync() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq += changeLogSize + 1
+	for sub := range h.subs {
+		sub.dropped = true
+		h.remove(sub)
+	}
+}
+
 // watchedStore is the Service's Store, reporting each change to its hub
-// after the change is committed.
+// after the change is committed, and announcing it to the other instances
+// when the store is shared.
 type watchedStore struct {
 	Store
-	hub *hub
+	hub  *hub
+	feed ChangeFeed // nil: a store of one instance
+}
+
+// committed notes a change made here.
+func (w watchedStore) committed(mac MAC, ev *Event) {
+	w.hub.changed(mac, ev)
+	if w.feed != nil && len(mac) == 6 {
+		w.feed.Announce(mac, ev)
+	}
 }
 
 func (w watchedStore) Update(ctx context.Context, mac MAC, fn func(cur *Node) (*Node, error)) (*Node, error) {
 	n, err := w.Store.Update(ctx, mac, fn)
 	if err == nil {
-		w.hub.changed(mac, nil)
+		w.committed(mac, nil)
 	}
 	return n, err
 }
@@ -172,7 +221,7 @@ func (w watchedStore) Update(ctx context.Context, mac MAC, fn func(cur *Node) (*
 func (w watchedStore) Delete(ctx context.Context, mac MAC, check func(cur *Node) error) error {
 	err := w.Store.Delete(ctx, mac, check)
 	if err == nil {
-		w.hub.changed(mac, nil)
+		w.committed(mac, nil)
 	}
 	return err
 }
@@ -180,7 +229,7 @@ func (w watchedStore) Delete(ctx context.Context, mac MAC, check func(cur *Node)
 func (w watchedStore) AppendEvent(ctx context.Context, mac MAC, ev Event, p TimelinePolicy) (Event, error) {
 	ev, err := w.Store.AppendEvent(ctx, mac, ev, p)
 	if err == nil {
-		w.hub.changed(mac, &ev)
+		w.committed(mac, &ev)
 	}
 	return ev, err
 }
@@ -198,7 +247,7 @@ func (w watchedStore) AppendEvents(ctx context.Context, evs []MACEvent, p Timeli
 		return nil, err
 	}
 	for i := range stored {
-		w.hub.changed(evs[i].MAC, &stored[i])
+		w.committed(evs[i].MAC, &stored[i])
 	}
 	return stored, nil
 }

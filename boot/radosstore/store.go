@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bootd/bootd/boot"
@@ -31,6 +32,13 @@ type Config struct {
 type Store struct {
 	conn *rados.Conn
 	io   *rados.IOContext
+	feed feed // watch/notify between instances (feed.go)
+	// life guards closing: goroutines on io (the feed's) enter while it
+	// is open, and Close waits for them before it destroys io.
+	life       sync.Mutex
+	isClosed   bool
+	closed     chan struct{}
+	goroutines sync.WaitGroup
 }
 
 var (
@@ -71,7 +79,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("rados store: pool %s: %w", cfg.Pool, err)
 	}
 	io.SetNamespace(cfg.Namespace)
-	return &Store{conn: conn, io: io}, nil
+	return &Store{conn: conn, io: io, closed: make(chan struct{})}, nil
 }
 
 func configure(conn *rados.Conn, cfg Config) error {
@@ -105,6 +113,15 @@ func configure(conn *rados.Conn, cfg Config) error {
 
 // Close ends the store's connection.
 func (s *Store) Close() error {
+	s.life.Lock()
+	if s.isClosed {
+		s.life.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	close(s.closed)
+	s.life.Unlock()
+	s.goroutines.Wait()
 	s.io.Destroy()
 	s.conn.Shutdown()
 	return nil
@@ -122,3 +139,15 @@ func opError(err error) error {
 
 // errNotFound tells whether err is RADOS's "no such object".
 func errNotFound(err error) bool { return errors.Is(opError(err), rados.ErrNotFound) }
+
+// enter counts a goroutine that uses io in, unless the Store is closed;
+// the goroutine calls s.goroutines.Done when it ends.
+func (s *Store) enter() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.isClosed {
+		return false
+	}
+	s.goroutines.Add(1)
+	return true
+}

@@ -187,6 +187,8 @@ func runServe(ctx context.Context, inv invocation) error {
 		svc.Heartbeat(hbCtx, boot.Instance{Addr: instanceAddr(cfg, ln.Addr()), Version: version})
 	}()
 	defer func() { stopHeartbeat(); <-hbDone }()
+	// Other instances' changes reach this one's dashboard (a shared store only).
+	go svc.FollowChanges(hbCtx)
 
 	bootURL, adminURL := "http://"+ln.Addr().String(), admin.url()
 	log.Info("bootd serving", "boot", bootURL, "admin", adminURL, "admin_tls_sha256", admin.fingerprint,
