@@ -4,13 +4,17 @@
 // namespace of a Ceph cluster, so that several bootd instances can share
 // it. It implements the same interfaces as the bbolt store (boot/store):
 // boot.Store (nodes, timelines, intents), the DHCP server's lease store,
-// access.UserStore, access.AuditLog and boot.InstanceStore.
+// access.UserStore, access.AuditLog and boot.InstanceStore; and, for
+// several instances, boot.SessionStore (the trust chain's boots under way)
+// and boot.ChangeFeed (live changes between instances, feed.go).
 //
 // Layout, in the configured pool and namespace (default rbd, bootd-state):
 //
 //	node.<mac>   data: header, then the boot.Node as JSON (no JSON: no node,
 //	             only a timeline); omap: the timeline, one boot.Event as
 //	             JSON per key "%08x%08x" (boot number, event number)
+//	session.<mac> data: header, then the machine's boot.Session as JSON
+//	             (tokens and report secret as SHA-256 digests)
 //	intents      data: header, then every boot.Intent as a JSON object by MAC
 //	leases       omap: one DHCP lease per key (the address, as text); value:
 //	             expiry (8 bytes, Unix nanoseconds, big-endian), then the MAC
@@ -19,6 +23,8 @@
 //	users        data: header, then every user (and its tokens) as JSON
 //	audit        data: header, then the last sequence number; omap: one
 //	             access.Record as JSON per key "%016x%016x" (time, sequence)
+//	changes      data: header only; every instance watches it and notifies
+//	             on it after each change it makes
 //
 // The header is 16 hex digits of a random generation and a newline. Every
 // change to an object is one RADOS write operation, which the OSD applies
@@ -37,8 +43,8 @@
 //
 // There is no cache: every read goes to the OSD, so one instance sees
 // another's change at once. (The bbolt store caches decoded nodes because
-// it alone writes its file; here a cache would need watch/notify to stay
-// correct across instances, which is left for later.)
+// it alone writes its file.) The watch/notify on "changes" only tells the
+// other instances' dashboards and caches which machines to read again.
 //
 // The package needs cgo (go-ceph): built without it, it is empty.
 package radosstore

@@ -214,9 +214,10 @@ func newRecorder(svc *boot.Service, mode dhcp.Mode, log *slog.Logger) *recorder 
 	return r
 }
 
-// report is the dhcp server's Report hook: it never blocks. It tells the
-// Service at once which address each machine took (the trust chain binds
-// the boot to it), then queues the timeline's writes.
+// report is the dhcp server's Report hook. It tells the Service at once
+// which address each machine took (the trust chain binds the boot to it;
+// with store: rados that is one session write, before the reply leaves),
+// then queues the timeline's writes, never waiting for them.
 func (r *recorder) report(ev dhcp.Event) {
 	r.peers.Add(dhcpPeer(r.mode, ev))
 	r.sawLease(ev)

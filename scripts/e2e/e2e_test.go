@@ -45,7 +45,18 @@ const httpAddr = bridgeAddr + ":8080"
 // setUp builds the golden image and the boot images, starts Ceph and bootd.
 func setUp(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{ns: newNetns(t, 3), images: filepath.Join(cacheDir(), "images"), server: "https://127.0.0.1:9443",
+	r := setUpCeph(t, 3)
+	t0 := time.Now()
+	r.startBootd(t)
+	t.Logf("bootd serve: %.1fs", time.Since(t0).Seconds())
+	return r
+}
+
+// setUpCeph is setUp without bootd: the namespace with taps taps, the
+// images, Ceph and the golden image.
+func setUpCeph(t *testing.T, taps int) *rig {
+	t.Helper()
+	r := &rig{ns: newNetns(t, taps), images: filepath.Join(cacheDir(), "images"), server: "https://127.0.0.1:9443",
 		bootURL: "http://" + httpAddr}
 	step := func(name string, f func()) {
 		t0 := time.Now()
@@ -74,7 +85,6 @@ func setUp(t *testing.T) *rig {
 		}
 	})
 	step("golden image", func() { r.golden(t) })
-	step("bootd serve", func() { r.startBootd(t) })
 	return r
 }
 

@@ -1,0 +1,188 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Two bootd instances sharing one state in Ceph (--store rados), each in a
+// network namespace of its own whose veth is bridged onto the boot LAN
+// (br0, where Ceph listens at 198.18.0.1): two boot servers of one rack.
+
+// instance is one bootd of TestTwoInstances.
+type instance struct {
+	name, addr string
+	ns         *netns
+	data       string
+	proc       *proc
+}
+
+// startInstance makes the namespace of instance name at addr, bridged onto
+// br0, and starts bootd serve in it: full DHCP on the LAN, the RADOS store,
+// the rig's Ceph and images.
+func (r *rig) startInstance(t *testing.T, name, addr string) *instance {
+	t.Helper()
+	in := &instance{name: "boot-" + name, addr: addr,
+		ns: &netns{name: r.ns.name + "-" + name, dir: filepath.Join(r.ns.dir, name)}}
+	if err := os.MkdirAll(in.ns.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ip", "netns", "add", in.ns.name)
+	t.Cleanup(in.ns.teardown)
+	veth := "veth-" + name
+	run(t, "ip", "-n", r.ns.name, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", in.ns.name)
+	run(t, "ip", "-n", r.ns.name, "link", "set", veth, "master", "br0", "up")
+	run(t, "ip", "-n", in.ns.name, "link", "set", "lo", "up")
+	run(t, "ip", "-n", in.ns.name, "addr", "add", addr+"/15", "dev", "eth0")
+	run(t, "ip", "-n", in.ns.name, "link", "set", "eth0", "up")
+	in.data = filepath.Join(in.ns.dir, "bootd")
+	argv := []string{filepath.Join(repo, "bin/bootd"), "serve", "--instance-name", in.name,
+		"--data-dir", in.data, "--http-listen", addr + ":8080", "--advertise", addr,
+		"--images-dir", r.images, "--log-level", "debug",
+		"--dhcp-mode", "full", "--dhcp-interface", "eth0",
+		"--dhcp-pool-start", "198.18.0.100", "--dhcp-pool-end", "198.18.0.199",
+		"--tftp-listen", addr + ":69", "--ipxe-dir", "/usr/lib/ipxe",
+		"--store", "rados", "--ceph-conf", r.cephConf, "--ceph-user", "bootd",
+		"--ceph-keyring", filepath.Join(filepath.Dir(r.cephConf), "client.bootd.keyring")}
+	in.proc = in.ns.start(t, "bootd", argv...)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(in.ns.logTail("bootd", 200), "bootd serving") {
+		if time.Now().After(deadline) || in.proc.exited() {
+			t.Fatalf("%s did not start; its log:\n%s", in.name, in.ns.logTail("bootd", 60))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return in
+}
+
+// cli runs the bootd CLI against the instance, inside its namespace.
+func (in *instance) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := in.ns.exec(t, []string{"BOOTD_SERVER=https://127.0.0.1:9443",
+		"BOOTD_TOKEN_FILE=" + filepath.Join(in.data, "api-token"), "BOOTD_DATA_DIR=" + in.data},
+		append([]string{filepath.Join(repo, "bin/bootd")}, args...)...)
+	if err != nil {
+		t.Fatalf("%s: bootd %s: %v\n%s\nits log:\n%s", in.name, strings.Join(args, " "), err, out, in.ns.logTail("bootd", 40))
+	}
+	return out
+}
+
+// holdHTTP drops (on) or lets through (off) TCP to the instance's boot
+// listener, with an nftables table in its namespace.
+func (in *instance) holdHTTP(t *testing.T, on bool) {
+	t.Helper()
+	if on {
+		for _, args := range [][]string{
+			{"add", "table", "inet", "hold"},
+			{"add", "chain", "inet", "hold", "input", "{ type filter hook input priority 0; }"},
+			{"add", "rule", "inet", "hold", "input", "tcp", "dport", "8080", "drop"},
+		} {
+			run(t, "ip", append([]string{"netns", "exec", in.ns.name, "nft"}, args...)...)
+		}
+		return
+	}
+	run(t, "ip", "netns", "exec", in.ns.name, "nft", "delete", "table", "inet", "hold")
+}
+
+// ackedBy reports whether the instance's log shows a DHCP ACK sent to mac.
+func (in *instance) ackedBy(mac string) bool {
+	for _, l := range strings.Split(in.ns.logTail("bootd", 400), "\n") {
+		if strings.Contains(l, "dhcp reply sent") && strings.Contains(l, "type=ACK") && strings.Contains(l, mac) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTwoInstances: a BIOS machine boots its RBD volume to root while the
+// instance that answered its DHCP is killed (SIGKILL) between the DHCP
+// exchange and the script fetch: both instances' boot listeners are held
+// (nftables) until one ACKs, that one is killed and the hold lifted, the
+// firmware's fetch fails, SeaBIOS retries the network boot (as a server's
+// boot order does), and the other instance serves the whole boot from the
+// shared state. The timeline shows both instances, and one key release.
+func TestTwoInstances(t *testing.T) {
+	r := setUpCeph(t, 1)
+	a := r.startInstance(t, "a", "198.18.0.2")
+	b := r.startInstance(t, "b", "198.18.0.3")
+	const mac, host = "52:54:00:b0:07:21", "e2e-two"
+	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
+	// B sees the enrollment A made: one state.
+	if out := b.cli(t, "list"); !strings.Contains(out, mac) {
+		t.Fatalf("instance B's node list lacks the machine enrolled at A:\n%s", out)
+	}
+	for _, in := range []*instance{a, b} {
+		in.holdHTTP(t, true)
+	}
+	// SeaBIOS with the e1000's iPXE ROM, rebooting 2 s after a failed
+	// network boot (no -no-reboot: the guest's poweroff still ends QEMU).
+	v := startQEMU(t, r.ns, "two", []string{"-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "768", "-smp", "1",
+		"-nographic", "-serial", "mon:stdio", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+		"-machine", "pc", "-boot", "order=n,reboot-timeout=2000", "-device", "e1000,netdev=n0,mac=" + mac})
+	var answered, other *instance
+	for deadline := time.Now().Add(2 * time.Minute); answered == nil; time.Sleep(20 * time.Millisecond) {
+		switch {
+		case a.ackedBy(mac):
+			answered, other = a, b
+		case b.ackedBy(mac):
+			answered, other = b, a
+		case time.Now().After(deadline):
+			t.Fatalf("no instance ACKed the machine; A's log:\n%s\nB's log:\n%s", a.ns.logTail("bootd", 30), b.ns.logTail("bootd", 30))
+		}
+	}
+	pid := answered.proc.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
+	<-answered.proc.done
+	t.Logf("%s answered the DHCP and was killed (SIGKILL) before the script fetch", answered.name)
+	answered.holdHTTP(t, false)
+	other.holdHTTP(t, false)
+
+	v.wait(t, reMarker, 5*time.Minute)
+	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
+		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
+	}
+	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != host {
+		t.Errorf("hostname %s, want %s", got, host)
+	}
+	v.wait(t, reDone, 30*time.Second)
+	v.finish(t, time.Minute)
+
+	var tl struct {
+		Boots []struct {
+			Events []struct{ Stage, Instance, Detail string }
+		}
+	}
+	if err := json.Unmarshal([]byte(other.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]string{} // instance -> stages it recorded
+	keys := 0
+	for _, bt := range tl.Boots {
+		for _, ev := range bt.Events {
+			by[ev.Instance] = append(by[ev.Instance], ev.Stage)
+			if ev.Stage == "key" && strings.HasPrefix(ev.Detail, "key released") {
+				keys++
+			}
+		}
+	}
+	t.Logf("timeline by instance: %v", by)
+	if len(by[answered.name]) == 0 || by[answered.name][0] != "dhcp" {
+		t.Errorf("the timeline shows no DHCP answered by %s: %v", answered.name, by)
+	}
+	for _, st := range []string{"dhcp", "script", "kernel", "key", "volume", "root"} {
+		if !strings.Contains(" "+strings.Join(by[other.name], " ")+" ", " "+st+" ") {
+			t.Errorf("the timeline shows no %s stage served or recorded by %s: %v", st, other.name, by[other.name])
+		}
+	}
+	if keys != 1 {
+		t.Errorf("%d key releases on the timeline, want 1", keys)
+	}
+}
