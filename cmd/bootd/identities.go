@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -26,7 +27,19 @@ func identities(ctx context.Context, users access.UserStore, token, password str
 	if err != nil {
 		return nil, err
 	}
-	created, err := dir.Bootstrap(ctx, sha256.Sum256([]byte(token)))
+	digest := sha256.Sum256([]byte(token))
+	if u, err := users.TokenUser(ctx, access.LegacyTokenID); err == nil {
+		for _, t := range u.Tokens {
+			if t.ID == access.LegacyTokenID && !bytes.Equal(t.Digest, digest[:]) {
+				// One store, one api-token: instances sharing a store must
+				// share the file, or each start locks the others' CLI out.
+				log.Warn("the api-token file's token replaces the one in the store: with several instances on one "+
+					"store, copy one api-token file to all of them, or the others' api-token files stop working",
+					"user", u.Name)
+			}
+		}
+	}
+	created, err := dir.Bootstrap(ctx, digest)
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}

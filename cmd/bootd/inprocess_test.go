@@ -38,16 +38,32 @@ type inProcess struct {
 
 func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 	tb.Helper()
-	dir := tb.TempDir()
-	db, err := store.Open(filepath.Join(dir, store.FileName), store.Options{})
+	db, err := store.Open(filepath.Join(tb.TempDir(), store.FileName), store.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return startInProcessOn(tb, db, db.AuditLog(access.Retention{}), vols, "")
+}
+
+// inProcessStore is what startInProcessOn needs of a store backend.
+type inProcessStore interface {
+	boot.Store
+	access.UserStore
+	Close() error
+}
+
+// startInProcessOn is startInProcess on the store db (closed at the end)
+// and its audit log,
+// named instance among those sharing it (empty: unnamed). The Service
+// follows other instances' changes when the store is shared.
+func startInProcessOn(tb testing.TB, db inProcessStore, audit access.AuditLog, vols boot.Volumes, instance string) *inProcess {
+	tb.Helper()
+	dir := tb.TempDir()
 	cat, err := images.Example()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := boot.Config{Store: db, Catalog: cat}
+	cfg := boot.Config{Store: db, Catalog: cat, Instance: instance}
 	if vols != nil {
 		cfg.Volumes = vols
 	}
@@ -55,12 +71,14 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	followCtx, stopFollowing := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go func() { defer close(followed); svc.FollowChanges(followCtx) }()
 	token, err := web.LoadOrCreateToken(filepath.Join(dir, tokenFileName))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	users, err := identities(context.Background(), db, token, "", slog.New(slog.DiscardHandler))
-	audit := db.AuditLog(access.Retention{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -93,6 +111,8 @@ func startInProcess(tb testing.TB, vols boot.Volumes) *inProcess {
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	tb.Cleanup(func() {
+		stopFollowing()
+		<-followed
 		close(closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -26,8 +28,9 @@ type instance struct {
 
 // startInstance makes the namespace of instance name at addr, bridged onto
 // br0, and starts bootd serve in it: full DHCP on the LAN, the RADOS store,
-// the rig's Ceph and images.
-func (r *rig) startInstance(t *testing.T, name, addr string) *instance {
+// the rig's Ceph and images, and token in its api-token file (one store,
+// one api-token: docs/operations.md).
+func (r *rig) startInstance(t *testing.T, name, addr, token string) *instance {
 	t.Helper()
 	in := &instance{name: "boot-" + name, addr: addr,
 		ns: &netns{name: r.ns.name + "-" + name, dir: filepath.Join(r.ns.dir, name)}}
@@ -43,6 +46,12 @@ func (r *rig) startInstance(t *testing.T, name, addr string) *instance {
 	run(t, "ip", "-n", in.ns.name, "addr", "add", addr+"/15", "dev", "eth0")
 	run(t, "ip", "-n", in.ns.name, "link", "set", "eth0", "up")
 	in.data = filepath.Join(in.ns.dir, "bootd")
+	if err := os.MkdirAll(in.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in.data, "api-token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	argv := []string{filepath.Join(repo, "bin/bootd"), "serve", "--instance-name", in.name,
 		"--data-dir", in.data, "--http-listen", addr + ":8080", "--advertise", addr,
 		"--images-dir", r.images, "--log-level", "debug",
@@ -110,8 +119,11 @@ func (in *instance) ackedBy(mac string) bool {
 // shared state. The timeline shows both instances, and one key release.
 func TestTwoInstances(t *testing.T) {
 	r := setUpCeph(t, 1)
-	a := r.startInstance(t, "a", "198.18.0.2")
-	b := r.startInstance(t, "b", "198.18.0.3")
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	token := hex.EncodeToString(secret)
+	a := r.startInstance(t, "a", "198.18.0.2", token)
+	b := r.startInstance(t, "b", "198.18.0.3", token)
 	const mac, host = "52:54:00:b0:07:21", "e2e-two"
 	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
 	// B sees the enrollment A made: one state.
