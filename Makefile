@@ -46,14 +46,16 @@ unit:
 	CGO_ENABLED=0 $(GO) test -count=1 ./boot/...
 
 ## integration: start a single-node Ceph cluster, run the tests that need it
-## (rbd, crash tests of bootd serve, the RADOS store's contract) as its least-privilege client.bootd
+## (rbd, crash tests of bootd serve, the RADOS store's contract, two instances' dashboards on it) as its least-privilege client.bootd
 ## (keyring next to ceph.conf; admin only prepares and checks), stop the
 ## cluster by PID even on failure
 integration:
 	@set -e; trap './scripts/ceph-cluster.sh stop $(CEPH_TEST_DIR)' EXIT; \
 	  ./scripts/ceph-cluster.sh start $(CEPH_TEST_DIR) $(CEPH_TEST_ADDR); \
 	  BOOTD_TEST_CEPH_CONF=$(CEPH_TEST_DIR)/ceph.conf \
-	  $(GO) test -tags "$(GOTAGS) integration" -race -count=1 -timeout 10m ./rbd/... ./boot/radosstore/...
+	  $(GO) test -tags "$(GOTAGS) integration" -race -count=1 -timeout 10m ./rbd/... ./boot/radosstore/...; \
+	  BOOTD_TEST_CEPH_CONF=$(CEPH_TEST_DIR)/ceph.conf \
+	  $(GO) test -tags "$(GOTAGS) integration" -count=1 -timeout 5m -run 'TestShared' ./cmd/bootd/
 
 ## demo: as root, Ceph + bootd + one VM booting from its cloud disk, left running
 demo:
@@ -87,7 +89,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags "$(GOTAGS)" ./...
-	$(GO) vet -tags "$(GOTAGS) integration" ./rbd/ ./boot/radosstore/
+	$(GO) vet -tags "$(GOTAGS) integration" ./rbd/ ./boot/radosstore/ ./cmd/bootd/
 	$(GO) vet -tags "$(GOTAGS) e2e" ./scripts/e2e/
 	./scripts/check-arrows.sh
 
