@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"fmt"
+	"os"
 	"log/slog"
 	"path/filepath"
 
@@ -33,6 +35,10 @@ var (
 // the backup of GET /api/v1/backup (nil for RADOS, whose copies are Ceph's
 // business or bootd store export's) come with it.
 func openState(cfg serveConfig, log *slog.Logger) (stateStore, access.AuditLog, web.Backup, error) {
+	// The data folder holds the keys and certificates with either store.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("data folder: %w", err)
+	}
 	if cfg.Store == "rados" {
 		s, err := radosstore.Open(radosstore.Config{ConfFile: cfg.CephConf, Monitors: cfg.CephMonitors,
 			Keyring: cfg.CephKeyring, User: cfg.CephUser, Pool: cfg.StorePool, Namespace: cfg.StoreNamespace})
