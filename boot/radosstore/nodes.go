@@ -150,5 +150,10 @@ func (s *Store) Delete(ctx context.Context, mac boot.MAC, check func(cur *boot.N
 		}
 		return s.remove(nodeOID(mac), o)
 	})
+	if err == nil {
+		// The node's boot session goes with it (sessions.go), at best: one
+		// left behind is harmless, as only an enrolled node's is ever used.
+		_ = s.io.Delete(sessionOID(mac))
+	}
 	return err
 }
