@@ -100,6 +100,26 @@ func (in *instance) holdHTTP(t *testing.T, on bool) {
 	run(t, "ip", "netns", "exec", in.ns.name, "nft", "delete", "table", "inet", "hold")
 }
 
+// waitFetch waits until the instance has recorded a script, kernel or
+// initrd fetch of mac after since, from another address than notFrom.
+func (in *instance) waitFetch(t *testing.T, mac, notFrom string, since time.Time, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		var tl timeline
+		if err := json.Unmarshal([]byte(in.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range tl.Boots {
+			for _, ev := range b.Events {
+				if (ev.Stage == "script" || ev.Stage == "kernel" || ev.Stage == "initrd") && ev.Source != notFrom && ev.Time.After(since) {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: no script, kernel or initrd fetch of %s within %s", in.name, mac, timeout)
+}
+
 // ackedBy reports whether the instance's log shows a DHCP ACK sent to mac.
 func (in *instance) ackedBy(mac string) bool {
 	for _, l := range strings.Split(in.ns.logTail("bootd", 400), "\n") {
@@ -116,7 +136,9 @@ func (in *instance) ackedBy(mac string) bool {
 // (nftables) until one ACKs, that one is killed and the hold lifted, the
 // firmware's fetch fails, SeaBIOS retries the network boot (as a server's
 // boot order does), and the other instance serves the whole boot from the
-// shared state. The timeline shows both instances, and one key release.
+// shared state, while an outsider on the LAN attacks it there (the trust
+// chain's mid-boot attack, trust_test.go) and gets nothing. The timeline
+// shows both instances, no event of the outsider's, and one key release.
 func TestTwoInstances(t *testing.T) {
 	r := setUpCeph(t, 1)
 	secret := make([]byte, 32)
@@ -157,6 +179,15 @@ func TestTwoInstances(t *testing.T) {
 	answered.holdHTTP(t, false)
 	other.holdHTTP(t, false)
 
+	// The trust chain with two instances: while the machine boots at the
+	// survivor (its session opened by the instance killed), an outsider on
+	// the LAN fetches its script there and tries the key and reports with
+	// every token found, none and a made-up one; it gets nothing.
+	atk := r.newAttacker(t)
+	key := r.nodeKey(t, mac)
+	other.waitFetch(t, mac, atk.addr, v.started, 3*time.Minute)
+	attackAt(t, atk, mac, key, 5, "http://"+other.addr+":8080", "https://"+other.addr+":8443", "http://"+other.addr+":8080")
+
 	v.wait(t, reMarker, 5*time.Minute)
 	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
 		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
@@ -169,7 +200,7 @@ func TestTwoInstances(t *testing.T) {
 
 	var tl struct {
 		Boots []struct {
-			Events []struct{ Stage, Instance, Detail string }
+			Events []struct{ Stage, Instance, Detail, Source string }
 		}
 	}
 	if err := json.Unmarshal([]byte(other.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil {
@@ -180,6 +211,9 @@ func TestTwoInstances(t *testing.T) {
 	for _, bt := range tl.Boots {
 		for _, ev := range bt.Events {
 			by[ev.Instance] = append(by[ev.Instance], ev.Stage)
+			if ev.Source == atk.addr || strings.Contains(ev.Detail, spoofDetail) {
+				t.Errorf("the timeline has the outsider's event: stage %s from %s: %q", ev.Stage, ev.Source, ev.Detail)
+			}
 			if ev.Stage == "key" && strings.HasPrefix(ev.Detail, "key released") {
 				keys++
 			}

@@ -113,6 +113,14 @@ func (r *rig) state(t *testing.T, mac string) [][2]string {
 // any answer holds the key, in either form.
 func (r *rig) attack(t *testing.T, a *attacker, mac string, key secret, n int) {
 	t.Helper()
+	attackAt(t, a, mac, key, n, r.bootURL, "https://"+httpsAddr, "http://"+httpAddr)
+}
+
+// attackAt is attack against the bootd whose boot listener is bootURL and
+// whose key and report endpoints are under bases (its node listener, and
+// its boot listener again).
+func attackAt(t *testing.T, a *attacker, mac string, key secret, n int, bootURL string, bases ...string) {
+	t.Helper()
 	node := "/boot/" + strings.ReplaceAll(mac, ":", "-")
 	check := func(what string, body []byte) {
 		t.Helper()
@@ -128,7 +136,7 @@ func (r *rig) attack(t *testing.T, a *attacker, mac string, key secret, n int) {
 	}
 	var toks []string
 	for range n {
-		body := a.curl(t, r.bootURL+node+"/boot.ipxe", nil)
+		body := a.curl(t, bootURL+node+"/boot.ipxe", nil)
 		check("GET "+node+"/boot.ipxe", body)
 		toks = append(toks, tokens(body)...)
 	}
@@ -137,7 +145,7 @@ func (r *rig) attack(t *testing.T, a *attacker, mac string, key secret, n int) {
 	for i, tok := range toks {
 		tries[fmt.Sprintf("the token of script %d", i+1)] = url.Values{"token": {tok}}
 	}
-	for _, base := range []string{"https://" + httpsAddr, "http://" + httpAddr} {
+	for _, base := range bases {
 		for what, form := range tries {
 			check("POST "+base+node+"/key with "+what, a.curl(t, base+node+"/key", form))
 		}
