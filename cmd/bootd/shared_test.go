@@ -54,7 +54,7 @@ func TestSharedDashboard(t *testing.T) {
 	if _, err := a.users.AddUser(t.Context(), user, access.RoleOperator, password); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browserContext(t, b.spki) // B's certificate; A's dashboard is not used
+	ctx := browserContext(t, b.spki)         // B's certificate; A's dashboard is not used
 	if err := chromedp.Do(ctx); err != nil { // start the browser on the long-lived context
 		t.Fatalf("start chromium: %v", err)
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/bootd/bootd/boot"

@@ -152,6 +152,17 @@ func TestTwoInstances(t *testing.T) {
 	if out := b.cli(t, "list"); !strings.Contains(out, mac) {
 		t.Fatalf("instance B's node list lacks the machine enrolled at A:\n%s", out)
 	}
+	// Each lists both, alive, with their boot listeners (bootd status).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		out := b.cli(t, "status")
+		if strings.Contains(out, "boot-a ") && strings.Contains(out, "boot-b *") &&
+			strings.Count(out, "alive") == 2 && strings.Contains(out, "http://198.18.0.2:8080") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bootd status at B does not list both instances alive:\n%s", out)
+		}
+	}
 	for _, in := range []*instance{a, b} {
 		in.holdHTTP(t, true)
 	}
