@@ -70,6 +70,12 @@ type Pool struct {
 	// (default 2). A DECLINE past either ends the client's lease without
 	// quarantining the address.
 	MaxQuarantined, MaxDeclinesPerClient int
+	// Refresh, when set, is how often the pool reads the lease store again
+	// to learn the leases other bootd instances sharing the store made (a
+	// store in RADOS), and makes the pool start its picks at a place of
+	// the range derived from ServerIP, so that instances rarely offer one
+	// address at once. Zero: the store is this server's alone (bbolt).
+	Refresh time.Duration
 }
 
 // size is the number of addresses of the dynamic range.
@@ -222,6 +228,9 @@ func (p *Pool) validate(leases LeaseStore) error {
 		if !p.Subnet.Contains(a) {
 			return fmt.Errorf("dhcp: reservation %s=%v: not in %v", mac, a, p.Subnet)
 		}
+	}
+	if p.Refresh < 0 {
+		return fmt.Errorf("dhcp: lease refresh %v: must not be negative", p.Refresh)
 	}
 	if p.MaxOffers < 0 || p.MaxUnknownLeases < 0 || p.MaxQuarantined < 0 || p.MaxDeclinesPerClient < 0 {
 		return errors.New("dhcp: pool limits must not be negative")

@@ -1,7 +1,9 @@
 package dhcp
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -82,10 +84,25 @@ func (l *memLeases) Leases(_ context.Context, fn func(netip.Addr, net.HardwareAd
 	return nil
 }
 
-func (l *memLeases) PutLease(_ context.Context, ip netip.Addr, mac net.HardwareAddr, expiry time.Time) error {
+// ClaimLease stores the lease when ip is free for client at now, as a
+// real store does.
+func (l *memLeases) ClaimLease(_ context.Context, ip netip.Addr, client, mac net.HardwareAddr, expiry, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if cur, ok := l.m[ip]; ok && cur.expiry.After(now) && (len(cur.mac) == 0 || !bytes.Equal(cur.mac, client)) {
+		return &heldError{cur.mac, cur.expiry}
+	}
 	l.m[ip] = memLease{append(net.HardwareAddr(nil), mac...), expiry}
 	l.puts++
 	return nil
 }
+
+// heldError is memLeases' HeldError.
+type heldError struct {
+	mac    net.HardwareAddr
+	expiry time.Time
+}
+
+func (e *heldError) Error() string { return fmt.Sprintf("held by %v until %v", e.mac, e.expiry) }
+
+func (e *heldError) LeaseHolder() (net.HardwareAddr, time.Time) { return e.mac, e.expiry }

@@ -110,6 +110,10 @@ func (s *Server) request(ctx context.Context, req *dhcpv4.DHCPv4, c Client, now 
 		return nil
 	}
 	err := s.pool.bind(ctx, c.MAC, ip, a.Known, now.Add(s.cfg.Pool.LeaseTime), now)
+	if errors.Is(err, errHeld) {
+		s.met.refused.Inc()
+		s.log.Info("dhcp address held by a client of another instance; nak", "mac", c.MAC.String(), "ip", ip.String())
+	}
 	if errors.Is(err, errTaken) {
 		return s.nak(req, c, "requested address is not available")
 	}

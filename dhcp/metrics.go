@@ -14,6 +14,7 @@ type metrics struct {
 	sent     *prometheus.CounterVec
 	dropped  *prometheus.CounterVec
 	latency  prometheus.Histogram
+	refused  prometheus.Counter
 }
 
 // The reasons a packet is dropped.
@@ -49,11 +50,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from receiving a DHCP request to sending its reply (leases stored included).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bootd_dhcp_claims_refused_total",
+			Help: "Leases the store refused because a client of another bootd instance holds the address (a NAK was sent instead of the ACK).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.sent, m.dropped, m.latency} {
+	for _, c := range []prometheus.Collector{m.received, m.sent, m.dropped, m.latency, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("dhcp: register metrics: %w", err)
 		}

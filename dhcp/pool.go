@@ -39,8 +39,10 @@ type slot struct {
 	offerMAC     string
 	offerUntil   time.Time
 	offerUnknown bool
-	// declinedBy is the client whose DECLINE quarantines the address.
+	// declinedBy is the client whose DECLINE quarantines the address; by
+	// is its MAC, which the quarantine's claim is made for.
 	declinedBy string
+	by         net.HardwareAddr
 	// sched is when the address's entry in the pool's wakeups fires (zero:
 	// none); counted says what it adds to the pool's counters.
 	sched   time.Time
@@ -56,10 +58,12 @@ func (s *slot) heldBy(mac string, now time.Time) bool {
 }
 
 // pool hands out the addresses of full mode. The lease of an address is
-// changed in memory under mu, then written by sync under the address's
-// stripe lock, which writes the newest version: writes of one address
-// never overtake each other, and an ACK leaves only after its lease (or a
-// newer one) is durable. Addresses free now are in fresh (nobody comes
+// changed in memory under mu, then claimed in the store by sync under the
+// address's stripe lock, which writes the newest version: writes of one
+// address never overtake each other, and an ACK leaves only after its lease
+// (or a newer one) is durable. A claim the store refuses (another bootd
+// instance's client holds the address) puts the holder's lease into the
+// slot instead, and the ACK is not sent. Addresses free now are in fresh (nobody comes
 // back for them) or back (their last client may), so that picking one
 // never scans the range; timed changes (an offer's hold, a lease's or a
 // quarantine's end) are applied from wakeups before each operation.
@@ -147,6 +151,9 @@ func newPool(ctx context.Context, p Pool, server netip.Addr, store LeaseStore, n
 	}
 	for u, s := range pl.slots {
 		pl.settle(u, s, now)
+	}
+	if p.Refresh > 0 {
+		pl.cursor = startOffset(server, pl.end-pl.start+1)
 	}
 	return pl, nil
 }
@@ -265,6 +272,10 @@ func (p *pool) unhint(m string, u uint32) {
 // errTaken reports that an address belongs to another client.
 var errTaken = errors.New("address in use by another client")
 
+// errHeld reports that the store refused a claim: the address belongs to
+// a client of another instance sharing the store.
+var errHeld = fmt.Errorf("%w: held in the store", errTaken)
+
 // bind leases ip to mac until expiry, durably. It fails with errTaken when
 // the address is not free for mac, and with errLimit when a client not
 // enrolled (known false) would pass MaxUnknownLeases, without changing
@@ -295,7 +306,17 @@ func (p *pool) bind(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, kn
 	p.hint(m, u, now)
 	p.settle(u, s, now)
 	p.mu.Unlock()
-	return p.sync(ctx, u)
+	if err := p.sync(ctx, u, now); err != nil {
+		return err
+	}
+	// A claim refused meanwhile (by this call's sync or by another's that
+	// wrote this lease's version) left the slot to the holder.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.mac != m {
+		return errHeld
+	}
+	return nil
 }
 
 // release ends mac's lease of ip now (RFC 2131 section 4.4.6); the address
@@ -345,23 +366,42 @@ func (p *pool) change(ctx context.Context, ip netip.Addr, now time.Time, fn func
 	s.ver++
 	p.settle(u, s, now)
 	p.mu.Unlock()
-	return true, p.sync(ctx, u)
+	err := p.sync(ctx, u, now)
+	if errors.Is(err, errHeld) {
+		err = nil // another client holds it: nothing of the change is left to store
+	}
+	return true, err
 }
 
-// sync writes the newest version of u's lease unless it is already stored.
-func (p *pool) sync(ctx context.Context, u uint32) error {
+// sync claims the newest version of u's lease in the store unless it is
+// already stored. When the store refuses (the address is held by another
+// client, through another instance), the holder's lease replaces the slot's
+// and sync returns errHeld.
+func (p *pool) sync(ctx context.Context, u uint32, now time.Time) error {
 	st := &p.stripes[u%uint32(len(p.stripes))]
 	st.Lock()
 	defer st.Unlock()
 	p.mu.Lock()
 	s := p.slots[u]
-	ver, hw, expiry := s.ver, s.hw, s.expiry
+	ver, hw, expiry, by := s.ver, s.hw, s.expiry, s.hw
+	if len(by) == 0 {
+		by = s.by
+	}
 	done := s.disk >= ver
 	p.mu.Unlock()
 	if done {
 		return nil
 	}
-	if err := p.store.PutLease(ctx, addr4(u), hw, expiry); err != nil {
+	err := p.store.ClaimLease(ctx, addr4(u), by, hw, expiry, now)
+	var held HeldError
+	if errors.As(err, &held) {
+		mac, until := held.LeaseHolder()
+		p.mu.Lock()
+		p.learn(u, s, mac, until, now)
+		p.mu.Unlock()
+		return errHeld
+	}
+	if err != nil {
 		return fmt.Errorf("store lease of %s: %w", addr4(u), err)
 	}
 	p.mu.Lock()

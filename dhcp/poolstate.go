@@ -161,7 +161,7 @@ func (p *pool) decline(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 			return true
 		}
 		s.mac, s.hw, s.expiry, s.offerMAC, s.unknown = "", nil, until, "", false
-		s.declinedBy = m
+		s.declinedBy, s.by = m, append(net.HardwareAddr(nil), mac...)
 		return true
 	})
 	return limited, err

@@ -98,6 +98,9 @@ func (s *Server) Serve(ctx context.Context, conn, pxe net.PacketConn) error {
 	for i, c := range conns {
 		wg.Go(func() { errs <- s.loop(ctx, c, i == 1, &wg) })
 	}
+	if s.pool != nil && s.cfg.Pool.Refresh > 0 {
+		wg.Go(func() { s.refreshLoop(ctx) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -160,6 +163,26 @@ func (s *Server) serveOne(ctx context.Context, c net.PacketConn, b []byte, from 
 		return
 	}
 	s.met.latency.Observe(time.Since(got).Seconds())
+}
+
+// refreshLoop reads the lease store again every Pool.Refresh until ctx is
+// done, learning the leases other instances made.
+func (s *Server) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Pool.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.pool.refresh(ctx, s.cfg.Now())
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("dhcp leases not refreshed from the store", "err", err)
+		} else if n > 0 {
+			s.log.Debug("dhcp leases of other instances learned", "count", n)
+		}
+	}
 }
 
 // Stats returns full mode's pool state as of now (the zero PoolStats in

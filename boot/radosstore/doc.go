@@ -16,8 +16,11 @@
 //	session.<mac> data: header, then the machine's boot.Session as JSON
 //	             (tokens and report secret as SHA-256 digests)
 //	intents      data: header, then every boot.Intent as a JSON object by MAC
-//	leases       omap: one DHCP lease per key (the address, as text); value:
-//	             expiry (8 bytes, Unix nanoseconds, big-endian), then the MAC
+//	lease.<xx>   256 shards of the DHCP leases, by the address's last byte
+//	             (hex); data: header; omap: one lease per key (the address,
+//	             as text), value: expiry (8 bytes, Unix nanoseconds,
+//	             big-endian), then the MAC. A lease is a claim: the key is
+//	             checked and written under a compare of the header (leases.go)
 //	instances    omap: one boot.Instance (a bootd's heartbeat) as JSON per
 //	             key, the instance's name
 //	users        data: header, then every user (and its tokens) as JSON

@@ -38,7 +38,7 @@ func filledStore(t *testing.T, marker string) string {
 			t.Fatal(err)
 		}
 	}
-	if err := db.PutLease(ctx, netip.MustParseAddr("198.18.0.10"), net.HardwareAddr(macN(1)), time.Now().Add(time.Hour)); err != nil {
+	if err := db.ClaimLease(ctx, netip.MustParseAddr("198.18.0.10"), net.HardwareAddr(macN(1)), net.HardwareAddr(macN(1)), time.Now().Add(time.Hour), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// Users, their tokens and the audit log are in the file too.

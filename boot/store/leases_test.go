@@ -41,6 +41,7 @@ func TestLeases(t *testing.T) {
 		t.Errorf("Leases of a new file = %v, want none", got)
 	}
 	exp := time.Date(2026, 3, 1, 13, 0, 0, 123, time.UTC)
+	now := exp.Add(-2 * time.Hour)
 	a, b := netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101")
 	mac, _ := net.ParseMAC("52:54:00:12:34:56")
 	for _, put := range []struct {
@@ -52,12 +53,12 @@ func TestLeases(t *testing.T) {
 		{a, mac, exp}, // replaces
 		{b, nil, exp}, // declined
 	} {
-		if err := db.PutLease(ctx, put.ip, put.mac, put.exp); err != nil {
-			t.Fatalf("PutLease(%v): %v", put.ip, err)
+		if err := db.ClaimLease(ctx, put.ip, put.mac, put.mac, put.exp, now); err != nil {
+			t.Fatalf("ClaimLease(%v): %v", put.ip, err)
 		}
 	}
-	if err := db.PutLease(ctx, netip.Addr{}, mac, exp); err == nil {
-		t.Error("PutLease(invalid address) = nil, want an error")
+	if err := db.ClaimLease(ctx, netip.Addr{}, mac, mac, exp, now); err == nil {
+		t.Error("ClaimLease(invalid address) = nil, want an error")
 	}
 
 	// Many concurrent writers share commits; all of them are there after a reopen.
@@ -65,8 +66,8 @@ func TestLeases(t *testing.T) {
 	for i := range 300 {
 		wg.Go(func() {
 			ip := netip.AddrFrom4([4]byte{198, 18, 1 + byte(i/250), byte(i % 250)})
-			if err := db.PutLease(ctx, ip, mac, exp); err != nil {
-				t.Errorf("PutLease(%v): %v", ip, err)
+			if err := db.ClaimLease(ctx, ip, mac, mac, exp, now); err != nil {
+				t.Errorf("ClaimLease(%v): %v", ip, err)
 			}
 		})
 	}

@@ -56,7 +56,7 @@ type Source interface {
 type Sink interface {
 	boot.Store
 	access.UserStore
-	PutLease(ctx context.Context, ip netip.Addr, mac net.HardwareAddr, expiry time.Time) error
+	ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.HardwareAddr, expiry, now time.Time) error
 	// PutTimeline stores boots as mac's timeline, replacing any.
 	PutTimeline(ctx context.Context, mac boot.MAC, boots []boot.Boot) error
 	// PutAudit stores recs (oldest first) as the audit log, with their
@@ -146,7 +146,8 @@ func Import(ctx context.Context, d *Dump, dst Sink) error {
 				return fmt.Errorf("import lease of %s: %w", l.IP, err)
 			}
 		}
-		if err := dst.PutLease(ctx, l.IP, mac, l.Expiry); err != nil {
+		// The store is empty (checked above): every claim is granted.
+		if err := dst.ClaimLease(ctx, l.IP, mac, mac, l.Expiry, time.Time{}); err != nil {
 			return fmt.Errorf("import lease of %s: %w", l.IP, err)
 		}
 	}

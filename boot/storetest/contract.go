@@ -32,7 +32,17 @@ import (
 // with standard types so that this package does not import dhcp.
 type LeaseStore interface {
 	Leases(ctx context.Context, fn func(ip netip.Addr, mac net.HardwareAddr, expiry time.Time) error) error
-	PutLease(ctx context.Context, ip netip.Addr, mac net.HardwareAddr, expiry time.Time) error
+	// ClaimLease stores the lease of ip when ip is free for client at now
+	// (no lease, an ended one, or client's own), atomically; otherwise it
+	// returns an error with LeaseHolder (HeldError).
+	ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.HardwareAddr, expiry, now time.Time) error
+}
+
+// HeldError is what ClaimLease's error satisfies when another client holds
+// the address (dhcp.HeldError).
+type HeldError interface {
+	error
+	LeaseHolder() (mac net.HardwareAddr, expiry time.Time)
 }
 
 // Backend is one handle on a store: everything a backend keeps.
@@ -61,6 +71,8 @@ func Run(t *testing.T, open Factory) {
 		{"TimelineDeletedWithNode", testTimelineDeletedWithNode},
 		{"Intents", testIntents},
 		{"Leases", testLeases},
+		{"LeaseClaims", testLeaseClaims},
+		{"LeaseClaimRace", testLeaseClaimRace},
 		{"AuditAgeDropped", testAuditAgeDropped},
 		{"Instances", testInstances},
 		{"Heartbeat", testHeartbeat},

@@ -45,7 +45,7 @@ func Populate(t *testing.T, be Backend) {
 	}
 	mac, _ := net.ParseMAC("52:54:00:00:00:01")
 	for i, m := range []net.HardwareAddr{mac, nil} {
-		if err := be.Leases.PutLease(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(100 + i)}), m, t0.Add(time.Hour)); err != nil {
+		if err := be.Leases.ClaimLease(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(100 + i)}), m, m, t0.Add(time.Hour), t0); err != nil {
 			t.Fatal(err)
 		}
 	}

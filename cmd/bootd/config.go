@@ -102,6 +102,7 @@ type serveConfig struct {
 	DHCPMaxUnknownLeases string `yaml:"dhcp_max_unknown_leases"`
 	DHCPDeclineHold      string `yaml:"dhcp_decline_hold"`
 	DHCPMaxDeclined      string `yaml:"dhcp_max_declined"`
+	DHCPLeaseRefresh     string `yaml:"dhcp_lease_refresh"`
 	// TFTPListen is the TFTP server's address; empty means no TFTP server.
 	TFTPListen string `yaml:"tftp_listen"`
 	// TFTP and HTTP limits (limits.go): the unknown-address policy and the
@@ -184,6 +185,8 @@ func defaultServeConfig() serveConfig {
 		// mode (docs/dhcp.md, "Who is answered").
 		DHCPClients:     "all",
 		DHCPDeclineHold: "10m",
+		// How often full mode learns other instances' leases (store: rados).
+		DHCPLeaseRefresh: "30s",
 
 		PowerHookTimeout: "30s",
 	}
@@ -248,6 +251,7 @@ func (c *serveConfig) fields() []configField {
 		{"dhcp-max-offers", "BOOTD_DHCP_MAX_OFFERS", "full mode: outstanding offers to unknown MACs (default: half the pool)", &c.DHCPMaxOffers},
 		{"dhcp-max-unknown-leases", "BOOTD_DHCP_MAX_UNKNOWN_LEASES", "full mode: leases held by unknown MACs (default: a quarter of the pool)", &c.DHCPMaxUnknownLeases},
 		{"dhcp-decline-hold", "BOOTD_DHCP_DECLINE_HOLD", "full mode: how long a declined address stays out of use, e.g. 10m", &c.DHCPDeclineHold},
+		{"dhcp-lease-refresh", "BOOTD_DHCP_LEASE_REFRESH", "full mode with store rados: how often to learn the leases other instances made, e.g. 30s", &c.DHCPLeaseRefresh},
 		{"dhcp-max-declined", "BOOTD_DHCP_MAX_DECLINED", "full mode: declined addresses out of use at once (default: an eighth of the pool; 2 per client)", &c.DHCPMaxDeclined},
 		{"log-level", "BOOTD_LOG_LEVEL", "log level: debug, info, warn or error", &c.LogLevel},
 		{"dashboard-password-file", "BOOTD_DASHBOARD_PASSWORD_FILE", "file (mode 0600) whose password becomes the first admin's (user admin)", &c.DashboardPasswordFile},

@@ -109,6 +109,13 @@ func (c serveConfig) poolLimits(p *dhcp.Pool) error {
 		return fmt.Errorf("--dhcp-decline-hold %q: want a duration from 1s to 24h, e.g. 10m", c.DHCPDeclineHold)
 	}
 	p.DeclineHold = d
+	r, err := time.ParseDuration(c.DHCPLeaseRefresh)
+	if err != nil || r < time.Second || r > time.Hour {
+		return fmt.Errorf("--dhcp-lease-refresh %q: want a duration from 1s to 1h, e.g. 30s", c.DHCPLeaseRefresh)
+	}
+	if c.Store == "rados" {
+		p.Refresh = r // instances may share the segment; bbolt's file is one bootd's
+	}
 	return nil
 }
 

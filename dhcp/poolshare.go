@@ -1,0 +1,99 @@
+package dhcp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Several bootd instances may serve one segment in full mode over one
+// shared lease store. The store decides: every lease is a claim that it
+// grants to one client only (LeaseStore.ClaimLease), so no address is ever
+// leased twice, whatever each instance's pool believes. The pool only
+// avoids offering what the others hold: it starts its picks at a place of
+// the range of its own (startOffset), learns a holder from every refused
+// claim (learn), and reads the store again every Pool.Refresh (refresh).
+
+// startOffset is where in a range of size addresses the picks of the
+// server at server begin when instances share the store: a place derived
+// from its address (FNV-1a), so that two instances start at different
+// places of the range and rarely offer one address at once. Either still
+// uses the whole range, wrapping around.
+func startOffset(server netip.Addr, size uint32) uint32 {
+	h := uint32(2166136261)
+	for _, b := range server.AsSlice() {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return h % size
+}
+
+// learn puts the stored lease of u (mac until expiry; mac nil: declined)
+// into its slot, under mu: another instance's client holds it, so the
+// address is not offered until expiry, and an offer of it is dropped.
+func (p *pool) learn(u uint32, s *slot, mac net.HardwareAddr, expiry, now time.Time) {
+	m := ""
+	if len(mac) > 0 {
+		m = mac.String()
+	}
+	if s.mac != "" && s.mac != m {
+		p.unhint(s.mac, u)
+	}
+	if s.offerMAC != "" && s.offerMAC != m {
+		p.unhint(s.offerMAC, u)
+		s.offerMAC = ""
+	}
+	s.mac, s.expiry, s.unknown, s.hw = m, expiry, false, nil
+	if m != "" {
+		s.hw = append(net.HardwareAddr(nil), mac...)
+	}
+	s.ver++
+	s.disk = s.ver
+	if m != "" && expiry.After(now) {
+		p.hint(m, u, now)
+	}
+	p.settle(u, s, now)
+}
+
+// refresh reads the store again and learns the leases live at now that
+// other instances made: an address the pool has no live lease or quarantine
+// of, or one whose stored lease is the same client's with a later expiry
+// (renewed through another instance). Addresses with a change of this pool
+// not yet stored are left alone, and so are live leases the pool knows of
+// another client: the store's listing may be older than them.
+func (p *pool) refresh(ctx context.Context, now time.Time) (learned int, err error) {
+	type rec struct {
+		u      uint32
+		mac    net.HardwareAddr
+		expiry time.Time
+	}
+	var recs []rec
+	err = p.store.Leases(ctx, func(ip netip.Addr, mac net.HardwareAddr, expiry time.Time) error {
+		if ip.Is4() && expiry.After(now) {
+			recs = append(recs, rec{ip4(ip), append(net.HardwareAddr(nil), mac...), expiry})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("refresh leases: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wakeUp(now)
+	for _, r := range recs {
+		s := p.slots[r.u]
+		if s != nil && s.ver > s.disk {
+			continue
+		}
+		if s != nil && s.expiry.After(now) {
+			same := len(r.mac) > 0 && s.mac == r.mac.String()
+			if !same || !r.expiry.After(s.expiry) {
+				continue
+			}
+		}
+		p.learn(r.u, p.slot(r.u), r.mac, r.expiry, now)
+		learned++
+	}
+	return learned, nil
+}
