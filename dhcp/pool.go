@@ -76,6 +76,9 @@ type pool struct {
 	byMACRes   map[string]uint32 // MAC -> reserved address
 	store      LeaseStore
 	lim        limits
+	// shared says other instances may lease from the same store
+	// (Pool.Refresh set): their leases are in the store, not in slots.
+	shared bool
 
 	mu       sync.Mutex
 	slots    map[uint32]*slot
@@ -153,6 +156,7 @@ func newPool(ctx context.Context, p Pool, server netip.Addr, store LeaseStore, n
 		pl.settle(u, s, now)
 	}
 	if p.Refresh > 0 {
+		pl.shared = true
 		pl.cursor = startOffset(server, pl.end-pl.start+1)
 	}
 	return pl, nil
@@ -190,6 +194,16 @@ func (p *pool) free(u uint32, mac string, now time.Time) bool {
 	}
 	s := p.slots[u]
 	return s == nil || !s.heldBy(mac, now)
+}
+
+// offeredOnly reports, under mu, whether u is kept from mac only by an
+// offer to another client. With a shared store that is no reason to refuse
+// mac: the store decides whether mac may have it (its lease made through
+// another instance, which this pool has not learned yet), and the offer's
+// client is refused at its REQUEST when mac wins.
+func (p *pool) offeredOnly(u uint32, mac string, now time.Time) bool {
+	s := p.slots[u]
+	return p.usable(u, mac) && s != nil && !(s.expiry.After(now) && s.mac != mac)
 }
 
 // offer picks an address for mac (want is the client's wish, or zero) and
@@ -287,7 +301,7 @@ func (p *pool) bind(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, kn
 	u, m := ip4(ip), mac.String()
 	p.mu.Lock()
 	p.wakeUp(now)
-	if !p.free(u, m, now) {
+	if !p.free(u, m, now) && !(p.shared && p.offeredOnly(u, m, now)) {
 		p.mu.Unlock()
 		return errTaken
 	}
@@ -299,6 +313,9 @@ func (p *pool) bind(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, kn
 	}
 	if s.mac != "" && s.mac != m {
 		p.unhint(s.mac, u) // its last client does not come back for it now
+	}
+	if s.offerMAC != "" && s.offerMAC != m {
+		p.unhint(s.offerMAC, u)
 	}
 	s.mac, s.hw, s.expiry, s.unknown = m, append(net.HardwareAddr(nil), mac...), expiry, !known
 	s.offerMAC = ""

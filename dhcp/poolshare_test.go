@@ -220,3 +220,34 @@ func TestNakWhenHeldElsewhere(t *testing.T) {
 		t.Errorf("stored lease of %v = %v, want %v's, untouched", other, l.mac, MACfor(7))
 	}
 }
+
+// TestRenewalBeatsStaleOffer: with a shared store, an address this pool
+// offered to one client is still renewed to the client whose lease the
+// store holds (made through another instance), and the offer's client is
+// then refused. Without sharing, the offer keeps the address.
+func TestRenewalBeatsStaleOffer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	p := testPool
+	p.Refresh = time.Minute
+	leases := newMemLeases()
+	a, b := testPoolOf(t, p, leases, now), testPoolOf(t, p, leases, now)
+	m1, m2 := MACfor(1), MACfor(2)
+	x, err := a.offer(m1, netip.Addr{}, true, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.bind(ctx, m1, x, true, now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if y, err := b.offer(m2, netip.Addr{}, true, now); err != nil || y != x {
+		t.Fatalf("b.offer(m2) = %v, %v; want %v (b does not know a's lease)", y, err, x)
+	}
+	if err := b.bind(ctx, m1, x, true, now.Add(time.Hour), now); err != nil {
+		t.Errorf("b.bind(m1, %v), its renewal = %v, want nil", x, err)
+	}
+	if err := b.bind(ctx, m2, x, true, now.Add(time.Hour), now); !errors.Is(err, errTaken) {
+		t.Errorf("b.bind(m2, %v) = %v, want errTaken", x, err)
+	}
+}
