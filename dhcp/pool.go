@@ -77,7 +77,7 @@ type pool struct {
 	store      LeaseStore
 	lim        limits
 	// shared says other instances may lease from the same store
-	// (Pool.Refresh set): their leases are in the store, not in slots.
+	// (Pool.Refresh set): the store, not the slots, knows every lease.
 	shared bool
 
 	mu       sync.Mutex
@@ -196,16 +196,6 @@ func (p *pool) free(u uint32, mac string, now time.Time) bool {
 	return s == nil || !s.heldBy(mac, now)
 }
 
-// offeredOnly reports, under mu, whether u is kept from mac only by an
-// offer to another client. With a shared store that is no reason to refuse
-// mac: the store decides whether mac may have it (its lease made through
-// another instance, which this pool has not learned yet), and the offer's
-// client is refused at its REQUEST when mac wins.
-func (p *pool) offeredOnly(u uint32, mac string, now time.Time) bool {
-	s := p.slots[u]
-	return p.usable(u, mac) && s != nil && !(s.expiry.After(now) && s.mac != mac)
-}
-
 // offer picks an address for mac (want is the client's wish, or zero) and
 // sets it aside for offerHold. A client not enrolled (known false) gets no
 // new offer while MaxOffers of them are outstanding.
@@ -301,8 +291,12 @@ func (p *pool) bind(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, kn
 	u, m := ip4(ip), mac.String()
 	p.mu.Lock()
 	p.wakeUp(now)
-	if !p.free(u, m, now) && !(p.shared && p.offeredOnly(u, m, now)) {
+	if !p.free(u, m, now) {
+		shared := p.shared && p.usable(u, m)
 		p.mu.Unlock()
+		if shared {
+			return p.claimHeld(ctx, mac, u, known, expiry, now)
+		}
 		return errTaken
 	}
 	s := p.slot(u)

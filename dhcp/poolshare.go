@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,6 +16,8 @@ import (
 // avoids offering what the others hold: it starts its picks at a place of
 // the range of its own (startOffset), learns a holder from every refused
 // claim (learn), and reads the store again every Pool.Refresh (refresh).
+// Where it believes another client holds an address, a REQUEST for it
+// asks the store all the same (claimHeld): the belief may be stale.
 
 // startOffset is where in a range of size addresses the picks of the
 // server at server begin when instances share the store: a place derived
@@ -96,4 +99,41 @@ func (p *pool) refresh(ctx context.Context, now time.Time) (learned int, err err
 		learned++
 	}
 	return learned, nil
+}
+
+// claimHeld binds u to mac in a shared pool that believes u is held by
+// another client (a lease, a quarantine, a claim in flight) or offered to
+// one: the pool's belief may be older than the store, where mac may hold
+// u through another instance. The claim is made first, under u's stripe
+// lock (after any claim of u in flight), and the slot then follows the
+// store: mac's lease when granted, else the holder's (errHeld).
+func (p *pool) claimHeld(ctx context.Context, mac net.HardwareAddr, u uint32, known bool, expiry, now time.Time) error {
+	m := mac.String()
+	st := &p.stripes[u%uint32(len(p.stripes))]
+	st.Lock()
+	defer st.Unlock()
+	p.mu.Lock()
+	s := p.slot(u)
+	renew := s.mac == m && s.expiry.After(now)
+	if !known && !renew && p.total.unknownLeases >= p.lim.unknownLeases {
+		p.mu.Unlock()
+		return errLimit
+	}
+	p.mu.Unlock()
+	err := p.store.ClaimLease(ctx, addr4(u), mac, mac, expiry, now)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var held HeldError
+	if errors.As(err, &held) {
+		hm, until := held.LeaseHolder()
+		p.learn(u, s, hm, until, now)
+		return errHeld
+	}
+	if err != nil {
+		return fmt.Errorf("store lease of %s: %w", addr4(u), err)
+	}
+	p.learn(u, s, mac, expiry, now)
+	s.unknown = !known
+	p.settle(u, s, now)
+	return nil
 }

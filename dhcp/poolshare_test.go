@@ -222,9 +222,9 @@ func TestNakWhenHeldElsewhere(t *testing.T) {
 }
 
 // TestRenewalBeatsStaleOffer: with a shared store, an address this pool
-// offered to one client is still renewed to the client whose lease the
-// store holds (made through another instance), and the offer's client is
-// then refused. Without sharing, the offer keeps the address.
+// offered to one client, or believes leased to one, is still renewed to the
+// client whose lease the store holds (made through another instance), and
+// the other client is then refused.
 func TestRenewalBeatsStaleOffer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -249,5 +249,20 @@ func TestRenewalBeatsStaleOffer(t *testing.T) {
 	}
 	if err := b.bind(ctx, m2, x, true, now.Add(time.Hour), now); !errors.Is(err, errTaken) {
 		t.Errorf("b.bind(m2, %v) = %v, want errTaken", x, err)
+	}
+	// m1 releases x through a, and m3 leases it there: b, which still
+	// believes m1 holds it, asks the store and renews m3, then refuses m1.
+	m3 := MACfor(3)
+	if err := a.release(ctx, m1, x, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.bind(ctx, m3, x, true, now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.bind(ctx, m3, x, true, now.Add(time.Hour), now); err != nil {
+		t.Errorf("b.bind(m3, %v), its renewal = %v, want nil", x, err)
+	}
+	if err := b.bind(ctx, m1, x, true, now.Add(time.Hour), now); !errors.Is(err, errHeld) {
+		t.Errorf("b.bind(m1, %v) after its release = %v, want errHeld", x, err)
 	}
 }
