@@ -16,16 +16,22 @@ const nodePrefix = "node."
 
 func nodeOID(mac boot.MAC) string { return nodePrefix + mac.String() }
 
-// decodeNode returns the node of o's body, nil when it holds none.
-func decodeNode(mac string, o object) (*boot.Node, error) {
+// decodeJSON returns the T (a node, a session) of o's body, nil when it
+// holds none; what names it in an error.
+func decodeJSON[T any](what string, o object) (*T, error) {
 	if !o.exists || len(o.body) == 0 {
 		return nil, nil
 	}
-	n := new(boot.Node)
-	if err := json.Unmarshal(o.body, n); err != nil {
-		return nil, fmt.Errorf("decode node %s: %w", mac, err)
+	v := new(T)
+	if err := json.Unmarshal(o.body, v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", what, err)
 	}
-	return n, nil
+	return v, nil
+}
+
+// decodeNode returns the node of o's body, nil when it holds none.
+func decodeNode(mac string, o object) (*boot.Node, error) {
+	return decodeJSON[boot.Node]("node "+mac, o)
 }
 
 // Node implements boot.Store.

@@ -23,14 +23,7 @@ var _ boot.SessionStore = (*Store)(nil)
 func sessionOID(mac boot.MAC) string { return sessionPrefix + mac.String() }
 
 func decodeSession(mac boot.MAC, o object) (*boot.Session, error) {
-	if !o.exists || len(o.body) == 0 {
-		return nil, nil
-	}
-	ss := new(boot.Session)
-	if err := json.Unmarshal(o.body, ss); err != nil {
-		return nil, fmt.Errorf("decode session %s: %w", mac, err)
-	}
-	return ss, nil
+	return decodeJSON[boot.Session]("session "+mac.String(), o)
 }
 
 // Session implements boot.SessionStore.
