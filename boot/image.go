@@ -38,6 +38,19 @@ type Image struct {
 	SizeBytes int64 `json:"size_bytes"`
 	// Source is the file the image was read from.
 	Source string `json:"source,omitempty"`
+	// SecureBoot, when set, boots the image's x64 UEFI machines through
+	// the distribution's signed shim and GRUB instead of iPXE, so that
+	// they boot with UEFI Secure Boot on (amd64 images only).
+	SecureBoot *SecureBoot `json:"secure_boot,omitempty"`
+}
+
+// SecureBoot names the signed first stages of a Secure Boot chain: shim,
+// signed with the key firmware trusts (Microsoft's UEFI CA), and the
+// network GRUB it loads, signed with the distribution's key shim trusts.
+// GRUB then loads the image's kernel, which must be signed by it too.
+type SecureBoot struct {
+	Shim string `json:"shim"` // e.g. Debian's shimx64.efi.signed
+	Grub string `json:"grub"` // e.g. Debian's grubnetx64.efi.signed
 }
 
 // GoldenRef names a golden RBD snapshot: pool/namespace/image@snapshot.

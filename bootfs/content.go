@@ -20,7 +20,8 @@ type Kind string
 const (
 	KindIPXE     Kind = "ipxe"     // an iPXE binary
 	KindScript   Kind = "script"   // the node's iPXE script
-	KindConfig   Kind = "config"   // a generated Raspberry Pi config.txt or cmdline.txt
+	KindConfig   Kind = "config"   // a generated Raspberry Pi config.txt or cmdline.txt, or GRUB's grub.cfg
+	KindLoader   Kind = "loader"   // a signed boot loader of a Secure Boot chain (shim, GRUB)
 	KindKernel   Kind = "kernel"   // the image's kernel
 	KindInitrd   Kind = "initrd"   // an initrd, or the Pi's initramfs
 	KindFirmware Kind = "firmware" // a file of the image's firmware folder
@@ -58,8 +59,11 @@ type Content struct {
 	Generated bool
 	// Node is the enrolled node whose tree the file is in; nil for iPXE
 	// binaries and for the script of a machine that is not enrolled.
-	Node  *boot.Node
-	files []*os.File
+	Node *boot.Node
+	// SecureBoot marks a file of a node that boots through shim and GRUB
+	// (secureboot.go): GRUB fetches its kernel and initrds over TFTP.
+	SecureBoot bool
+	files      []*os.File
 }
 
 // Close closes the files behind c.

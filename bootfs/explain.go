@@ -43,6 +43,11 @@ type Explanation struct {
 	Script string `json:"script"`
 	// Cmdline is the kernel command line, token redacted.
 	Cmdline string `json:"cmdline,omitempty"`
+	// SecureBoot describes the signed chain x64 UEFI machines boot through
+	// (the image's secure_boot), and GrubConfig is the grub.cfg GRUB gets
+	// over TFTP, token redacted; both empty without one.
+	SecureBoot string `json:"secure_boot,omitempty"`
+	GrubConfig string `json:"grub_config,omitempty"`
 	// MapTarget and MapSpec are what the node's kernel maps.
 	MapTarget *boot.MapTarget `json:"map_target,omitempty"`
 	MapSpec   string          `json:"map_spec,omitempty"`
@@ -150,6 +155,17 @@ func (f *Files) Explain(ctx context.Context, mac boot.MAC, chk Checks, dhcp DHCP
 	if img.Flavour == boot.FlavourInitramfsTools && img.Modules != "" {
 		e.Checks = append(e.Checks, modulesCheck(img.Modules))
 	}
+	if sb := img.SecureBoot; sb != nil {
+		e.SecureBoot = "x64 UEFI firmware gets " + ShimFile + " (" + sb.Shim + ", signed by Microsoft's UEFI CA), which loads " +
+			GrubFile + " (" + sb.Grub + ", the distribution's signed network GRUB), which reads /" + grubConfigCommon +
+			" (generated for the node at the asking address) and loads the kernel (it must be signed by the distribution) " +
+			"and the initrds, which nobody verifies; BIOS and iPXE clients boot through iPXE as before"
+		e.Checks = append(e.Checks, fileCheck("shim file", sb.Shim), fileCheck("GRUB file", sb.Grub))
+		if gc, err := g.grubConfig(ctx, plan, nil, true); err == nil {
+			b, _ := io.ReadAll(gc)
+			e.GrubConfig = string(b)
+		}
+	}
 	if n.Volume != "" && !e.RBDBoot {
 		e.Checks = append(e.Checks, Check{Name: "rbd boot", Problem: "the node has volume " + n.Volume +
 			" but bootd does not map it at boot: " + f.noRBDReason(img)})
@@ -251,6 +267,10 @@ func explainFiles(plan *boot.Plan, rbd bool) []ExplainFile {
 	out = append(out, ExplainFile{Name: KernelFile, Source: img.Kernel})
 	for i, p := range img.Initrds {
 		out = append(out, ExplainFile{Name: InitrdFile(i), Source: p})
+	}
+	if sb := img.SecureBoot; sb != nil {
+		out = append(out, ExplainFile{Name: ShimFile, Source: sb.Shim}, ExplainFile{Name: GrubFile, Source: sb.Grub},
+			ExplainFile{Name: GrubConfigFile, Source: "generated (TFTP: /" + grubConfigCommon + ")"})
 	}
 	if img.Firmware != "" {
 		out = append(out, ExplainFile{Name: PiKernel, Source: img.Kernel})

@@ -154,7 +154,7 @@ func (f *Files) Node(ctx context.Context, mac boot.MAC, name string, remote net.
 	if err != nil {
 		return nil, err
 	}
-	c.Node = plan.Node
+	c.Node, c.SecureBoot = plan.Node, secureBoot(plan)
 	return c, nil
 }
 
@@ -165,6 +165,16 @@ func (f *Files) imageFile(ctx context.Context, plan *boot.Plan, name string, rem
 	if f.rbdBoot(plan) {
 		if c, err := f.rbdFile(ctx, plan, name); c != nil || err != nil {
 			return c, err
+		}
+	}
+	if sb := img.SecureBoot; sb != nil {
+		switch name {
+		case ShimFile:
+			return f.imageFiles(name, KindLoader, sb.Shim)
+		case GrubFile:
+			return f.imageFiles(name, KindLoader, sb.Grub)
+		case GrubConfigFile: // over HTTP; TFTP asks by GRUB's names (TFTP, GrubConfig)
+			return f.grubConfig(ctx, plan, remote, false)
 		}
 	}
 	switch {
@@ -236,16 +246,23 @@ func (f *Files) firmware(img *boot.Image, name string) (*Content, error) {
 }
 
 // TFTP returns the file a TFTP client at remote asks for, and the node it
-// concerns (nil when none is known; it may be set with an error). A name
-// without a slash is an iPXE binary, asked for by the node last seen at
+// concerns (nil when none is known; it may be set with an error). A
+// leading slash is dropped. A name of GRUB's folder is a node's grub.cfg
+// (secureboot.go). A name without a slash is an iPXE binary, asked for by the node last seen at
 // remote. Otherwise its first element is a prefix: a MAC address
 // (aa-bb-cc-dd-ee-ff) or a Raspberry Pi serial (eight hex digits), and the
 // rest names a file in that node's tree. A serial no node has is bound to
 // the node last seen at remote, so nobody types serial numbers.
 func (f *Files) TFTP(ctx context.Context, remote net.IP, name string) (*Content, *boot.Node, error) {
+	// GRUB (and pxelinux) ask for absolute names; the tree has one root,
+	// so one leading slash changes nothing.
+	name = strings.TrimPrefix(name, "/")
 	if err := CheckName(name); err != nil {
 		f.log.Debug("file name refused", "ip", remote.String(), "file", name, "err", err)
 		return nil, f.byAddr(ctx, remote), err
+	}
+	if c, node, ok, err := f.GrubConfig(ctx, name, remote, true); ok {
+		return c, node, err
 	}
 	prefix, rest, ok := splitTFTP(name)
 	if !ok {

@@ -36,6 +36,18 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 			"modloop: a/modloop-lts\nrepository: https://dl-cdn.alpinelinux.org/alpine/v3.20/main\n" +
 			"cmdline: \"console=ttyS0\"\ngolden: {image: alp, snapshot: v1}\nsize: 1G\n",
 		"k/vmlinuz": "K", "k/initrd.img": "I", "p/vmlinuz": "K", "p/initrd.img": "I", "p/fw/start4.elf": "F", "p/fw/fixup4.dat": "F", "p/fw/bcm2711-rpi-4-b.dtb": "D",
+		"sb.yaml": "name: sb\nflavour: initramfs-tools\narch: amd64\nkernel: k/vmlinuz\ninitrds: [k/initrd.img]\n" +
+			"modules: k/modules\ncmdline: \"console=ttyS0 boot=bootd root=/dev/rbd0 hostname={{.Hostname}}\"\n" +
+			"golden: {image: deb, snapshot: v1}\nsize: 1G\nsecure_boot: {shim: k/shimx64.efi, grub: k/grubx64.efi}\n",
+		// A command line GRUB's script reader would take apart unquoted.
+		"sbx.yaml": "name: sbx\nflavour: initramfs-tools\narch: amd64\nkernel: k/vmlinuz\ninitrds: [k/initrd.img]\n" +
+			"modules: k/modules\ncmdline: \"console=ttyS0 boot=bootd x=$(reboot);y {a} #c h=${x}\"\n" +
+			"golden: {image: deb, snapshot: v1}\nsize: 1G\nsecure_boot: {shim: k/shimx64.efi, grub: k/grubx64.efi}\n",
+		// One GRUB would pass on escaped: refused with a message.
+		"sbq.yaml": "name: sbq\nflavour: initramfs-tools\narch: amd64\nkernel: k/vmlinuz\n" +
+			"cmdline: 'console=ttyS0 x=\"a b\"'\n" +
+			"golden: {image: deb, snapshot: v1}\nsize: 1G\nsecure_boot: {shim: k/shimx64.efi, grub: k/grubx64.efi}\n",
+		"k/shimx64.efi": "SHIM", "k/grubx64.efi": "GRUB",
 		"a/vmlinuz-lts": "K", "a/initramfs-lts": "I", "a/modloop-lts": "M",
 		"k/modules/modules.dep": mods, "k/modules/kernel/rbd.ko": "R", "k/modules/kernel/libceph.ko": "L",
 		"k/modules/kernel/crc32c_generic.ko": "C",
@@ -68,6 +80,7 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 	}
 	for _, n := range []struct{ mac, image, host string }{
 		{rbdDeb, "deb", "web1"}, {rbdPi, "pi", "pi1"}, {rbdAlp, "alp", "alp1"},
+		{rbdSB, "sb", "sb1"}, {rbdSBX, "sbx", "sbx1"}, {rbdSBQ, "sbq", "sbq1"},
 	} {
 		if _, err := svc.Enroll(context.Background(), boot.EnrollRequest{MAC: mustMAC(t, n.mac), Image: n.image, Hostname: n.host}); err != nil {
 			t.Fatal(err)
@@ -88,6 +101,9 @@ const (
 	rbdDeb = "52:54:00:00:01:01"
 	rbdPi  = "dc:a6:32:00:01:02"
 	rbdAlp = "52:54:00:00:01:03"
+	rbdSB  = "52:54:00:00:01:04" // Secure Boot: shim and GRUB
+	rbdSBX = "52:54:00:00:01:05" // Secure Boot, a command line to quote for GRUB
+	rbdSBQ = "52:54:00:00:01:06" // Secure Boot, a command line GRUB would mangle
 )
 
 // rbdAddr is the address bootd's DHCP leased each node.

@@ -19,6 +19,14 @@ type Answer struct {
 	// Known says the MAC is enrolled. Known mode (ClientsKnown) answers
 	// only known MACs, and the pool's limits for unknown clients spare them.
 	Known bool
+	// SecureBoot, when set, is the first stage an x64 UEFI firmware gets
+	// instead of the iPXE binary: a signed shim, for Secure Boot.
+	SecureBoot Loader
+}
+
+// A Loader is a boot file by transport: TFTP's name and UEFI HTTP boot's URL.
+type Loader struct {
+	TFTP, HTTP string
 }
 
 // A Decider decides what a client gets. It is called for every DISCOVER

@@ -101,6 +101,10 @@ func (p Policy) Boot(c Client, a Answer) Boot {
 		b = Boot{Via: ViaScript, File: a.Script, Bypass: proxy}
 	case c.Class == ClassRPi4:
 		return Boot{Via: ViaRPi, VendorClass: "PXEClient"}
+	case c.Class == ClassHTTP64 && a.SecureBoot.HTTP != "":
+		return Boot{Via: ViaHTTP, File: a.SecureBoot.HTTP, VendorClass: "HTTPClient"}
+	case c.Class == ClassUEFI64 && a.SecureBoot.TFTP != "":
+		b = Boot{Via: ViaTFTP, File: a.SecureBoot.TFTP}
 	case c.Class.HTTP():
 		name := p.Files.forClass(c.Class)
 		if name == "" || p.HTTPBoot == "" {

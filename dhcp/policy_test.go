@@ -45,19 +45,31 @@ func TestExplainMatchesServer(t *testing.T) {
 	for _, mode := range []Mode{ModeProxy, ModeFull} {
 		for _, boots := range []bool{true, false} {
 			for _, arm := range []string{"", "ipxe-arm64.efi"} {
-				name := fmt.Sprintf("%s/boot=%v/arm64=%q", mode, boots, arm)
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					checkExplainMatches(t, mode, boots, arm)
-				})
+				for _, sb := range []bool{false, true} {
+					name := fmt.Sprintf("%s/boot=%v/arm64=%q/secureboot=%v", mode, boots, arm, sb)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						checkExplainMatches(t, mode, boots, arm, sb)
+					})
+				}
 			}
 		}
 	}
 }
 
-func checkExplainMatches(t *testing.T, mode Mode, boots bool, arm string) {
+// secureBootLoader is the shim a Secure Boot node's x64 UEFI firmware gets.
+func secureBootLoader(mac []byte) Loader {
+	name := fmt.Sprintf("%x/shimx64.efi", mac)
+	return Loader{TFTP: name, HTTP: "http://198.18.0.1:8080/boot/" + name}
+}
+
+func checkExplainMatches(t *testing.T, mode Mode, boots bool, arm string, sb bool) {
 	dec := DeciderFunc(func(_ context.Context, c Client) (Answer, error) {
-		return Answer{Boot: boots, Script: scriptURL(c.MAC)}, nil
+		a := Answer{Boot: boots, Script: scriptURL(c.MAC)}
+		if sb {
+			a.SecureBoot = secureBootLoader(c.MAC)
+		}
+		return a, nil
 	})
 	var cfg Config
 	h := newHarness(t, mode, func(c *Config) {
@@ -96,6 +108,35 @@ func checkExplainMatches(t *testing.T, mode Mode, boots bool, arm string) {
 			req.ClientIPAddr = []byte{198, 18, 0, 50}
 			check("REQUEST on the PXE port", observed(h.exchange(req, true, wait)))
 		}
+	}
+}
+
+// TestSecureBootAnswers: a node with a Secure Boot chain gets its shim
+// where its x64 UEFI firmware would get iPXE, over TFTP (PXE) and over
+// HTTP (UEFI HTTP boot); every other client, iPXE included, gets what it
+// gets without one (TestExplainMatchesServer runs the real server on it).
+func TestSecureBootAnswers(t *testing.T) {
+	t.Parallel()
+	pol := Policy{Mode: ModeFull, Files: Files{BIOS: "undionly.kpxe", UEFI64: "snponly.efi", ARM64: "ipxe-arm64.efi"},
+		HTTPBoot: "http://198.18.0.1:8080/boot/ipxe/"}
+	mac := []byte{0x52, 0x54, 0, 0, 1, 4}
+	a := Answer{Boot: true, Script: scriptURL(mac), SecureBoot: secureBootLoader(mac)}
+	for _, tt := range []struct {
+		c    Client
+		want Boot
+	}{
+		{Client{Class: ClassUEFI64}, Boot{Via: ViaTFTP, File: a.SecureBoot.TFTP}},
+		{Client{Class: ClassHTTP64}, Boot{Via: ViaHTTP, File: a.SecureBoot.HTTP, VendorClass: "HTTPClient"}},
+		{Client{Class: ClassBIOS}, Boot{Via: ViaTFTP, File: "undionly.kpxe"}},
+		{Client{Class: ClassARM64}, Boot{Via: ViaTFTP, File: "ipxe-arm64.efi"}},
+		{Client{Class: ClassUEFI64, IPXE: true}, Boot{Via: ViaScript, File: a.Script}},
+	} {
+		if got := pol.Boot(tt.c, a); got != tt.want {
+			t.Errorf("Boot(%s) = %+v, want %+v", tt.c.Label(), got, tt.want)
+		}
+	}
+	if got := pol.Boot(Client{Class: ClassUEFI64}, Answer{SecureBoot: a.SecureBoot}); got.Via != ViaNone {
+		t.Errorf("Boot of a node that does not boot = %+v, want nothing", got)
 	}
 }
 

@@ -136,6 +136,35 @@ size: "1073741824"
 	}
 }
 
+// TestLoadSecureBoot: an image's secure_boot section names its shim and
+// GRUB, resolved like every path; an image without one has none.
+func TestLoadSecureBoot(t *testing.T) {
+	t.Parallel()
+	dir := writeDir(t, map[string]string{"sb.yaml": `name: sb
+flavour: initramfs-tools
+arch: amd64
+kernel: k/vmlinuz
+golden: {image: sb, snapshot: v1}
+size: 1G
+secure_boot:
+  shim: k/efi/shimx64.efi
+  grub: /abs/grubx64.efi
+`, "plain.yaml": "name: plain\nflavour: initramfs-tools\narch: amd64\nkernel: k\ngolden: {image: p, snapshot: v1}\nsize: 1G\n"})
+	abs, _ := filepath.Abs(dir)
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := c.Image(context.Background(), "sb")
+	if img == nil || img.SecureBoot == nil || img.SecureBoot.Shim != filepath.Join(abs, "k/efi/shimx64.efi") ||
+		img.SecureBoot.Grub != "/abs/grubx64.efi" {
+		t.Errorf("sb's secure boot = %+v, want its shim and GRUB", img)
+	}
+	if plain, _ := c.Image(context.Background(), "plain"); plain == nil || plain.SecureBoot != nil {
+		t.Errorf("plain's secure boot = %+v, want none", plain)
+	}
+}
+
 func TestLoadFSRelativePaths(t *testing.T) {
 	t.Parallel()
 	fsys := fstest.MapFS{"defs/debian.yaml": {Data: []byte(strings.Replace(debian,

@@ -51,6 +51,13 @@ func check(def *definition, file, base string) (*boot.Image, []error) {
 	img.Firmware = c.path("firmware", def.Firmware, false)
 	img.Modules = c.path("modules", def.Modules, false)
 	img.Repository = def.Repository
+	if sb := def.SecureBoot; sb != nil {
+		if def.Arch != "amd64" {
+			c.fail("secure_boot", "only for arch amd64 (shim and GRUB for x64 UEFI)")
+		}
+		img.SecureBoot = &boot.SecureBoot{Shim: c.path("secure_boot.shim", sb.Shim, true),
+			Grub: c.path("secure_boot.grub", sb.Grub, true)}
+	}
 	c.cmdline(def.Name, def.Cmdline)
 	img.Golden = c.golden(def.Golden)
 	if def.Size == "" {

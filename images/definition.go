@@ -26,6 +26,14 @@ type definition struct {
 	Modules    string   `yaml:"modules"`
 	Golden     golden   `yaml:"golden"`
 	Size       string   `yaml:"size"`
+	// SecureBoot is the secure_boot: section (shim and GRUB, signed).
+	SecureBoot *secureBoot `yaml:"secure_boot"`
+}
+
+// secureBoot is the secure_boot: section of an image file.
+type secureBoot struct {
+	Shim string `yaml:"shim"`
+	Grub string `yaml:"grub"`
 }
 
 // golden is the golden: section of an image file.

@@ -2,13 +2,16 @@
 # image-debian.sh OUT [NAME]: builds an amd64 initramfs-tools image for bootd
 # from Debian's packages: the kernel of linux-image-amd64, the stock initrd
 # made by Debian's own mkinitramfs, and the kernel's modules tree (bootd takes
-# the rbd modules from it at boot). Writes OUT/NAME.yaml (the catalog entry)
-# and OUT/NAME/{vmlinuz,initrd.img,modules/}. Idempotent: a finished image is
-# left alone; delete OUT/NAME to rebuild. Needs root (apt, mount namespace).
+# the rbd modules from it at boot), and the signed first stages of a Secure
+# Boot chain: shim (shim-signed) and network GRUB (grub-efi-amd64-signed).
+# Writes OUT/NAME.yaml (the catalog entry), OUT/NAME-sb.yaml (the same image
+# booting x64 UEFI machines through shim and GRUB: secure_boot) and
+# OUT/NAME/{vmlinuz,initrd.img,modules/,efi/}. Idempotent: a finished image
+# is left alone; delete OUT/NAME to rebuild. Needs root (apt, mount namespace).
 set -euo pipefail
 OUT=${1:?usage: image-debian.sh OUT [NAME]}
 . "$(dirname "$0")/image-lib.sh"
-image_begin "$OUT" "${2:-debian-12}"
+image_begin "$OUT" "${2:-debian-12}" sb1
 [ "$(id -u)" = 0 ] || die "run as root (it uses apt and a private mount namespace)"
 need_tools mkinitramfs depmod unshare dpkg-deb
 
@@ -18,8 +21,10 @@ pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(
 if [ -z "$pkg" ]; then apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1); fi
 [ -n "$pkg" ] || die "cannot find the kernel package behind linux-image-amd64"
 echo "image $NAME: kernel package $pkg"
-(cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+(cd "$work" && apt-get download -q "$pkg" shim-signed grub-efi-amd64-signed 2>&1 |
+  grep -v '^W: Download is performed unsandboxed' || true)
 dpkg-deb -x "$work"/"$pkg"_*.deb "$work/root"
+for deb in "$work"/shim-signed_*.deb "$work"/grub-efi-amd64-signed_*.deb; do dpkg-deb -x "$deb" "$work/efi"; done
 ver=$(ls "$work/root/lib/modules")
 depmod -b "$work/root" "$ver"
 
@@ -36,8 +41,13 @@ mkdir -p "$DIR"
 cp "$work/root/boot/vmlinuz-$ver" "$DIR/vmlinuz"
 cp "$work/initrd.img" "$DIR/initrd.img"
 mv "$work/root/lib/modules/$ver" "$DIR/modules"
+# Signed by Microsoft's UEFI CA (shim) and by Debian (GRUB, the kernel above).
+mkdir -p "$DIR/efi"
+cp "$work/efi/usr/lib/shim/shimx64.efi.signed" "$DIR/efi/shimx64.efi"
+cp "$work/efi/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" "$DIR/efi/grubx64.efi"
 cat > "$OUT/$NAME.yaml" <<YAML
 # Built by scripts/image-debian.sh from $pkg ($ver).
+# recipe sb1
 name: $NAME
 flavour: initramfs-tools
 arch: amd64
@@ -48,5 +58,14 @@ modules: $NAME/modules
 # bootd adds bootd=, bootd.token= and BOOTIF= itself.
 cmdline: "console=ttyS0 boot=bootd root=/dev/rbd0 rw ip=dhcp"
 $(catalog_golden "$NAME")
+YAML
+# The same image for machines with UEFI Secure Boot on: x64 UEFI firmware
+# gets Debian's signed shim, which loads its signed network GRUB, which
+# loads the signed kernel (docs/images.md, Secure Boot).
+sed -e "s/^name: $NAME\$/name: $NAME-sb/" "$OUT/$NAME.yaml" > "$OUT/$NAME-sb.yaml"
+cat >> "$OUT/$NAME-sb.yaml" <<YAML
+secure_boot:
+  shim: $NAME/efi/shimx64.efi
+  grub: $NAME/efi/grubx64.efi
 YAML
 echo "image $NAME: built in $DIR ($(du -sh "$DIR" | cut -f1)), catalog entry $OUT/$NAME.yaml"

@@ -65,6 +65,9 @@ func writeExplain(inv invocation, e *bootfs.Explanation) error {
 	if e.MapSpec != "" {
 		fmt.Fprintf(w, "rbd map\t%s\n", e.MapSpec)
 	}
+	if e.SecureBoot != "" {
+		fmt.Fprintf(w, "secure boot\t%s\n", e.SecureBoot)
+	}
 	fmt.Fprintln(w, "\nCHECK\tRESULT\tDETAIL")
 	for _, ck := range e.Checks {
 		res, detail := "ok", ck.Detail
@@ -77,5 +80,8 @@ func writeExplain(inv invocation, e *bootfs.Explanation) error {
 		return err
 	}
 	_, err := fmt.Fprintf(inv.out, "\n%s:\n%s\n", bootfs.ScriptFile, strings.TrimRight(e.Script, "\n"))
+	if err == nil && e.GrubConfig != "" {
+		_, err = fmt.Fprintf(inv.out, "\n%s (GRUB, Secure Boot):\n%s\n", bootfs.GrubConfigFile, strings.TrimRight(e.GrubConfig, "\n"))
+	}
 	return err
 }

@@ -168,6 +168,11 @@ func (d decider) Decide(ctx context.Context, c dhcp.Client) (dhcp.Answer, error)
 		return dhcp.Answer{}, err
 	}
 	a.Boot, a.Hostname, a.Known = plan.Netboot, plan.Node.Hostname, true
+	if plan.Image != nil && plan.Image.SecureBoot != nil {
+		// A signed chain for x64 UEFI: shim, GRUB, the kernel (bootfs/secureboot.go).
+		a.SecureBoot = dhcp.Loader{TFTP: bootfs.TFTPName(bootfs.MACName(mac), bootfs.ShimFile),
+			HTTP: d.urls.File(mac, bootfs.ShimFile)}
+	}
 	return a, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/bootfs"
@@ -88,7 +89,9 @@ type tftpDelivery struct {
 }
 
 // Open implements tftp.Opener; the owner of a transfer is the MAC of the
-// node it concerns.
+// node it concerns and, for GRUB's fetches (a Secure Boot chain, which
+// fetches over TFTP what iPXE fetches over HTTP), the timeline stage they
+// record: "<mac> <stage>".
 func (d *tftpDelivery) Open(ctx context.Context, req tftp.Request) (tftp.File, error) {
 	c, node, err := d.files.TFTP(ctx, req.Remote.Addr().AsSlice(), req.Name)
 	owner := ""
@@ -98,7 +101,22 @@ func (d *tftpDelivery) Open(ctx context.Context, req tftp.Request) (tftp.File, e
 	if err != nil {
 		return tftp.File{Owner: owner}, err
 	}
+	if grubFetch(c) {
+		owner += " " + string(c.Kind.Stage())
+	}
 	return tftp.File{Content: c, Size: c.Size, Close: func() { c.Close() }, Owner: owner}, nil
+}
+
+// grubFetch reports whether a TFTP transfer of c is one of GRUB's in a
+// Secure Boot chain, which record the stages iPXE's HTTP fetches do: its
+// grub.cfg, the kernel and the initrds. Other TFTP transfers (iPXE
+// binaries, a Raspberry Pi's files) record stage tftp.
+func grubFetch(c *bootfs.Content) bool {
+	switch c.Kind {
+	case bootfs.KindConfig, bootfs.KindKernel, bootfs.KindInitrd:
+		return c.SecureBoot
+	}
+	return false
 }
 
 // report records a finished transfer in its node's timeline (stage tftp).
@@ -107,11 +125,16 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 	if ev.Outcome == tftp.Started || ev.Owner == "" {
 		return
 	}
-	mac, err := boot.ParseMAC(ev.Owner)
+	owner, stage, _ := strings.Cut(ev.Owner, " ")
+	mac, err := boot.ParseMAC(owner)
 	if err != nil {
 		return
 	}
-	d.svc.RecordFetch(mac, boot.StageTFTP, ev.Request.Remote.Addr(), tftpFetch(ev))
+	st := boot.StageTFTP
+	if stage != "" {
+		st = boot.Stage(stage)
+	}
+	d.svc.RecordFetch(mac, st, ev.Request.Remote.Addr(), tftpFetch(ev))
 }
 
 // tftpFetch is a finished transfer as a fetch for the timeline.
