@@ -102,6 +102,7 @@ type Service struct {
 	leases     bool
 	sess       sessions
 	trust      TrustCounters
+	loaders    loaders // iPXE fetched, to notice a firmware refusing it (loaders.go)
 	// maxInFlight caps the boots in flight (admission.go); 0: no cap.
 	maxInFlight int
 	disc        discovery // the bound on discovered machines (discovered.go)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bootd/bootd/boot"
@@ -30,6 +31,30 @@ func (s *server) routesBoot(r chi.Router) {
 	}
 }
 
+// routesGrub adds GRUB's folder, mounted at /grub: where the network GRUB
+// of a Secure Boot chain loaded over UEFI HTTP boot asks for its
+// configuration (bootfs/secureboot.go): /grub/grub.cfg, for the node at
+// the asking address, or /grub/grub.cfg-01-{mac}.
+func (s *server) routesGrub(r chi.Router) {
+	r.Use(s.bootLimit.wrap)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Method(method, "/{file}", http.HandlerFunc(s.bootGrub))
+	}
+}
+
+// bootGrub answers /grub/{file}.
+func (s *server) bootGrub(w http.ResponseWriter, r *http.Request) {
+	c, _, ok, err := s.files.GrubConfig(r.Context(), "grub/"+chi.URLParam(r, "file"), remoteAddr(r).AsSlice(), false)
+	if !ok && err == nil {
+		err = fmt.Errorf("%w: %s", bootfs.ErrNotFound, r.URL.Path)
+	}
+	if err != nil {
+		s.bootFail(w, r, err)
+		return
+	}
+	s.sendBoot(w, r, c)
+}
+
 // bootIPXE answers /boot/ipxe/{file}.
 func (s *server) bootIPXE(w http.ResponseWriter, r *http.Request) {
 	c, err := s.files.IPXE(chi.URLParam(r, "file"))
@@ -49,7 +74,11 @@ func (s *server) bootNode(w http.ResponseWriter, r *http.Request) {
 		s.bootFail(w, r, fmt.Errorf("%w: %v", bootfs.ErrNotFound, err))
 		return
 	}
-	c, err := s.files.Node(r.Context(), mac, chi.URLParam(r, "*"), remoteAddr(r).AsSlice())
+	// shim, loading GRUB over UEFI HTTP boot, joins its own folder and
+	// GRUB's name with a doubled slash (/boot/<mac>//grubx64.efi): one
+	// leading slash of the name changes nothing.
+	name := strings.TrimPrefix(chi.URLParam(r, "*"), "/")
+	c, err := s.files.Node(r.Context(), mac, name, remoteAddr(r).AsSlice())
 	if err != nil {
 		s.bootFail(w, r, err)
 		return

@@ -166,6 +166,7 @@ func New(cfg Config) (*Handlers, error) {
 	if s.files != nil {
 		b := s.router()
 		b.Route(bootfs.Root, s.routesBoot)
+		b.Route("/grub", s.routesGrub)
 		h.Boot = b
 	}
 	return h, nil

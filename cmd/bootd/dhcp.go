@@ -226,6 +226,12 @@ func newRecorder(svc *boot.Service, mode dhcp.Mode, log *slog.Logger) *recorder 
 func (r *recorder) report(ev dhcp.Event) {
 	r.peers.Add(dhcpPeer(r.mode, ev))
 	r.sawLease(ev)
+	if ev.Type == "DISCOVER" && ev.Client.PXE() {
+		if mac, err := boot.FromHardwareAddr(ev.Client.MAC); err == nil {
+			// A firmware asking again soon after it fetched iPXE did not run it.
+			r.svc.FirmwareAsked(context.Background(), mac, ev.Client.IPXE)
+		}
+	}
 	if !r.wanted(ev) {
 		return
 	}

@@ -101,11 +101,17 @@ func (d *tftpDelivery) Open(ctx context.Context, req tftp.Request) (tftp.File, e
 	if err != nil {
 		return tftp.File{Owner: owner}, err
 	}
-	if grubFetch(c) {
+	switch {
+	case grubFetch(c):
 		owner += " " + string(c.Kind.Stage())
+	case c.Kind == bootfs.KindIPXE && node != nil:
+		owner += " " + ownerLoader
 	}
 	return tftp.File{Content: c, Size: c.Size, Close: func() { c.Close() }, Owner: owner}, nil
 }
+
+// ownerLoader marks, in a transfer's owner, an iPXE binary a node fetched.
+const ownerLoader = "loader"
 
 // grubFetch reports whether a TFTP transfer of c is one of GRUB's in a
 // Secure Boot chain, which record the stages iPXE's HTTP fetches do: its
@@ -131,7 +137,13 @@ func (d *tftpDelivery) report(ev tftp.Event) {
 		return
 	}
 	st := boot.StageTFTP
-	if stage != "" {
+	switch stage {
+	case "":
+	case ownerLoader:
+		if ev.Outcome == tftp.Done && ev.Size > 0 && ev.Bytes >= ev.Size {
+			d.svc.LoaderFetched(mac, ev.Request.Name) // Secure Boot may refuse to run it (boot/loaders.go)
+		}
+	default:
 		st = boot.Stage(stage)
 	}
 	d.svc.RecordFetch(mac, st, ev.Request.Remote.Addr(), tftpFetch(ev))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +45,17 @@ func secureBootVM(t *testing.T, ns *netns, tap, mac, name string) *vm {
 // enabled, and the timeline show GRUB's configuration as the script stage.
 func TestSecureBoot(t *testing.T) {
 	r := setUp(t)
+	t.Run("tftp", r.testSecureBootTFTP)
+	t.Run("http", r.testSecureBootHTTP)
+	t.Run("refused", r.testSecureBootRefused)
+}
+
+func (r *rig) testSecureBootTFTP(t *testing.T) {
 	const mac, host = "52:54:00:b0:07:31", "e2e-sb"
 	r.cli(t, "enroll", mac, "--image", "debian-12-sb", "--hostname", host, "--size", "1G")
 	// bootd explain names the chain and shows the grub.cfg (it exits non-zero when a check fails).
 	ex := r.cli(t, "explain", mac)
-	for _, want := range []string{"secure boot", "x64-uefi", mac[0:2] + "-54-00-b0-07-31/shimx64.efi", "grub.cfg (GRUB, Secure Boot):", "linux /52-54-00-b0-07-31/kernel"} {
+	for _, want := range []string{"secure boot", "x64-uefi", "52-54-00-b0-07-31/shimx64.efi", "grub.cfg (GRUB, Secure Boot):", "linux /52-54-00-b0-07-31/kernel"} {
 		if !strings.Contains(ex, want) {
 			t.Errorf("bootd explain lacks %q:\n%s", want, ex)
 		}
@@ -80,5 +87,74 @@ func TestSecureBoot(t *testing.T) {
 		if !strings.Contains(tl, f) {
 			t.Errorf("the timeline does not show the fetch of %s:\n%s", f, tl)
 		}
+	}
+}
+
+// testSecureBootHTTP is the same chain over UEFI HTTP boot: TFTP is closed
+// to this VM (nftables on the boot LAN's host side), so its PXE attempt
+// fails and OVMF tries its HTTP boot option, whose DHCP (vendor class
+// HTTPClient) gets shim's URL; shim fetches GRUB from the same folder over
+// HTTP, GRUB /grub/grub.cfg, the kernel and the initrds over HTTP.
+func (r *rig) testSecureBootHTTP(t *testing.T) {
+	const mac, host = "52:54:00:b0:07:32", "e2e-sb-http"
+	r.cli(t, "enroll", mac, "--image", "debian-12-sb", "--hostname", host, "--size", "1G")
+	for _, args := range [][]string{
+		{"add", "table", "inet", "notftp"},
+		{"add", "chain", "inet", "notftp", "input", "{ type filter hook input priority 0; }"},
+		{"add", "rule", "inet", "notftp", "input", "ether", "saddr", mac, "udp", "dport", "69", "drop"},
+	} {
+		run(t, "ip", append([]string{"netns", "exec", r.ns.name, "nft"}, args...)...)
+	}
+	defer run(t, "ip", "netns", "exec", r.ns.name, "nft", "delete", "table", "inet", "notftp")
+	v := secureBootVM(t, r.ns, "tap1", mac, "sb-http")
+	defer func() {
+		if t.Failed() {
+			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
+		}
+	}()
+	if got := v.wait(t, reSecureBoot, 6*time.Minute)[1]; got != "enabled" {
+		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
+	}
+	v.wait(t, reMarker, 4*time.Minute)
+	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
+		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
+	}
+	v.wait(t, reDone, 30*time.Second)
+	v.finish(t, time.Minute)
+	tl := r.cli(t, "timeline", mac)
+	for _, want := range []string{"http://198.18.0.1:8080/boot/52-54-00-b0-07-32/shimx64.efi", "/grub/grub.cfg", "/boot/52-54-00-b0-07-32/kernel"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline does not show %s:\n%s", want, tl)
+		}
+	}
+	if got := r.stages(t, mac); !inOrder(got, []string{"dhcp", "script", "kernel", "initrd", "network", "key", "volume", "root"}) {
+		t.Errorf("timeline stages %v, want GRUB's fetches over HTTP, then the initramfs's", got)
+	}
+}
+
+// reAccessDenied is OVMF refusing an image Secure Boot does not allow.
+var reAccessDenied = regexp.MustCompile(`failed to load Boot\S+ .*: Access Denied|Security Violation`)
+
+// testSecureBootRefused is the negative case: the same firmware, Secure
+// Boot enforced, on a node of the plain image, which hands it iPXE
+// (snponly.efi, unsigned): the firmware fetches it and refuses to run it,
+// and the node's timeline says so.
+func (r *rig) testSecureBootRefused(t *testing.T) {
+	const mac = "52:54:00:b0:07:33"
+	r.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", "e2e-sb-no", "--size", "1G")
+	v := secureBootVM(t, r.ns, "tap2", mac, "sb-refused")
+	defer stop(v.proc)
+	v.wait(t, reAccessDenied, 3*time.Minute)
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		tl := r.cli(t, "timeline", mac)
+		if strings.Contains(tl, "snponly.efi and asked DHCP again instead of running it: UEFI Secure Boot refuses unsigned iPXE") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the timeline does not say the firmware refused iPXE:\n%s\nconsole:\n%s", tl, v.tail(40))
+		}
+	}
+	if got := r.stages(t, mac); slices.Contains(got, "script") || slices.Contains(got, "kernel") {
+		t.Errorf("a refused iPXE reached stages %v", got)
 	}
 }
