@@ -60,6 +60,12 @@ func (s *Server) setBoot(r *dhcpv4.DHCPv4, req *dhcpv4.DHCPv4, c Client, a Answe
 		r.ServerHostName = s.cfg.ServerIP.String()
 		r.BootFileName = b.File
 	case ViaHTTP, ViaScript:
+		if b.Via == ViaHTTP {
+			// The next server, as for TFTP: a network GRUB loaded over HTTP
+			// boot without an HTTP client of its own (Debian's 2.06) reads
+			// its configuration over TFTP from it.
+			r.ServerIPAddr = server
+		}
 		r.BootFileName = b.File
 		r.UpdateOption(dhcpv4.OptBootFileName(b.File))
 		if b.Via == ViaScript && s.cfg.Mode == ModeFull {

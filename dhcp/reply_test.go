@@ -29,7 +29,7 @@ func TestProxyReplies(t *testing.T) {
 	}{
 		{"ovmf-pxe", want{typ: dhcpv4.MessageTypeOffer, siaddr: "198.18.0.1", sname: "198.18.0.1", file: "snponly.efi",
 			opts: map[uint8][]byte{53: optOffer, 54: optServer, 60: s("PXEClient"), 97: guid}}},
-		{"ovmf-http", want{typ: dhcpv4.MessageTypeOffer, file: urlSnponly,
+		{"ovmf-http", want{typ: dhcpv4.MessageTypeOffer, siaddr: "198.18.0.1", file: urlSnponly,
 			opts: map[uint8][]byte{53: optOffer, 54: optServer, 60: s("HTTPClient"), 67: s(urlSnponly)}}},
 		{"ipxe-bios", want{typ: dhcpv4.MessageTypeOffer, file: urlIPXE,
 			opts: map[uint8][]byte{53: optOffer, 54: optServer, 60: s("PXEClient"), 43: optPXEBypass, 67: s(urlIPXE), 97: guid}}},
@@ -100,7 +100,7 @@ func TestFullReplies(t *testing.T) {
 		boot     want // the boot part of both replies
 	}{
 		{"ovmf-pxe", "web1", want{siaddr: "198.18.0.1", sname: "198.18.0.1", file: "snponly.efi"}},
-		{"ovmf-http", "web1", want{file: urlSnponly, opts: map[uint8][]byte{60: s("HTTPClient"), 67: s(urlSnponly)}}},
+		{"ovmf-http", "web1", want{siaddr: "198.18.0.1", file: urlSnponly, opts: map[uint8][]byte{60: s("HTTPClient"), 67: s(urlSnponly)}}},
 		{"ipxe-bios", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE), 175: {176, 1, 1}}}},
 		{"ipxe-efi", "", want{file: urlIPXE, opts: map[uint8][]byte{67: s(urlIPXE), 175: {176, 1, 1}}}},
 		{"bios-pxe", "", want{siaddr: "198.18.0.1", sname: "198.18.0.1", file: "undionly.kpxe"}},
