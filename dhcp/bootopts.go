@@ -61,9 +61,8 @@ func (s *Server) setBoot(r *dhcpv4.DHCPv4, req *dhcpv4.DHCPv4, c Client, a Answe
 		r.BootFileName = b.File
 	case ViaHTTP, ViaScript:
 		if b.Via == ViaHTTP {
-			// The next server, as for TFTP: a network GRUB loaded over HTTP
-			// boot without an HTTP client of its own (Debian's 2.06) reads
-			// its configuration over TFTP from it.
+			// The next server, as a PXE answer names it: a loader started
+			// by HTTP boot that looks for a TFTP server finds bootd.
 			r.ServerIPAddr = server
 		}
 		r.BootFileName = b.File

@@ -46,7 +46,6 @@ func secureBootVM(t *testing.T, ns *netns, tap, mac, name string) *vm {
 func TestSecureBoot(t *testing.T) {
 	r := setUp(t)
 	t.Run("tftp", r.testSecureBootTFTP)
-	t.Run("http", r.testSecureBootHTTP)
 	t.Run("refused", r.testSecureBootRefused)
 }
 
@@ -87,64 +86,6 @@ func (r *rig) testSecureBootTFTP(t *testing.T) {
 		if !strings.Contains(tl, f) {
 			t.Errorf("the timeline does not show the fetch of %s:\n%s", f, tl)
 		}
-	}
-}
-
-// testSecureBootHTTP is the chain started by UEFI HTTP boot: TFTP is
-// closed to this VM (nftables on the boot LAN's host side), so its PXE
-// attempt fails and OVMF tries its HTTP boot option, whose DHCP (vendor
-// class HTTPClient) gets shim's URL; shim fetches GRUB from the same
-// folder over HTTP. Debian's GRUB 2.06 has no HTTP client: it reads its
-// configuration, the kernel and the initrds over TFTP from the server it
-// came from, so TFTP opens again once GRUB is fetched.
-func (r *rig) testSecureBootHTTP(t *testing.T) {
-	const mac, host = "52:54:00:b0:07:32", "e2e-sb-http"
-	r.cli(t, "enroll", mac, "--image", "debian-12-sb", "--hostname", host, "--size", "1G")
-	for _, args := range [][]string{
-		{"add", "table", "inet", "notftp"},
-		{"add", "chain", "inet", "notftp", "input", "{ type filter hook input priority 0; }"},
-		{"add", "rule", "inet", "notftp", "input", "ether", "saddr", mac, "udp", "dport", "69", "drop"},
-	} {
-		run(t, "ip", append([]string{"netns", "exec", r.ns.name, "nft"}, args...)...)
-	}
-	held := true
-	unhold := func() {
-		if held {
-			run(t, "ip", "netns", "exec", r.ns.name, "nft", "delete", "table", "inet", "notftp")
-			held = false
-		}
-	}
-	defer unhold()
-	v := secureBootVM(t, r.ns, "tap1", mac, "sb-http")
-	defer func() {
-		if t.Failed() {
-			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
-		}
-	}()
-	grubOverHTTP := regexp.MustCompile(`method=GET path=/boot/52-54-00-b0-07-32//?grubx64\.efi .*status=200`)
-	for deadline := time.Now().Add(4 * time.Minute); !grubOverHTTP.MatchString(r.ns.logTail("bootd", 400)); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("shim did not fetch GRUB over HTTP; console:\n%s", v.tail(40))
-		}
-	}
-	unhold()
-	if got := v.wait(t, reSecureBoot, 4*time.Minute)[1]; got != "enabled" {
-		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
-	}
-	v.wait(t, reMarker, 4*time.Minute)
-	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
-		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
-	}
-	v.wait(t, reDone, 30*time.Second)
-	v.finish(t, time.Minute)
-	tl := r.cli(t, "timeline", mac)
-	for _, want := range []string{"http://198.18.0.1:8080/boot/52-54-00-b0-07-32/shimx64.efi", "/grub/grub.cfg", "/52-54-00-b0-07-32/kernel"} {
-		if !strings.Contains(tl, want) {
-			t.Errorf("the timeline does not show %s:\n%s", want, tl)
-		}
-	}
-	if got := r.stages(t, mac); !inOrder(got, []string{"dhcp", "script", "kernel", "initrd", "network", "key", "volume", "root"}) {
-		t.Errorf("timeline stages %v, want GRUB's fetches, then the initramfs's", got)
 	}
 }
 
