@@ -146,6 +146,13 @@ func TestTwoInstances(t *testing.T) {
 	token := hex.EncodeToString(secret)
 	a := r.startInstance(t, "a", "198.18.0.2", token)
 	b := r.startInstance(t, "b", "198.18.0.3", token)
+	defer func() {
+		if t.Failed() {
+			for _, in := range []*instance{a, b} {
+				t.Logf("%s's log:\n%s", in.name, in.ns.logTail("bootd", 60))
+			}
+		}
+	}()
 	const mac, host = "52:54:00:b0:07:21", "e2e-two"
 	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
 	// B sees the enrollment A made: one state.
@@ -163,6 +170,9 @@ func TestTwoInstances(t *testing.T) {
 			t.Fatalf("bootd status at B does not list both instances alive:\n%s", out)
 		}
 	}
+	// The outsider of the trust chain's attack below takes its lease now,
+	// from either instance, as any host on the LAN has one.
+	atk := r.newAttacker(t)
 	for _, in := range []*instance{a, b} {
 		in.holdHTTP(t, true)
 	}
@@ -194,7 +204,6 @@ func TestTwoInstances(t *testing.T) {
 	// survivor (its session opened by the instance killed), an outsider on
 	// the LAN fetches its script there and tries the key and reports with
 	// every token found, none and a made-up one; it gets nothing.
-	atk := r.newAttacker(t)
 	key := r.nodeKey(t, mac)
 	other.waitFetch(t, mac, atk.addr, v.started, 3*time.Minute)
 	attackAt(t, atk, mac, key, 5, "http://"+other.addr+":8080", "https://"+other.addr+":8443", "http://"+other.addr+":8080")
