@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -291,60 +290,6 @@ func newSecret() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// releaseHold is how long a key release holds its boot (Session.Releasing)
-// before another request of the boot may take it over: the release's
-// budget, and a margin.
-const releaseHold = keyReleaseBudget + 5*time.Second
-
-// claim checks a key request of mac from addr with token against its boot
-// and, when it passes, marks the key released (under way) and returns the
-// secret for its reports. A second request in a boot whose key went out,
-// with a token of that boot, is reported as such (second true).
-func (s *Service) claim(mac MAC, token string, addr netip.Addr, n *Node) (secret string, second bool, prev netip.Addr, err error) {
-	now := s.now()
-	secret, err = newSecret()
-	if err != nil {
-		return "", false, prev, err
-	}
-	err = s.changeSession(mac, func(cur *Session) (*Session, error) {
-		second, prev = false, netip.Addr{}
-		if cur == nil {
-			return nil, fmt.Errorf("%w: no boot of %s seen", ErrTokenRefused, mac)
-		}
-		if cur.Released && !cur.Releasing.IsZero() && !cur.releasing(now) {
-			// A release that did not finish in its hold died with the
-			// instance that made it: nothing went out.
-			cur.unrelease()
-		}
-		g, ok := cur.token(token)
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("%w: not a token of this boot", ErrTokenRefused)
-		case cur.releasing(now) && g.Addr == addr && addr == cur.ReleasedTo:
-			// The same request again while the first is still with Ceph (a
-			// hung cluster outlasts bootd-init's timeout): not a second key.
-			return nil, fmt.Errorf("%w: the release of this boot's key is under way", ErrCephUnavailable)
-		case cur.Released:
-			second, prev = true, cur.ReleasedTo
-			return nil, fmt.Errorf("%w: the key of this boot went out already", ErrTokenRefused)
-		case now.Sub(cur.Last) > s.window:
-			return nil, fmt.Errorf("%w: the boot window closed", ErrTokenRefused)
-		case g.Addr != addr:
-			return nil, fmt.Errorf("%w: token issued to %s", ErrTokenRefused, g.Addr)
-		case s.keyRelease.lease() && !cur.has(addr):
-			return nil, fmt.Errorf("%w: %s is not an address bootd saw this machine take", ErrTokenRefused, addr)
-		case s.keyRelease.armed() && !armed(n, now):
-			return nil, fmt.Errorf("%w: the node is not armed", ErrTokenRefused)
-		}
-		cur.Released, cur.Releasing, cur.ReleasedTo, cur.Secret = true, now.Add(releaseHold), addr, hashSecret(secret)
-		return cur, nil
-	})
-	if err != nil {
-		return "", second, prev, err
-	}
-	return secret, false, prev, nil
-}
-
 // dropSession ends mac's boot under way, if any: its tokens and its key
 // release are gone, and its reports are refused. A replace calls it for the
 // machine replaced.
@@ -355,56 +300,6 @@ func (s *Service) dropSession(mac MAC) {
 	s.sess.mu.Lock()
 	defer s.sess.mu.Unlock()
 	delete(s.sess.flight, mac.String())
-}
-
-// unclaim takes back a release that could not finish. With spend (a fenced
-// volume, a volume gone), the boot's tokens are spent and it is no longer in
-// flight: the node's next boot tries again. Without (Ceph unavailable), the
-// boot keeps its tokens and its place, and may ask again within its window:
-// nothing went out.
-func (s *Service) unclaim(mac MAC, secret string, spend bool) {
-	var id string
-	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
-		if cur == nil || !cur.Released || !secretIs(cur.Secret, secret) {
-			return nil, errKeep
-		}
-		cur.unrelease()
-		if spend {
-			cur.Tokens, id = nil, cur.ID
-		}
-		return cur, nil
-	})
-	if err != nil {
-		s.log.Warn("boot: taking back a key release failed", "mac", mac.String(), "err", err)
-	}
-	if id != "" {
-		s.landed(mac.String(), id)
-	}
-}
-
-// keyOut marks mac's key, whose release with secret passed, as gone out,
-// and takes the boot out of flight. It reports false when the release no
-// longer holds the boot (it overran its hold and another request took the
-// boot over, or the boot ended): its key must then not go out.
-func (s *Service) keyOut(mac MAC, secret string) bool {
-	var id string
-	err := s.changeSession(mac, func(cur *Session) (*Session, error) {
-		id = ""
-		if cur == nil || !cur.Released || !secretIs(cur.Secret, secret) {
-			return nil, errKeep
-		}
-		cur.Releasing, id = time.Time{}, cur.ID
-		return cur, nil
-	})
-	if err != nil {
-		s.log.Warn("boot: marking the key released failed", "mac", mac.String(), "err", err)
-		return false
-	}
-	if id == "" {
-		return false
-	}
-	s.landed(mac.String(), id)
-	return true
 }
 
 // reportAllowed checks a node's report: from an address of its current

@@ -137,3 +137,42 @@ func (p *pool) claimHeld(ctx context.Context, mac net.HardwareAddr, u uint32, kn
 	p.settle(u, s, now)
 	return nil
 }
+
+// sync claims the newest version of u's lease in the store unless it is
+// already stored. When the store refuses (the address is held by another
+// client, through another instance), the holder's lease replaces the slot's
+// and sync returns errHeld.
+func (p *pool) sync(ctx context.Context, u uint32, now time.Time) error {
+	st := &p.stripes[u%uint32(len(p.stripes))]
+	st.Lock()
+	defer st.Unlock()
+	p.mu.Lock()
+	s := p.slots[u]
+	ver, hw, expiry, by := s.ver, s.hw, s.expiry, s.hw
+	if len(by) == 0 {
+		by = s.by
+	}
+	done := s.disk >= ver
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	err := p.store.ClaimLease(ctx, addr4(u), by, hw, expiry, now)
+	var held HeldError
+	if errors.As(err, &held) {
+		mac, until := held.LeaseHolder()
+		p.mu.Lock()
+		p.learn(u, s, mac, until, now)
+		p.mu.Unlock()
+		return errHeld
+	}
+	if err != nil {
+		return fmt.Errorf("store lease of %s: %w", addr4(u), err)
+	}
+	p.mu.Lock()
+	if s.disk < ver {
+		s.disk = ver
+	}
+	p.mu.Unlock()
+	return nil
+}
