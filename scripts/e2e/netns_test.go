@@ -57,7 +57,10 @@ func newNetns(t *testing.T, taps int) *netns {
 	t.Cleanup(ns.teardown)
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
-		{"link", "add", "br0", "type", "bridge"},
+		// A bridge's own MAC follows its lowest port's unless set: a veth
+		// joining later (an attacker, a second bootd) would change the MAC of
+		// Ceph's and bootd's address under the clients already talking to it.
+		{"link", "add", "br0", "address", "02:b0:07:00:00:01", "type", "bridge"},
 		{"addr", "add", bridgeCIDR, "dev", "br0"},
 		{"addr", "add", "fd00:b007::1/64", "dev", "br0", "nodad"},
 		{"link", "set", "br0", "up"},
