@@ -10,6 +10,7 @@ type Stage string
 const (
 	StageDHCP    Stage = "dhcp"    // a DHCP exchange with bootd
 	StageTFTP    Stage = "tftp"    // a file fetched over TFTP
+	StageLoader  Stage = "loader"  // a signed boot loader (shim, GRUB) fetched over HTTP
 	StageScript  Stage = "script"  // the iPXE script (or Pi config) served
 	StageKernel  Stage = "kernel"  // the kernel fetched
 	StageInitrd  Stage = "initrd"  // the initrd(s) fetched
@@ -27,7 +28,7 @@ const (
 )
 
 var stageRank = map[Stage]int{
-	StageDHCP: 1, StageTFTP: 2, StageScript: 3, StageKernel: 4, StageInitrd: 5,
+	StageDHCP: 1, StageTFTP: 2, StageLoader: 2, StageScript: 3, StageKernel: 4, StageInitrd: 5,
 	StageNetwork: 6, StageKey: 7, StageVolume: 8, StageRoot: 9, StageFailed: 10, StageWarning: 11, StagePower: 12,
 }
 

@@ -31,6 +31,8 @@ const (
 // HTTP; "" for kinds that record none.
 func (k Kind) Stage() boot.Stage {
 	switch k {
+	case KindLoader:
+		return boot.StageLoader
 	case KindScript, KindConfig:
 		return boot.StageScript
 	case KindKernel:
@@ -61,7 +63,8 @@ type Content struct {
 	// binaries and for the script of a machine that is not enrolled.
 	Node *boot.Node
 	// SecureBoot marks a file of a node that boots through shim and GRUB
-	// (secureboot.go): GRUB fetches its kernel and initrds over TFTP.
+	// (secureboot.go): over TFTP, GRUB's fetches of its configuration,
+	// kernel and initrds record those stages, as over HTTP.
 	SecureBoot bool
 	files      []*os.File
 }

@@ -16,9 +16,11 @@ import (
 //
 //  1. DHCP names the node's shim, <mac>/shimx64.efi (TFTP) or its URL
 //     (UEFI HTTP boot). Firmware checks it against Microsoft's UEFI CA.
-//  2. shim loads grubx64.efi from its own folder, the image's signed
-//     network GRUB, and checks it against the distribution's key.
-//  3. GRUB, whose prefix is (server)/grub, asks for /grub/grub.cfg
+//  2. shim loads grubx64.efi from its own folder, by the same protocol,
+//     the image's signed network GRUB, and checks it against the
+//     distribution's key.
+//  3. GRUB, whose prefix is (tftp,server)/grub or (http,server:port)/grub
+//     after how it was loaded, asks for /grub/grub.cfg
 //     (Debian's network GRUB; an upstream one asks for
 //     grub/grub.cfg-01-<mac> first, GRUB's manual, network boot): the
 //     configuration of the node bootd last saw at the asking address

@@ -210,6 +210,42 @@ func TestBootTimeline(t *testing.T) {
 	}
 }
 
+// TestSecureBootTimeline checks the fetches of a node started by UEFI
+// HTTP boot through shim and GRUB: shim and GRUB are loader events, as
+// the firmware and shim fetch them (shim asks for GRUB with a doubled
+// slash), GRUB's configuration a script event; the files shim probes for
+// and does not find leave no event.
+func TestSecureBootTimeline(t *testing.T) {
+	t.Parallel()
+	fx, srv, _ := bootServer(t)
+	for _, p := range []string{"shimx64.efi", "revocations_sbat.efi", "/grubx64.efi", "grub.cfg", "kernel"} {
+		get(t, srv, http.MethodGet, "/boot/52-54-00-00-00-0b/"+p)
+	}
+	if err := fx.Service.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := fx.Service.Timeline(t.Context(), bootfstest.MAC(bootfstest.SB))
+	if err != nil || len(boots) != 1 {
+		t.Fatalf("Timeline = %+v, %v; want one boot", boots, err)
+	}
+	var got []string
+	for _, ev := range boots[0].Events {
+		got = append(got, string(ev.Stage)+" "+ev.Fetch.String())
+	}
+	want := []string{"loader http shimx64.efi: 2000 bytes", "loader http grubx64.efi: 2200 bytes", "script http grub.cfg:", "kernel http kernel:"}
+	if len(got) != len(want) {
+		t.Fatalf("timeline = %q, want %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("timeline event %d = %q, want %q...", i, got[i], want[i])
+		}
+	}
+	if n, _ := fx.Service.Node(t.Context(), bootfstest.MAC(bootfstest.SB)); n.LastStage != boot.StageKernel {
+		t.Errorf("node after the fetches at %s, want kernel", n.LastStage)
+	}
+}
+
 func TestBootWithCurl(t *testing.T) {
 	t.Parallel()
 	fx, srv, _ := bootServer(t)

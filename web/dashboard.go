@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/bootd/bootd/boot/access"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"path"
 	"time"
+
+	"github.com/bootd/bootd/boot/access"
 
 	"github.com/bootd/bootd/templates"
 	"github.com/go-chi/chi/v5"

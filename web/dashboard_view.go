@@ -52,7 +52,7 @@ func stateIcon(s boot.State) string {
 // stageLabel names a boot stage for operators.
 func stageLabel(s boot.Stage) string {
 	if l, ok := map[boot.Stage]string{
-		boot.StageDHCP: "DHCP", boot.StageTFTP: "TFTP", boot.StageScript: "boot script",
+		boot.StageDHCP: "DHCP", boot.StageTFTP: "TFTP", boot.StageLoader: "boot loader", boot.StageScript: "boot script",
 		boot.StageKernel: "kernel", boot.StageInitrd: "initrd", boot.StageNetwork: "network up",
 		boot.StageKey: "key fetched", boot.StageVolume: "volume mapped", boot.StageRoot: "root mounted",
 		boot.StageFailed: "failed",

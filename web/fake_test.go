@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"github.com/bootd/bootd/boot/access"
-	"github.com/bootd/bootd/boot/access/accesstest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bootd/bootd/boot/access"
+	"github.com/bootd/bootd/boot/access/accesstest"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/boottest"

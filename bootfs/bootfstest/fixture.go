@@ -25,6 +25,7 @@ const (
 	Off     = "52:54:00:00:00:0f" // off1: debian-12 with netboot off
 	Missing = "52:54:00:00:00:0e" // gone1: its image left the catalog
 	Dollar  = "52:54:00:00:00:0d" // dollar1: an image whose command line has a $
+	SB      = "52:54:00:00:00:0b" // sb1: debian-12-sb, booting x64 UEFI through shim and GRUB
 	Unknown = "52:54:00:99:99:99" // not enrolled
 	// PiSerial is the serial the Pi's bootloader uses as its TFTP prefix.
 	PiSerial = "d1c4f2a9"
@@ -51,7 +52,7 @@ type Fixture struct {
 	Secret string
 	// Want maps names to the bytes served for them: "x86/kernel",
 	// "x86/initrd/0", "x86/initrd/1", "pi/kernel8.img", "pi/initrd.img",
-	// "pi/<firmware file>", "ipxe/<binary>".
+	// "pi/<firmware file>", "ipxe/<binary>", "sb/shimx64.efi", "sb/grubx64.efi".
 	Want map[string][]byte
 }
 
@@ -93,6 +94,9 @@ func New(t testing.TB, o Options) *Fixture {
 	f.file(w, "x86/initrd/0", filepath.Join(deb, "initrd.img"), o.InitrdSize)
 	f.file(w, "x86/initrd/1", filepath.Join(deb, "extra.cpio"), o.InitrdSize)
 
+	f.file(w, "sb/shimx64.efi", filepath.Join(deb, "efi", "shimx64.efi"), 2000)
+	f.file(w, "sb/grubx64.efi", filepath.Join(deb, "efi", "grubx64.efi"), 2200)
+
 	pi := filepath.Join(dir, "images", "pi")
 	f.file(w, "pi/kernel8.img", filepath.Join(pi, "Image"), 6000)
 	a, b := random(3000), random(4000)
@@ -126,6 +130,16 @@ initrds: [../images/debian-12/initrd.img, ../images/debian-12/extra.cpio]
 cmdline: "console=ttyS0 root=/dev/rbd0 rw hostname={{.Hostname}} bootd.mac={{.MAC}}"
 golden: {image: debian-12, snapshot: v1}
 size: 20G
+`))
+	w(filepath.Join(cat, "debian-12-sb.yaml"), []byte(`name: debian-12-sb
+flavour: initramfs-tools
+arch: amd64
+kernel: ../images/debian-12/vmlinuz
+initrds: [../images/debian-12/initrd.img]
+cmdline: "console=ttyS0 root=/dev/rbd0 rw"
+golden: {image: debian-12, snapshot: v1}
+size: 20G
+secure_boot: {shim: ../images/debian-12/efi/shimx64.efi, grub: ../images/debian-12/efi/grubx64.efi}
 `))
 	w(filepath.Join(cat, "pi.yaml"), []byte(`name: pi
 flavour: initramfs-tools
@@ -163,7 +177,7 @@ size: 8G
 	ctx := context.Background()
 	for _, e := range []struct{ mac, image, host string }{
 		{X86, "debian-12", "web1"}, {Pi, "pi", "pi1"}, {Off, "debian-12", "off1"},
-		{Missing, "gone", "gone1"}, {Dollar, "dollar", "dollar1"},
+		{Missing, "gone", "gone1"}, {Dollar, "dollar", "dollar1"}, {SB, "debian-12-sb", "sb1"},
 	} {
 		_, err := f.Service.Enroll(ctx, boot.EnrollRequest{MAC: MAC(e.mac), Image: e.image, Hostname: e.host})
 		must(t, err)

@@ -46,6 +46,7 @@ func secureBootVM(t *testing.T, ns *netns, tap, mac, name string) *vm {
 func TestSecureBoot(t *testing.T) {
 	r := setUp(t)
 	t.Run("tftp", r.testSecureBootTFTP)
+	t.Run("http", r.testSecureBootHTTP)
 	t.Run("refused", r.testSecureBootRefused)
 }
 
@@ -86,6 +87,56 @@ func (r *rig) testSecureBootTFTP(t *testing.T) {
 		if !strings.Contains(tl, f) {
 			t.Errorf("the timeline does not show the fetch of %s:\n%s", f, tl)
 		}
+	}
+}
+
+// testSecureBootHTTP is the chain started by UEFI HTTP boot, without TFTP:
+// TFTP is closed to this VM (nftables in the namespace), so its PXE attempt
+// fails and OVMF tries its HTTP boot option, whose DHCP (vendor class
+// HTTPClient) gets shim's URL. shim fetches GRUB from the same folder over
+// HTTP, and GRUB (its prefix is (http,server:port)/grub) its grub.cfg, the
+// kernel and the initrds.
+func (r *rig) testSecureBootHTTP(t *testing.T) {
+	const mac, host = "52:54:00:b0:07:32", "e2e-sb-http"
+	r.cli(t, "enroll", mac, "--image", "debian-12-sb", "--hostname", host, "--size", "1G")
+	for _, args := range [][]string{
+		{"add", "table", "inet", "notftp"},
+		{"add", "chain", "inet", "notftp", "input", "{ type filter hook input priority 0; }"},
+		{"add", "rule", "inet", "notftp", "input", "ether", "saddr", mac, "udp", "dport", "69", "drop"},
+	} {
+		run(t, "ip", append([]string{"netns", "exec", r.ns.name, "nft"}, args...)...)
+	}
+	defer run(t, "ip", "netns", "exec", r.ns.name, "nft", "delete", "table", "inet", "notftp")
+	v := secureBootVM(t, r.ns, "tap1", mac, "sb-http")
+	defer func() {
+		if t.Failed() {
+			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
+		}
+	}()
+	if got := v.wait(t, reSecureBoot, 5*time.Minute)[1]; got != "enabled" {
+		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
+	}
+	v.wait(t, reMarker, 4*time.Minute)
+	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
+		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
+	}
+	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != host {
+		t.Errorf("hostname %s, want %s", got, host)
+	}
+	v.wait(t, reDone, 30*time.Second)
+	v.finish(t, time.Minute)
+	tl := r.cli(t, "timeline", mac)
+	for _, want := range []string{"http://198.18.0.1:8080/boot/52-54-00-b0-07-32/shimx64.efi", "http shimx64.efi", "http grubx64.efi", "http grub.cfg", "http kernel"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline does not show %s:\n%s", want, tl)
+		}
+	}
+	got := r.stages(t, mac)
+	if want := []string{"dhcp", "loader", "script", "kernel", "initrd", "network", "key", "volume", "root"}; !inOrder(got, want) {
+		t.Errorf("timeline stages %v, want %v in order", got, want)
+	}
+	if slices.Contains(got, "tftp") {
+		t.Errorf("timeline stages %v: a TFTP fetch, with TFTP closed to the machine", got)
 	}
 }
 
