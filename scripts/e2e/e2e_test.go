@@ -164,12 +164,7 @@ func (r *rig) boot(t *testing.T, fw firmware, tap, mac, hostname, name string) (
 	}()
 	v.wait(t, reMarker, 4*time.Minute)
 	secs := time.Since(v.started).Seconds()
-	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
-		t.Errorf("%s: / is mounted from %s, want /dev/rbd0", name, got)
-	}
-	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != hostname {
-		t.Errorf("%s: hostname %s, want %s (given by bootd)", name, got, hostname)
-	}
+	v.atRoot(t, hostname)
 	persist := v.wait(t, rePersist, 10*time.Second)[1]
 	v.wait(t, reDone, 30*time.Second)
 	v.finish(t, time.Minute)

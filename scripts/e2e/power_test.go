@@ -156,12 +156,7 @@ func (r *rig) bootOnBMC(t *testing.T, con *vm, hostname, name string) string {
 	}()
 	con.wait(t, reMarker, 4*time.Minute)
 	t.Logf("%s: marker %.1fs after the power command", name, time.Since(con.started).Seconds())
-	if got := con.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
-		t.Errorf("%s: / is mounted from %s, want /dev/rbd0", name, got)
-	}
-	if got := con.wait(t, reHostname, 10*time.Second)[1]; got != hostname {
-		t.Errorf("%s: hostname %s, want %s", name, got, hostname)
-	}
+	con.atRoot(t, hostname)
 	persist := con.wait(t, rePersist, 10*time.Second)[1]
 	con.wait(t, reDone, 30*time.Second)
 	con.wait(t, regexp.MustCompile(`a shell on the console instead of powering off`), 10*time.Second)

@@ -143,6 +143,18 @@ func (v *vm) wait(t *testing.T, re *regexp.Regexp, timeout time.Duration) []stri
 	}
 }
 
+// atRoot checks what the guest says once it is up (after reMarker): its /
+// is its RBD volume and its hostname is host, as bootd gave it.
+func (v *vm) atRoot(t *testing.T, host string) {
+	t.Helper()
+	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
+		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
+	}
+	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != host {
+		t.Errorf("hostname %s, want %s (given by bootd)", got, host)
+	}
+}
+
 // finish waits for the VM to power off by itself.
 func (v *vm) finish(t *testing.T, timeout time.Duration) {
 	t.Helper()

@@ -37,6 +37,26 @@ func secureBootVM(t *testing.T, ns *netns, tap, mac, name string) *vm {
 		"-device", "virtio-net-pci,netdev=n0,mac=" + mac + ",romfile=,bootindex=1"})
 }
 
+// secureBootToRoot powers on a Secure Boot VM on tap and waits, up to
+// limit, for its kernel to say Secure Boot is enabled, then for its root on
+// its RBD volume and its power-off.
+func (r *rig) secureBootToRoot(t *testing.T, tap, mac, host, name string, limit time.Duration) {
+	t.Helper()
+	v := secureBootVM(t, r.ns, tap, mac, name)
+	defer func() {
+		if t.Failed() {
+			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
+		}
+	}()
+	if got := v.wait(t, reSecureBoot, limit)[1]; got != "enabled" {
+		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
+	}
+	v.wait(t, reMarker, 4*time.Minute)
+	v.atRoot(t, host)
+	v.wait(t, reDone, 30*time.Second)
+	v.finish(t, time.Minute)
+}
+
 // TestSecureBoot boots a UEFI VM with Secure Boot enforced from its RBD
 // volume to root through Debian's signed chain, which bootd hands it for an
 // image with a secure_boot section (debian-12-sb): the firmware's PXE
@@ -60,24 +80,7 @@ func (r *rig) testSecureBootTFTP(t *testing.T) {
 			t.Errorf("bootd explain lacks %q:\n%s", want, ex)
 		}
 	}
-	v := secureBootVM(t, r.ns, "tap0", mac, "sb-tftp")
-	defer func() {
-		if t.Failed() {
-			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
-		}
-	}()
-	if got := v.wait(t, reSecureBoot, 4*time.Minute)[1]; got != "enabled" {
-		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
-	}
-	v.wait(t, reMarker, 4*time.Minute)
-	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
-		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
-	}
-	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != host {
-		t.Errorf("hostname %s, want %s", got, host)
-	}
-	v.wait(t, reDone, 30*time.Second)
-	v.finish(t, time.Minute)
+	r.secureBootToRoot(t, "tap0", mac, host, "sb-tftp", 4*time.Minute)
 	got := r.stages(t, mac)
 	if want := []string{"dhcp", "tftp", "script", "kernel", "initrd", "network", "key", "volume", "root"}; !inOrder(got, want) {
 		t.Errorf("timeline stages %v, want %v in order", got, want)
@@ -107,24 +110,7 @@ func (r *rig) testSecureBootHTTP(t *testing.T) {
 		run(t, "ip", append([]string{"netns", "exec", r.ns.name, "nft"}, args...)...)
 	}
 	defer run(t, "ip", "netns", "exec", r.ns.name, "nft", "delete", "table", "inet", "notftp")
-	v := secureBootVM(t, r.ns, "tap1", mac, "sb-http")
-	defer func() {
-		if t.Failed() {
-			t.Logf("console:\n%s\nbootd's log:\n%s", v.tail(60), r.ns.logTail("bootd", 60))
-		}
-	}()
-	if got := v.wait(t, reSecureBoot, 5*time.Minute)[1]; got != "enabled" {
-		t.Fatalf("the guest kernel says Secure boot %s, want enabled", got)
-	}
-	v.wait(t, reMarker, 4*time.Minute)
-	if got := v.wait(t, reRoot, 10*time.Second)[1]; got != "/dev/rbd0" {
-		t.Errorf("/ is mounted from %s, want /dev/rbd0", got)
-	}
-	if got := v.wait(t, reHostname, 10*time.Second)[1]; got != host {
-		t.Errorf("hostname %s, want %s", got, host)
-	}
-	v.wait(t, reDone, 30*time.Second)
-	v.finish(t, time.Minute)
+	r.secureBootToRoot(t, "tap1", mac, host, "sb-http", 5*time.Minute)
 	tl := r.cli(t, "timeline", mac)
 	for _, want := range []string{"http://198.18.0.1:8080/boot/52-54-00-b0-07-32/shimx64.efi", "http shimx64.efi", "http grubx64.efi", "http grub.cfg", "http kernel"} {
 		if !strings.Contains(tl, want) {
