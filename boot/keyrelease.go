@@ -102,10 +102,19 @@ func (s *Service) RedeemBootKey(ctx context.Context, mac MAC, token string, addr
 const keyReleaseBudget = 10 * time.Second
 
 // deferKey takes back a key release that met Ceph down (err wraps
-// ErrCephUnavailable), keeping the boot's token, and notes the wait.
+// ErrCephUnavailable), keeping the boot's token, and notes the wait. A
+// release Ceph refused bootd's own user (ErrDenied) is deferred too, since
+// the node's boot goes on once the caps are put right, but logged as the
+// error it is and said so on the timeline: waiting for Ceph would not end
+// it.
 func (s *Service) deferKey(mac MAC, secret string, addr netip.Addr, err error) error {
 	s.unclaim(mac, secret, false)
 	s.trust.KeysDeferred.Add(1)
+	if errors.Is(err, ErrDenied) {
+		s.log.Error("boot key deferred: Ceph refused bootd's own user; give it the caps of docs/ceph.md", "mac", mac.String(), "ip", addr.String(), "err", err)
+		s.noteWait(mac, WaitCeph, "Ceph refused bootd's own user at the key: its caps lack something docs/ceph.md gives it; the node asks again ("+err.Error()+")")
+		return err
+	}
 	s.log.Warn("boot key deferred: Ceph cannot take it; the node may ask again", "mac", mac.String(), "ip", addr.String(), "err", err)
 	s.noteWait(mac, WaitCeph, "waiting for Ceph at the key, the node asks again ("+err.Error()+")")
 	return err

@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -410,5 +411,30 @@ func TestKeyReleaseUnderWay(t *testing.T) {
 	}
 	if _, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); !errors.Is(err, ErrTokenRefused) {
 		t.Errorf("a request after the release = %v, want ErrTokenRefused", err)
+	}
+}
+
+// TestKeyDeniedByCephSaysSo: a key release that Ceph refuses bootd's own
+// user (ErrDenied: a cap it lacks) is deferred like one that meets Ceph
+// down, since the boot goes on once the caps are put right, but the
+// timeline names the caps, not a wait for Ceph; the token stays good.
+func TestKeyDeniedByCephSaysSo(t *testing.T) {
+	t.Parallel()
+	r := newKeyRig(t, KeyReleaseLease)
+	r.s.SawLease(testMAC, nodeAddr, true, false)
+	tok := r.token(t, nodeAddr)
+	r.vols.fail = fmt.Errorf("%w: osd blocklist: Permission denied", ErrDenied)
+	_, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr)
+	if !errors.Is(err, ErrDenied) || !errors.Is(err, ErrCephUnavailable) {
+		t.Fatalf("RedeemBootKey refused by Ceph = %v, want ErrDenied, deferred (ErrCephUnavailable)", err)
+	}
+	evs := r.events(t)
+	last := evs[len(evs)-1]
+	if last.Stage != StageWarning || !strings.Contains(last.Detail, "Ceph refused bootd's own user") || strings.Contains(last.Detail, "waiting for Ceph") {
+		t.Errorf("last event %+v, want a warning naming bootd's Ceph user's caps", last)
+	}
+	r.vols.fail = nil
+	if g, err := r.s.RedeemBootKey(r.ctx, testMAC, tok, nodeAddr); err != nil || g.Key == "" {
+		t.Errorf("RedeemBootKey once the caps are right = %+v, %v; want the key", g, err)
 	}
 }

@@ -24,6 +24,10 @@ var (
 	ErrFenced = errors.New("volume fenced")
 	// ErrUnprotected reports a golden snapshot that is not protected.
 	ErrUnprotected = errors.New("golden snapshot not protected")
+	// ErrDenied reports that Ceph refused bootd's own user an operation
+	// (EACCES, EPERM): its caps lack something docs/ceph.md gives it.
+	// Ceph is up; retrying does not help until the caps are put right.
+	ErrDenied = errors.New("refused by Ceph: bootd's Ceph user lacks a cap")
 )
 
 // A VolumeRequest asks for a node's root volume.

@@ -201,9 +201,9 @@ func (c *Client) monCommand(ctx context.Context, cmd map[string]any, out any) er
 	buf, status, err := c.conn.MonCommand(b)
 	if err != nil {
 		if status != "" {
-			return fmt.Errorf("%s: %s: %w", cmd["prefix"], status, err)
+			return denied(fmt.Errorf("%s: %s: %w", cmd["prefix"], status, err))
 		}
-		return fmt.Errorf("%s: %w", cmd["prefix"], err)
+		return denied(fmt.Errorf("%s: %w", cmd["prefix"], err))
 	}
 	if out != nil {
 		if err := json.Unmarshal(buf, out); err != nil {
@@ -211,6 +211,19 @@ func (c *Client) monCommand(ctx context.Context, cmd map[string]any, out any) er
 		}
 	}
 	return nil
+}
+
+// denied wraps err with boot.ErrDenied when it is Ceph refusing bootd's
+// user (EACCES: a cap it lacks; EPERM: an operation the cap does not
+// allow), so callers tell a misconfigured user from a cluster that is down.
+func denied(err error) error {
+	if err == nil || errors.Is(err, boot.ErrDenied) {
+		return err
+	}
+	if hasErrno(err, syscall.EACCES) || hasErrno(err, syscall.EPERM) {
+		return fmt.Errorf("%w: %w", boot.ErrDenied, err)
+	}
+	return err
 }
 
 // isNotFound reports whether err is Ceph's ENOENT.

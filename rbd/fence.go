@@ -30,11 +30,11 @@ func (c *Client) Holders(ctx context.Context, name string) ([]boot.Holder, error
 	}
 	ws, err := img.ListWatchers()
 	if err != nil {
-		return nil, fmt.Errorf("watchers of %s: %w", name, err)
+		return nil, denied(fmt.Errorf("watchers of %s: %w", name, err))
 	}
 	_, lockers, err := img.ListLockers()
 	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("lockers of %s: %w", name, err)
+		return nil, denied(fmt.Errorf("lockers of %s: %w", name, err))
 	}
 	var out []boot.Holder
 	index := map[string]int{}
@@ -76,14 +76,14 @@ func (c *Client) Release(ctx context.Context, name string, holders []boot.Holder
 	defer closeRoot()
 	_, lockers, err := img.ListLockers()
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("lockers of %s: %w", name, err)
+		return denied(fmt.Errorf("lockers of %s: %w", name, err))
 	}
 	for _, l := range lockers {
 		if !done[l.Addr] {
 			continue
 		}
 		if err := img.BreakLock(l.Client, l.Cookie); err != nil && !isNotFound(err) {
-			return fmt.Errorf("break lock of %s on %s: %w", l.Client, name, err)
+			return denied(fmt.Errorf("break lock of %s on %s: %w", l.Client, name, err))
 		}
 	}
 	return nil

@@ -52,7 +52,7 @@ func (c *Client) openRoot(io *rados.IOContext, name string, readOnly bool) (*rbd
 		return nil, fmt.Errorf("%w: volume %s has no root image %s", boot.ErrNotFound, name, spec(c.cfg.Pool, name, boot.RootImage))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", spec(c.cfg.Pool, name, boot.RootImage), err)
+		return nil, denied(fmt.Errorf("open %s: %w", spec(c.cfg.Pool, name, boot.RootImage), err))
 	}
 	return img, nil
 }

@@ -94,6 +94,9 @@ func (n *nodeServer) key(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("key=" + g.Key + "\nreport=" + g.Report + "\n"))
 	case errors.Is(err, boot.ErrFenced):
 		http.Error(w, err.Error(), http.StatusConflict)
+	case errors.Is(err, boot.ErrDenied): // deferred as well: the boot goes on once the caps are right
+		w.Header().Set("Retry-After", strconv.Itoa(keyRetryAfter))
+		http.Error(w, "Ceph refused bootd's own user (its caps; see bootd's log), retry: bootd cannot release the key now", http.StatusServiceUnavailable)
 	case errors.Is(err, boot.ErrCephUnavailable):
 		w.Header().Set("Retry-After", strconv.Itoa(keyRetryAfter))
 		http.Error(w, "Ceph unavailable, retry: bootd cannot release the key now", http.StatusServiceUnavailable)
