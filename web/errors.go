@@ -75,6 +75,10 @@ func status(err error) (int, string) {
 	case errors.Is(err, boot.ErrPower):
 		// The BMC's or hook's failure, in words that name no secret.
 		return http.StatusBadGateway, err.Error()
+	case errors.Is(err, boot.ErrDenied):
+		// Ceph refused bootd's own user: the operation and Ceph's errno,
+		// which the operator needs to put its caps right.
+		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, errToken):
 		return http.StatusUnauthorized, err.Error()
 	case errors.Is(err, errThrottled):
@@ -103,7 +107,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	case code == http.StatusInternalServerError && errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		s.log.Debug("request abandoned by client", "method", r.Method, "path", r.URL.Path, "err", err)
-	case code == http.StatusInternalServerError:
+	case code == http.StatusInternalServerError, errors.Is(err, boot.ErrDenied):
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	s.writeJSON(w, r, code, errorBody{Error: msg})

@@ -133,6 +133,7 @@ func TestStatus(t *testing.T) {
 		{fmt.Errorf("x: %w", boot.ErrNoVolumes), 409},
 		{errToken, 401},
 		{errMethod, 405},
+		{fmt.Errorf("%w: osd blocklist: access denied", boot.ErrDenied), 502},
 		{errors.New("open /etc/secret: no"), 500},
 	}
 	for _, tt := range tests {
