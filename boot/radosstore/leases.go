@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bootd/bootd/boot"
 	"github.com/ceph/go-ceph/rados"
 )
 
@@ -41,25 +42,6 @@ func leaseOID(ip netip.Addr) string {
 	b := ip.As16()
 	return fmt.Sprintf("lease.%02x", b[15])
 }
-
-// LeaseHeldError reports that ClaimLease found the address held by
-// another client (the dhcp package's HeldError).
-type LeaseHeldError struct {
-	IP     netip.Addr
-	MAC    net.HardwareAddr // nil: a declined address
-	Expiry time.Time
-}
-
-func (e *LeaseHeldError) Error() string {
-	holder := "a decline"
-	if len(e.MAC) > 0 {
-		holder = e.MAC.String()
-	}
-	return fmt.Sprintf("lease of %s held by %s until %s", e.IP, holder, e.Expiry.UTC().Format(time.RFC3339))
-}
-
-// LeaseHolder returns the stored lease's MAC and expiry.
-func (e *LeaseHeldError) LeaseHolder() (net.HardwareAddr, time.Time) { return e.MAC, e.Expiry }
 
 func encodeLease(mac net.HardwareAddr, expiry time.Time) []byte {
 	v := make([]byte, leaseHeader, leaseHeader+len(mac))
@@ -136,7 +118,7 @@ func (s *Store) moveOldLeases(ctx context.Context) error {
 			return err
 		}
 		// No client and no time: granted only where nothing is stored.
-		var held *LeaseHeldError
+		var held *boot.LeaseHeldError
 		if err := s.ClaimLease(ctx, ip, nil, mac, expiry, time.Time{}); err != nil && !errors.As(err, &held) {
 			return fmt.Errorf("move lease of %s: %w", ip, err)
 		}
@@ -150,7 +132,7 @@ func (s *Store) moveOldLeases(ctx context.Context) error {
 // ClaimLease stores the lease of ip (mac until expiry; mac nil for an
 // address client declined) when ip is free for client at now: no lease
 // stored, the stored one ended by now, or it is client's. Otherwise it
-// returns a *LeaseHeldError naming the stored lease. It returns once the
+// returns a *boot.LeaseHeldError naming the stored lease. It returns once the
 // OSDs have the write durably.
 func (s *Store) ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.HardwareAddr, expiry, now time.Time) error {
 	if !ip.IsValid() {
@@ -172,7 +154,7 @@ func (s *Store) ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.H
 				return err
 			}
 			if hexp.After(now) && (len(hmac) == 0 || !bytes.Equal(hmac, client)) {
-				return &LeaseHeldError{IP: ip, MAC: hmac, Expiry: hexp}
+				return &boot.LeaseHeldError{IP: ip, MAC: hmac, Expiry: hexp}
 			}
 		}
 		return s.write(oid, o, nil, func(op *rados.WriteOp) {

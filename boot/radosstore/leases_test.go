@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/bootd/bootd/boot"
 )
 
 // TestOldLeasesMoved: the leases of the earlier layout (one object, set
@@ -43,7 +45,7 @@ func TestOldLeasesMoved(t *testing.T) {
 	if len(got) != 2 || got[ip1] != m1.String() || got[ip2] != m2.String() {
 		t.Errorf("Leases = %v, want %v: %v and %v: %v", got, ip1, m1, ip2, m2)
 	}
-	var held *LeaseHeldError
+	var held *boot.LeaseHeldError
 	if err := s.ClaimLease(ctx, ip1, m2, m2, exp, now); !errors.As(err, &held) {
 		t.Errorf("claim of a moved lease by another client = %v, want refused", err)
 	}

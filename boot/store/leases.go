@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/bootd/bootd/boot"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -50,7 +51,7 @@ func (s *DB) Leases(ctx context.Context, fn func(ip netip.Addr, mac net.Hardware
 // ClaimLease stores the lease of ip (mac until expiry; mac nil for an
 // address client declined) when ip is free for client at now: no lease
 // stored, the stored one ended by now, or it is client's. Otherwise it
-// returns a *LeaseHeldError naming the stored lease. The check and the
+// returns a *boot.LeaseHeldError naming the stored lease. The check and the
 // write are one transaction; it returns once the lease is durable on disk.
 // Concurrent calls share transactions and their fsync.
 func (s *DB) ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.HardwareAddr, expiry, now time.Time) error {
@@ -67,7 +68,7 @@ func (s *DB) ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.Hard
 			return err
 		}
 		if cur := b.Get(k); len(cur) >= leaseHeader {
-			held := &LeaseHeldError{IP: ip.Unmap(), Expiry: time.Unix(0, int64(binary.BigEndian.Uint64(cur)))}
+			held := &boot.LeaseHeldError{IP: ip.Unmap(), Expiry: time.Unix(0, int64(binary.BigEndian.Uint64(cur)))}
 			if len(cur) > leaseHeader {
 				held.MAC = append(net.HardwareAddr(nil), cur[leaseHeader:]...)
 			}
@@ -84,22 +85,3 @@ func (s *DB) ClaimLease(ctx context.Context, ip netip.Addr, client, mac net.Hard
 func claimable(mac net.HardwareAddr, expiry time.Time, client net.HardwareAddr, now time.Time) bool {
 	return !expiry.After(now) || len(mac) > 0 && bytes.Equal(mac, client)
 }
-
-// LeaseHeldError reports that ClaimLease found the address held by
-// another client (the dhcp package's HeldError).
-type LeaseHeldError struct {
-	IP     netip.Addr
-	MAC    net.HardwareAddr // nil: a declined address
-	Expiry time.Time
-}
-
-func (e *LeaseHeldError) Error() string {
-	holder := "a decline"
-	if len(e.MAC) > 0 {
-		holder = e.MAC.String()
-	}
-	return fmt.Sprintf("lease of %s held by %s until %s", e.IP, holder, e.Expiry.UTC().Format(time.RFC3339))
-}
-
-// LeaseHolder returns the stored lease's MAC and expiry.
-func (e *LeaseHeldError) LeaseHolder() (net.HardwareAddr, time.Time) { return e.MAC, e.Expiry }
