@@ -36,6 +36,12 @@ type Instance struct {
 	ID string `json:"id"`
 	// Addr is where machines reach its boot listener (a URL).
 	Addr string `json:"addr,omitempty"`
+	// Node is where machines reach its node listener (an https URL), and
+	// NodePin the SHA-256 (hex) of that listener's certificate: what a
+	// node's bootd-init needs to ask this instance for its key when the one
+	// that served its boot files does not answer (NodeFallbacks).
+	Node    string `json:"node,omitempty"`
+	NodePin string `json:"node_pin,omitempty"`
 	// Version is the build's version.
 	Version string `json:"version,omitempty"`
 	// Started is when this run of the instance started.
@@ -192,4 +198,28 @@ func (s *Service) Instances(ctx context.Context) ([]InstanceStatus, error) {
 	}
 	slices.SortFunc(out, func(a, b InstanceStatus) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// NodeFallbacks returns the node listeners (URL and certificate pin) of the
+// other instances alive on the store, sorted by ID: where a node's
+// bootd-init asks for its key when the instance that served its boot files
+// does not answer. Sessions live in the store (SessionStore), so any of
+// them can release the key of the boot. Best effort: a store that cannot
+// list instances gives none.
+func (s *Service) NodeFallbacks(ctx context.Context) []Instance {
+	if s.instances == nil {
+		return nil
+	}
+	all, err := s.Instances(ctx)
+	if err != nil {
+		s.log.Warn("node fallbacks: instances not listed", "err", err)
+		return nil
+	}
+	var out []Instance
+	for _, in := range all {
+		if in.State == InstanceAlive && !in.Self && in.Node != "" && in.NodePin != "" {
+			out = append(out, in.Instance)
+		}
+	}
+	return out
 }

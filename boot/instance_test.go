@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -125,5 +126,46 @@ func TestInstancesStates(t *testing.T) {
 	}
 	if got, err := alone.Instances(t.Context()); err != nil || len(got) != 1 || got[0].ID != "solo" || !got[0].Self {
 		t.Errorf("Instances() without an InstanceStore = %+v, %v; want only solo, self", got, err)
+	}
+}
+
+// TestNodeFallbacks: a node is told the node listeners of the other
+// instances alive, never its own, a gone or stopped one, or one that has
+// no node listener to offer.
+func TestNodeFallbacks(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	st := &memInstances{memStore: newMemStore(), recs: map[string]Instance{}}
+	node := func(ip string) (string, string) { return "https://" + ip + ":8443", strings.Repeat("ab", 32) }
+	for _, in := range []Instance{
+		{ID: "me", Seen: now},
+		{ID: "b", Seen: now.Add(-5 * time.Second)},
+		{ID: "a", Seen: now.Add(-5 * time.Second)},
+		{ID: "late", Seen: now.Add(-InstanceGoneAfter - time.Second)},
+		{ID: "quit", Seen: now.Add(-time.Minute), Stopped: now.Add(-time.Minute)},
+		{ID: "nonode", Seen: now},
+	} {
+		if in.ID != "nonode" {
+			in.Node, in.NodePin = node("198.18.0." + fmt.Sprint(len(in.ID)))
+		}
+		st.recs[in.ID] = in
+	}
+	svc, err := NewService(Config{Store: st, Catalog: catalog{}, Instance: "me", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, in := range svc.NodeFallbacks(t.Context()) {
+		got = append(got, in.ID+" "+in.Node)
+	}
+	if want := []string{"a https://198.18.0.1:8443", "b https://198.18.0.1:8443"}; !slices.Equal(got, want) {
+		t.Errorf("NodeFallbacks() = %q, want %q", got, want)
+	}
+	alone, err := NewService(Config{Store: newMemStore(), Catalog: catalog{}, Instance: "solo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := alone.NodeFallbacks(t.Context()); len(got) != 0 {
+		t.Errorf("NodeFallbacks() without an InstanceStore = %+v, want none", got)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bootd/bootd/boot"
 	"github.com/bootd/bootd/boot/boottest"
@@ -22,6 +24,13 @@ import (
 // rbdFixture is bootd with an in-memory volume backend and three images
 // that boot from RBD: initramfs-tools on x86 and on a Pi 4, and Alpine.
 func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
+	t.Helper()
+	f, svc, _ := rbdFixtureDB(t)
+	return f, svc
+}
+
+// rbdFixtureDB is rbdFixture with its store.
+func rbdFixtureDB(t *testing.T) (*bootfs.Files, *boot.Service, *store.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	mods := "kernel/rbd.ko: kernel/libceph.ko\nkernel/libceph.ko:\nkernel/crc32c_generic.ko:\n"
@@ -94,7 +103,7 @@ func rbdFixture(t *testing.T) (*bootfs.Files, *boot.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, svc
+	return f, svc, db
 }
 
 const (
@@ -183,5 +192,41 @@ func TestExplainRBD(t *testing.T) {
 	}
 	if _, err := f.Explain(context.Background(), mustMAC(t, "52:54:00:99:99:99"), svc, nil); !errors.Is(err, boot.ErrUnknown) {
 		t.Errorf("Explain(unknown) = %v, want ErrUnknown", err)
+	}
+}
+
+// TestNodeConfFallbacks: with another instance alive on the store, a
+// node's node.conf names its node listener and certificate, for bootd-init
+// to ask when this instance does not answer; gone instances are left out.
+func TestNodeConfFallbacks(t *testing.T) {
+	t.Parallel()
+	f, _, db := rbdFixtureDB(t)
+	now := time.Now()
+	pinB := strings.Repeat("b7", 32)
+	for _, in := range []boot.Instance{
+		{ID: "boot-b", Node: "https://198.18.0.3:8443", NodePin: pinB, Seen: now},
+		{ID: "boot-c", Node: "https://198.18.0.4:8443", NodePin: strings.Repeat("c7", 32), Seen: now.Add(-time.Hour)},
+	} {
+		if err := db.PutInstance(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := f.Node(context.Background(), mustMAC(t, rbdDeb), bootfs.NodeCPIOFile, rbdAddr.AsSlice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := images.ReadCPIO(read(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := ""
+	for _, file := range files {
+		if file.Name == "etc/bootd/node.conf" {
+			conf = string(file.Data)
+		}
+	}
+	want := "fallback=https://198.18.0.3:8443/boot/52-54-00-00-01-01 " + pinB + "\n"
+	if !strings.Contains(conf, want) || strings.Count(conf, "fallback=") != 1 {
+		t.Errorf("node.conf:\n%s\nwant one fallback line %q", conf, want)
 	}
 }

@@ -44,6 +44,10 @@ type RBDNodes interface {
 	// NoteWaiting records that mac was served a wait-and-retry script for
 	// cause (reason says why); it returns at once.
 	NoteWaiting(mac boot.MAC, cause boot.WaitCause, reason string)
+	// NodeFallbacks lists the other instances alive on the store, whose
+	// node listeners (Node, NodePin) a node asks when this one does not
+	// answer.
+	NodeFallbacks(ctx context.Context) []boot.Instance
 }
 
 // overlays caches each image's overlay.cpio: the same for all its nodes.
@@ -170,8 +174,12 @@ func (f *Files) nodeConf(ctx context.Context, plan *boot.Plan) (images.NodeConf,
 	if err != nil {
 		return images.NodeConf{}, err
 	}
-	return images.NodeConf{Monitors: t.Monitors, Pool: t.Pool, Namespace: t.Namespace, Image: t.Image,
-		User: t.User, Options: t.Options, Hostname: plan.Node.Hostname, Fingerprint: f.node.fingerprint}, nil
+	c := images.NodeConf{Monitors: t.Monitors, Pool: t.Pool, Namespace: t.Namespace, Image: t.Image,
+		User: t.User, Options: t.Options, Hostname: plan.Node.Hostname, Fingerprint: f.node.fingerprint}
+	for _, in := range f.rbd.NodeFallbacks(ctx) {
+		c.Fallbacks = append(c.Fallbacks, images.NodeEndpoint{URL: NewLayout(in.Node).Node(plan.Node.MAC), Fingerprint: in.NodePin})
+	}
+	return c, nil
 }
 
 // imageOverlay returns the image's overlay.cpio, built once.

@@ -129,6 +129,11 @@ func nodeConf(c NodeConf) ([]byte, error) {
 	if len(c.Monitors) == 0 || c.Pool == "" || c.Image == "" || c.User == "" {
 		return nil, fmt.Errorf("node settings: monitors, pool, image and user are required")
 	}
+	for _, e := range c.Fallbacks {
+		if e.URL == "" || e.Fingerprint == "" || strings.ContainsAny(e.URL+e.Fingerprint, " \t\r\n") {
+			return nil, fmt.Errorf("node settings: fallback %q %q is empty or has a space or newline", e.URL, e.Fingerprint)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("# Written by bootd for this node; no secrets here.\n")
 	for _, kv := range [][2]string{{"monitors", strings.Join(c.Monitors, ",")}, {"pool", c.Pool},
@@ -137,6 +142,12 @@ func nodeConf(c NodeConf) ([]byte, error) {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
 		}
+	}
+	// Another instance's node listener, "fallback=<node URL> <fingerprint>",
+	// a line each: bootd-init asks them in order when the one of its
+	// command line does not answer.
+	for _, e := range c.Fallbacks {
+		fmt.Fprintf(&b, "fallback=%s %s\n", e.URL, e.Fingerprint)
 	}
 	return []byte(b.String()), nil
 }

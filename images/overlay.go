@@ -70,6 +70,16 @@ type NodeConf struct {
 	// Fingerprint is the SHA-256 (hex) of the certificate of bootd's node
 	// listener: bootd-init pins it when it fetches the key. Not a secret.
 	Fingerprint string
+	// Fallbacks are the node listeners of the other bootd instances on the
+	// same store, which bootd-init asks when the one on its command line
+	// does not answer.
+	Fallbacks []NodeEndpoint
+}
+
+// A NodeEndpoint is a bootd instance's node URL for this node and the
+// SHA-256 (hex) of its node listener's certificate.
+type NodeEndpoint struct {
+	URL, Fingerprint string
 }
 
 // NodeOverlay returns the per-node part: etc/bootd/node.conf. It is small

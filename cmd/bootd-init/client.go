@@ -26,12 +26,24 @@ import (
 //	GET  <url>/time    the server's clock, Unix nanoseconds as text
 //	POST <url>/key     form token=<token>; "key=<base64>\nreport=<secret>\n"
 //	POST <url>/report  form stage=<stage>&detail=<text>&auth=<token or secret>
+//
+// With several bootd instances on one store, node.conf names the others'
+// node listeners (fallback=): a request no instance answers at all (no
+// connection, no response) goes to the next, which knows the boot too
+// (sessions live in the store). The one that answers is asked first after.
 type client struct {
-	base string
-	http *http.Client
+	eps []endpoint
+	cur int // the endpoint that answered last
 	// auth authenticates reports: the boot's token until the key came,
 	// then the report secret that came with it.
 	auth string
+}
+
+// endpoint is one bootd instance's node URL for this node, with an HTTP
+// client pinned to its certificate.
+type endpoint struct {
+	base string
+	http *http.Client
 }
 
 // The node listener's endpoints under the node URL. bootd-init imports
@@ -52,13 +64,32 @@ const reportSecretFile = "/run/bootd/report"
 // the server's certificate). An https URL without a fingerprint, or a plain
 // http URL, is refused: the key must not cross the wire in clear.
 func newClient(base, fingerprint string) (*client, error) {
+	ep, err := newEndpoint(base, fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return &client{eps: []endpoint{ep}}, nil
+}
+
+// addFallback adds another instance's node URL, pinned to fingerprint,
+// asked after the ones before it.
+func (c *client) addFallback(base, fingerprint string) error {
+	ep, err := newEndpoint(base, fingerprint)
+	if err != nil {
+		return err
+	}
+	c.eps = append(c.eps, ep)
+	return nil
+}
+
+func newEndpoint(base, fingerprint string) (endpoint, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "https" {
-		return nil, fmt.Errorf("bootd=%s is not an https URL: the key is fetched over TLS only", base)
+		return endpoint{}, fmt.Errorf("bootd=%s is not an https URL: the key is fetched over TLS only", base)
 	}
 	pin, err := hex.DecodeString(fingerprint)
 	if err != nil || len(pin) != sha256.Size {
-		return nil, fmt.Errorf("node.conf has no certificate fingerprint of bootd to pin")
+		return endpoint{}, fmt.Errorf("node.conf has no certificate fingerprint of bootd to pin")
 	}
 	tc := &tls.Config{
 		MinVersion: tls.VersionTLS13,
@@ -77,7 +108,7 @@ func newClient(base, fingerprint string) (*client, error) {
 		},
 	}
 	tr := &http.Transport{TLSClientConfig: tc, Proxy: nil}
-	return &client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 15 * time.Second, Transport: tr}}, nil
+	return endpoint{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 15 * time.Second, Transport: tr}}, nil
 }
 
 // client returns a client for the running boot: the URL from the kernel
@@ -88,7 +119,7 @@ func (e *env) client() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(s.url, s.fingerprint)
+	c, err := s.newClient()
 	if err != nil {
 		return nil, err
 	}
@@ -123,19 +154,37 @@ type unavailableError struct {
 
 func (e *unavailableError) Error() string { return e.msg }
 
+// do makes the request at the endpoint that answered last, and at the
+// next ones while none answers (ctx ending stops it).
 func (c *client) do(ctx context.Context, method, path string, form url.Values) ([]byte, error) {
+	var err error
+	for i := range c.eps {
+		n := (c.cur + i) % len(c.eps)
+		var b []byte
+		b, err = c.eps[n].do(ctx, method, path, form)
+		var refused *serverError
+		var unavailable *unavailableError
+		if err == nil || errors.As(err, &refused) || errors.As(err, &unavailable) || ctx.Err() != nil {
+			c.cur = n
+			return b, err
+		}
+	}
+	return nil, err
+}
+
+func (ep endpoint) do(ctx context.Context, method, path string, form url.Values) ([]byte, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, ep.base+path, body)
 	if err != nil {
 		return nil, err
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := ep.http.Do(req)
 	if err != nil {
 		return nil, err
 	}

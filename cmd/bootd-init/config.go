@@ -24,6 +24,9 @@ type settings struct {
 	// fingerprint is the SHA-256 (hex) of bootd's node listener
 	// certificate, pinned for the key exchange.
 	fingerprint string
+	// fallbacks are the other bootd instances' node URLs for this node,
+	// each with its certificate's fingerprint (node.conf's fallback=).
+	fallbacks [][2]string
 }
 
 // cmdline reads key=value words of the kernel command line.
@@ -64,7 +67,15 @@ func (e *env) readSettings() (*settings, error) {
 		if !ok {
 			return nil, fmt.Errorf("node.conf: bad line %q", line)
 		}
-		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		if k = strings.TrimSpace(k); k == "fallback" {
+			u, pin, ok := strings.Cut(strings.TrimSpace(v), " ")
+			if !ok {
+				return nil, fmt.Errorf("node.conf: bad fallback %q: want a URL and a fingerprint", v)
+			}
+			s.fallbacks = append(s.fallbacks, [2]string{u, strings.TrimSpace(pin)})
+			continue
+		}
+		kv[k] = strings.TrimSpace(v)
 	}
 	s.monitors, s.pool, s.ns, s.image, s.user, s.options, s.hostname, s.fingerprint =
 		kv["monitors"], kv["pool"], kv["namespace"], kv["image"], kv["user"], kv["options"], kv["hostname"], kv["fingerprint"]
@@ -89,4 +100,19 @@ func (s *settings) mapString() string {
 		opts += "," + s.options
 	}
 	return strings.Join([]string{s.monitors, opts, s.pool, s.image, "-"}, " ")
+}
+
+// newClient returns a client of the node URL on the command line, with the
+// other instances of node.conf after it.
+func (s *settings) newClient() (*client, error) {
+	c, err := newClient(s.url, s.fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range s.fallbacks {
+		if err := c.addFallback(f[0], f[1]); err != nil {
+			return nil, fmt.Errorf("node.conf: fallback %s: %w", f[0], err)
+		}
+	}
+	return c, nil
 }

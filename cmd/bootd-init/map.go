@@ -24,7 +24,7 @@ func (e *env) mapVolume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := newClient(s.url, s.fingerprint)
+	cl, err := s.newClient()
 	if err != nil {
 		return err
 	}

@@ -375,3 +375,52 @@ func TestKeyWaitsForCeph(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackInstances: with several bootd instances, node.conf names the
+// others' node listeners. The instance on the command line is gone (its
+// listener closed) and the first fallback presents a certificate other
+// than its pin (a man in the middle): bootd-init maps the volume with the
+// key of the second fallback, and the impostor never sees the token.
+func TestFallbackInstances(t *testing.T) {
+	t.Parallel()
+	gone := httptest.NewTLSServer(http.NotFoundHandler())
+	goneURL, gonePin := gone.URL, pin(gone)
+	gone.Close()
+	impostor := &fakeBootd{token: "tok", key: make([]byte, 28), now: time.Now()}
+	isrv := httptest.NewTLSServer(impostor)
+	defer isrv.Close()
+	fb := &fakeBootd{token: "tok", key: bytes.Repeat([]byte{7}, 28), now: time.Now()}
+	srv := httptest.NewTLSServer(fb)
+	defer srv.Close()
+	root := fakeNode(t, goneURL, "tok", gonePin)
+	conf := filepath.Join(root, "etc/bootd/node.conf")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = fmt.Appendf(b, "fallback=%s %s\nfallback=%s %s\n", bootfs.NewLayout(isrv.URL).Node(testMAC), strings.Repeat("ab", sha256.Size),
+		bootfs.NewLayout(srv.URL).Node(testMAC), pin(srv))
+	if err := os.WriteFile(conf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := &recKernel{}
+	e := &env{root: root, kernel: k, out: os.Stderr, deviceWait: time.Second}
+	if err := e.mapVolume(context.Background()); err != nil {
+		t.Fatalf("map with the first instance gone = %v, want the volume mapped by way of the other", err)
+	}
+	if fb.keyAsked != 1 || !bytes.Equal(k.key, fb.key) {
+		t.Errorf("the fallback released %d keys, the kernel got %x; want its key once", fb.keyAsked, k.key)
+	}
+	if impostor.keyTries != 0 || len(impostor.reports) != 0 {
+		t.Errorf("the impostor got %d key requests and reports %v", impostor.keyTries, impostor.reports)
+	}
+	if got := strings.Join(fb.reports, "|"); got != "network:|volume:/dev/rbd0" {
+		t.Errorf("reports at the fallback = %s, want network then volume", got)
+	}
+	// A fallback that is not https is refused, as the command line's would be.
+	b = append(b, "fallback=http://198.18.0.9:8443/boot/52-54-00-12-34-56 "+pin(srv)+"\n"...)
+	os.WriteFile(conf, b, 0o644)
+	if _, err := e.client(); err == nil || !strings.Contains(err.Error(), "not an https URL") {
+		t.Errorf("client() with a plain http fallback = %v, want refused", err)
+	}
+}

@@ -184,7 +184,12 @@ func runServe(ctx context.Context, inv invocation) error {
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		svc.Heartbeat(hbCtx, boot.Instance{Addr: instanceAddr(cfg, ln.Addr()), Version: version})
+		self := boot.Instance{Addr: instanceAddr(cfg, ln.Addr()), Version: version}
+		// Where the other instances' nodes ask for their keys when theirs does not answer.
+		if u := nodeURL(cfg, nodeAddr, slog.New(slog.DiscardHandler)); u != "" {
+			self.Node, self.NodePin = u, fingerprint
+		}
+		svc.Heartbeat(hbCtx, self)
 	}()
 	defer func() { stopHeartbeat(); <-hbDone }()
 	// Other instances' changes reach this one's dashboard (a shared store only).

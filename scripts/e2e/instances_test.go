@@ -247,3 +247,91 @@ func TestTwoInstances(t *testing.T) {
 		t.Errorf("%d key releases on the timeline, want 1", keys)
 	}
 }
+
+// servedFile reports whether the instance's log shows a GET of mac's file
+// answered 200.
+func (in *instance) servedFile(mac, file string) bool {
+	path := "path=/boot/" + strings.ReplaceAll(mac, ":", "-") + "/" + file + " "
+	for _, l := range strings.Split(in.ns.logTail("bootd", 400), "\n") {
+		if strings.Contains(l, "method=GET") && strings.Contains(l, path) && strings.Contains(l, "status=200") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKeyAtTheOtherInstance: the instance that served a machine its
+// script, kernel and initrds is killed (SIGKILL) before the machine's
+// initramfs asks for its key. bootd-init finds that instance gone and asks
+// the other, which node.conf names (fallback=, with its certificate's
+// pin); the other releases the key of the boot the first one began, and the
+// machine reaches its root on the RBD volume.
+func TestKeyAtTheOtherInstance(t *testing.T) {
+	r := setUpCeph(t, 1)
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	token := hex.EncodeToString(secret)
+	a := r.startInstance(t, "a", "198.18.0.2", token)
+	b := r.startInstance(t, "b", "198.18.0.3", token)
+	defer func() {
+		if t.Failed() {
+			for _, in := range []*instance{a, b} {
+				t.Logf("%s's log:\n%s", in.name, in.ns.logTail("bootd", 60))
+			}
+		}
+	}()
+	const mac, host = "52:54:00:b0:07:22", "e2e-fallback"
+	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
+	// Both heartbeats are in the store, with their node listeners, before
+	// the machine's node.conf is made.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		out := a.cli(t, "status", "-o", "json")
+		if strings.Count(out, `"node_pin"`) == 2 && strings.Count(out, `"alive"`) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bootd status at A does not list both instances alive with their node listeners:\n%s", out)
+		}
+	}
+	v := bootVM(t, r.ns, bios, "tap0", mac, "fallback")
+	var served, other *instance
+	for deadline := time.Now().Add(3 * time.Minute); served == nil; time.Sleep(50 * time.Millisecond) {
+		switch {
+		case a.servedFile(mac, "initrd/0"):
+			served, other = a, b
+		case b.servedFile(mac, "initrd/0"):
+			served, other = b, a
+		case time.Now().After(deadline):
+			t.Fatalf("no instance served the machine its initrd; console:\n%s", v.tail(40))
+		}
+	}
+	pid := served.proc.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
+	<-served.proc.done
+	t.Logf("%s served the boot files and was killed (SIGKILL) before the key", served.name)
+
+	v.wait(t, reMarker, 5*time.Minute)
+	v.atRoot(t, host)
+	v.wait(t, reDone, 30*time.Second)
+	v.finish(t, time.Minute)
+
+	var tl timeline
+	if err := json.Unmarshal([]byte(other.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil {
+		t.Fatal(err)
+	}
+	keys := 0
+	for _, bt := range tl.Boots {
+		for _, ev := range bt.Events {
+			if ev.Stage == "key" && strings.HasPrefix(ev.Detail, "key released") {
+				keys++
+				if ev.Instance != other.name {
+					t.Errorf("the key was released by %q, want %s (the one alive)", ev.Instance, other.name)
+				}
+			}
+		}
+	}
+	if keys != 1 {
+		t.Errorf("%d key releases on the timeline, want 1:\n%s", keys, other.cli(t, "timeline", mac))
+	}
+}

@@ -179,7 +179,7 @@ type timeline struct {
 	Boots []struct {
 		Seq    int
 		Events []struct {
-			Stage, Source, Detail string
+			Stage, Source, Detail, Instance string
 			Time                  time.Time
 		}
 	}
