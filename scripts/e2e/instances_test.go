@@ -320,9 +320,16 @@ func TestKeyAtTheOtherInstance(t *testing.T) {
 	if err := json.Unmarshal([]byte(other.cli(t, "timeline", mac, "-o", "json")), &tl); err != nil {
 		t.Fatal(err)
 	}
+	// One boot: the machine did not start over at the other instance.
+	if len(tl.Boots) != 1 {
+		t.Errorf("%d boots on the timeline, want 1:\n%s", len(tl.Boots), other.cli(t, "timeline", mac))
+	}
 	keys := 0
 	for _, bt := range tl.Boots {
 		for _, ev := range bt.Events {
+			if ev.Stage == "script" && ev.Instance != served.name {
+				t.Errorf("a script fetch recorded by %q, want only %s's", ev.Instance, served.name)
+			}
 			if ev.Stage == "key" && strings.HasPrefix(ev.Detail, "key released") {
 				keys++
 				if ev.Instance != other.name {
