@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,6 +72,34 @@ func (r *rig) startInstance(t *testing.T, name, addr, token string) *instance {
 	return in
 }
 
+// twoInstances starts instances a (198.18.0.2) and b (198.18.0.3) with
+// one fresh api-token; their logs are printed when the test fails.
+func (r *rig) twoInstances(t *testing.T) (a, b *instance) {
+	t.Helper()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	token := hex.EncodeToString(secret)
+	a = r.startInstance(t, "a", "198.18.0.2", token)
+	b = r.startInstance(t, "b", "198.18.0.3", token)
+	t.Cleanup(func() { // before the namespaces' teardown, registered earlier
+		if t.Failed() {
+			for _, in := range []*instance{a, b} {
+				t.Logf("%s's log:\n%s", in.name, in.ns.logTail("bootd", 60))
+			}
+		}
+	})
+	return a, b
+}
+
+// kill stops the instance at once (SIGKILL, its process group too), as a
+// crash or a power cut of its host would, and waits for it to be gone.
+func (in *instance) kill() {
+	pid := in.proc.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
+	<-in.proc.done
+}
+
 // cli runs the bootd CLI against the instance, inside its namespace.
 func (in *instance) cli(t *testing.T, args ...string) string {
 	t.Helper()
@@ -120,14 +149,23 @@ func (in *instance) waitFetch(t *testing.T, mac, notFrom string, since time.Time
 	t.Fatalf("%s: no script, kernel or initrd fetch of %s within %s", in.name, mac, timeout)
 }
 
-// ackedBy reports whether the instance's log shows a DHCP ACK sent to mac.
-func (in *instance) ackedBy(mac string) bool {
+// logged reports whether a line of the instance's log holds every word.
+func (in *instance) logged(words ...string) bool {
 	for _, l := range strings.Split(in.ns.logTail("bootd", 400), "\n") {
-		if strings.Contains(l, "dhcp reply sent") && strings.Contains(l, "type=ACK") && strings.Contains(l, mac) {
+		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(l, w) }) {
 			return true
 		}
 	}
 	return false
+}
+
+// ackedBy reports whether the instance's log shows a DHCP ACK sent to mac.
+func (in *instance) ackedBy(mac string) bool { return in.logged("dhcp reply sent", "type=ACK", mac) }
+
+// servedFile reports whether the instance's log shows a GET of mac's file
+// answered 200.
+func (in *instance) servedFile(mac, file string) bool {
+	return in.logged("method=GET", "path=/boot/"+strings.ReplaceAll(mac, ":", "-")+"/"+file+" ", "status=200")
 }
 
 // TestTwoInstances: a BIOS machine boots its RBD volume to root while the
@@ -141,18 +179,7 @@ func (in *instance) ackedBy(mac string) bool {
 // shows both instances, no event of the outsider's, and one key release.
 func TestTwoInstances(t *testing.T) {
 	r := setUpCeph(t, 1)
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	token := hex.EncodeToString(secret)
-	a := r.startInstance(t, "a", "198.18.0.2", token)
-	b := r.startInstance(t, "b", "198.18.0.3", token)
-	defer func() {
-		if t.Failed() {
-			for _, in := range []*instance{a, b} {
-				t.Logf("%s's log:\n%s", in.name, in.ns.logTail("bootd", 60))
-			}
-		}
-	}()
+	a, b := r.twoInstances(t)
 	const mac, host = "52:54:00:b0:07:21", "e2e-two"
 	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
 	// B sees the enrollment A made: one state.
@@ -192,10 +219,7 @@ func TestTwoInstances(t *testing.T) {
 			t.Fatalf("no instance ACKed the machine; A's log:\n%s\nB's log:\n%s", a.ns.logTail("bootd", 30), b.ns.logTail("bootd", 30))
 		}
 	}
-	pid := answered.proc.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGKILL)
-	syscall.Kill(pid, syscall.SIGKILL)
-	<-answered.proc.done
+	answered.kill()
 	t.Logf("%s answered the DHCP and was killed (SIGKILL) before the script fetch", answered.name)
 	answered.holdHTTP(t, false)
 	other.holdHTTP(t, false)
@@ -248,18 +272,6 @@ func TestTwoInstances(t *testing.T) {
 	}
 }
 
-// servedFile reports whether the instance's log shows a GET of mac's file
-// answered 200.
-func (in *instance) servedFile(mac, file string) bool {
-	path := "path=/boot/" + strings.ReplaceAll(mac, ":", "-") + "/" + file + " "
-	for _, l := range strings.Split(in.ns.logTail("bootd", 400), "\n") {
-		if strings.Contains(l, "method=GET") && strings.Contains(l, path) && strings.Contains(l, "status=200") {
-			return true
-		}
-	}
-	return false
-}
-
 // TestKeyAtTheOtherInstance: the instance that served a machine its
 // script, kernel and initrds is killed (SIGKILL) before the machine's
 // initramfs asks for its key. bootd-init finds that instance gone and asks
@@ -268,18 +280,7 @@ func (in *instance) servedFile(mac, file string) bool {
 // machine reaches its root on the RBD volume.
 func TestKeyAtTheOtherInstance(t *testing.T) {
 	r := setUpCeph(t, 1)
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	token := hex.EncodeToString(secret)
-	a := r.startInstance(t, "a", "198.18.0.2", token)
-	b := r.startInstance(t, "b", "198.18.0.3", token)
-	defer func() {
-		if t.Failed() {
-			for _, in := range []*instance{a, b} {
-				t.Logf("%s's log:\n%s", in.name, in.ns.logTail("bootd", 60))
-			}
-		}
-	}()
+	a, b := r.twoInstances(t)
 	const mac, host = "52:54:00:b0:07:22", "e2e-fallback"
 	a.cli(t, "enroll", mac, "--image", "debian-12", "--hostname", host, "--size", "1G")
 	// Both heartbeats are in the store, with their node listeners, before
@@ -305,10 +306,7 @@ func TestKeyAtTheOtherInstance(t *testing.T) {
 			t.Fatalf("no instance served the machine its initrd; console:\n%s", v.tail(40))
 		}
 	}
-	pid := served.proc.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGKILL)
-	syscall.Kill(pid, syscall.SIGKILL)
-	<-served.proc.done
+	served.kill()
 	t.Logf("%s served the boot files and was killed (SIGKILL) before the key", served.name)
 
 	v.wait(t, reMarker, 5*time.Minute)
