@@ -180,7 +180,7 @@ type timeline struct {
 		Seq    int
 		Events []struct {
 			Stage, Source, Detail, Instance string
-			Time                  time.Time
+			Time                            time.Time
 		}
 	}
 }
