@@ -85,7 +85,7 @@ func (c *client) addFallback(base, fingerprint string) error {
 func newEndpoint(base, fingerprint string) (endpoint, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "https" {
-		return endpoint{}, fmt.Errorf("bootd=%s is not an https URL: the key is fetched over TLS only", base)
+		return endpoint{}, fmt.Errorf("%s is not an https URL: the key is fetched over TLS only", base)
 	}
 	pin, err := hex.DecodeString(fingerprint)
 	if err != nil || len(pin) != sha256.Size {
