@@ -238,6 +238,21 @@ func (s *Service) createVolume(ctx context.Context, req VolumeRequest) (*Volume,
 	}
 	s.step("enroll:intent")
 	vol, err := s.volumes.Create(ctx, req)
+	if errors.Is(err, ErrExists) {
+		// The root appeared between the look above and this create: another
+		// request, perhaps at another instance, made it. The volume is that
+		// request's, not this one's to undo (removing it lost the winner's
+		// volume: TestConflictingEnrollments), and so is the intent under
+		// this MAC while that request runs; it deletes it once its node is
+		// stored. An intent found after that is this request's own.
+		if n, nerr := s.store.Node(ctx, req.Node); nerr == nil && n.Enrolled() && n.Volume == req.Name {
+			if derr := s.store.DeleteIntent(ctx, req.Node); derr != nil {
+				s.log.Warn("enroll: intent not deleted", "mac", req.Node.String(), "err", derr)
+			}
+			return nil, fmt.Errorf("enroll %s: %w meanwhile, by another request", req.Node, ErrExists)
+		}
+		return nil, fmt.Errorf("enroll %s: %w: another request made its volume meanwhile", req.Node, ErrBusy)
+	}
 	if err != nil {
 		return nil, s.undoEnroll(ctx, req.Node, req.Name, fmt.Errorf("create volume for %s: %w", req.Node, err))
 	}

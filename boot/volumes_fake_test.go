@@ -64,6 +64,9 @@ type fakeVolumes struct {
 	seq      int
 	confined map[string]netip.Addr
 	keys     map[string]int // volume -> times its key was made anew
+	// unseen names volumes Volume says do not exist though they do: another
+	// request's clone landing between an enroll's look and its create.
+	unseen map[string]bool
 	// stall, when not nil, makes Holders hang until it is closed (a hung
 	// cluster), after saying so on stalled.
 	stall, stalled chan struct{}
@@ -135,7 +138,7 @@ func (f *fakeVolumes) Volume(_ context.Context, name string) (*Volume, error) {
 	if f.fail != nil {
 		return nil, f.fail
 	}
-	if _, ok := f.vols[name]; !ok {
+	if _, ok := f.vols[name]; !ok || f.unseen[name] {
 		return nil, fmt.Errorf("%w: volume %s", ErrNotFound, name)
 	}
 	return f.volume(name), nil
